@@ -1,0 +1,203 @@
+//! Reading and writing `.safetensors` files, with errors that name the file.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use safetensors::tensor::TensorView;
+use safetensors::{Dtype, SafeTensors};
+
+use crate::error::{AlbertError, Result};
+use crate::io::{read, write_atomic};
+
+/// A tensor read from a checkpoint, floats widened to `f32`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileTensor {
+    /// The file it came from.
+    pub file: PathBuf,
+    /// Its name in the file.
+    pub name: String,
+    /// Its shape in the file.
+    pub shape: Vec<usize>,
+    /// Its values.
+    pub values: TensorValues,
+}
+
+/// Values of a [`FileTensor`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum TensorValues {
+    /// Any float dtype (F64, F32, F16, BF16), as `f32`.
+    F32(Vec<f32>),
+    /// Any integer dtype, as `i64`.
+    I64(Vec<i64>),
+    /// A dtype that no ALBERT parameter can take (bool, fp8, ...), by its safetensors name.
+    Unsupported(String),
+}
+
+impl TensorValues {
+    /// A short name of the kind of values held.
+    pub fn kind(&self) -> &str {
+        match self {
+            TensorValues::F32(_) => "float",
+            TensorValues::I64(_) => "int",
+            TensorValues::Unsupported(d) => d,
+        }
+    }
+}
+
+/// Reads every tensor of a safetensors file. A truncated or otherwise malformed file is an
+/// [`AlbertError::CorruptCheckpoint`] naming it.
+pub fn read_safetensors(path: impl AsRef<Path>) -> Result<Vec<FileTensor>> {
+    let path = path.as_ref();
+    let bytes = read(path)?;
+    let corrupt = |message: String| AlbertError::CorruptCheckpoint {
+        path: path.to_path_buf(),
+        message,
+    };
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    let mut out = Vec::with_capacity(st.len());
+    for (name, view) in st.iter() {
+        let values = decode(&view).map_err(|m| corrupt(format!("tensor {name}: {m}")))?;
+        out.push(FileTensor {
+            file: path.to_path_buf(),
+            name: name.to_string(),
+            shape: view.shape().to_vec(),
+            values,
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+fn chunks<const N: usize>(data: &[u8]) -> impl Iterator<Item = [u8; N]> + '_ {
+    data.chunks_exact(N).map(|c| {
+        let mut a = [0u8; N];
+        a.copy_from_slice(c);
+        a
+    })
+}
+
+fn decode(view: &TensorView<'_>) -> std::result::Result<TensorValues, String> {
+    let d = view.data();
+    let values = match view.dtype() {
+        Dtype::F32 => TensorValues::F32(chunks::<4>(d).map(f32::from_le_bytes).collect()),
+        Dtype::F64 => TensorValues::F32(
+            chunks::<8>(d)
+                .map(|b| f64::from_le_bytes(b) as f32)
+                .collect(),
+        ),
+        Dtype::F16 => TensorValues::F32(
+            chunks::<2>(d)
+                .map(|b| half::f16::from_le_bytes(b).to_f32())
+                .collect(),
+        ),
+        Dtype::BF16 => TensorValues::F32(
+            chunks::<2>(d)
+                .map(|b| half::bf16::from_le_bytes(b).to_f32())
+                .collect(),
+        ),
+        Dtype::I64 => TensorValues::I64(chunks::<8>(d).map(i64::from_le_bytes).collect()),
+        Dtype::I32 => TensorValues::I64(
+            chunks::<4>(d)
+                .map(|b| i32::from_le_bytes(b) as i64)
+                .collect(),
+        ),
+        Dtype::I16 => TensorValues::I64(
+            chunks::<2>(d)
+                .map(|b| i16::from_le_bytes(b) as i64)
+                .collect(),
+        ),
+        Dtype::I8 => TensorValues::I64(d.iter().map(|&b| b as i8 as i64).collect()),
+        Dtype::U8 => TensorValues::I64(d.iter().map(|&b| b as i64).collect()),
+        other => TensorValues::Unsupported(format!("{other:?}")),
+    };
+    let n: usize = view.shape().iter().product();
+    let len = match &values {
+        TensorValues::F32(v) => v.len(),
+        TensorValues::I64(v) => v.len(),
+        TensorValues::Unsupported(_) => n,
+    };
+    if len != n {
+        return Err(format!("{len} values for shape {:?}", view.shape()));
+    }
+    Ok(values)
+}
+
+/// A tensor to write: name, shape, `f32` values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutTensor {
+    /// Name in the file.
+    pub name: String,
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// Row-major values.
+    pub values: Vec<f32>,
+}
+
+/// Writes float32 tensors to a safetensors file atomically, with `metadata` in its header
+/// (`transformers` needs `{"format": "pt"}` to load a file).
+pub fn write_safetensors(
+    path: impl AsRef<Path>,
+    tensors: &[OutTensor],
+    metadata: Option<HashMap<String, String>>,
+) -> Result<()> {
+    let path = path.as_ref();
+    let bytes: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|t| t.values.iter().flat_map(|v| v.to_le_bytes()).collect())
+        .collect();
+    let mut views = Vec::with_capacity(tensors.len());
+    for (t, b) in tensors.iter().zip(&bytes) {
+        let view = TensorView::new(Dtype::F32, t.shape.clone(), b)
+            .map_err(|e| AlbertError::Export(format!("tensor {}: {e}", t.name)))?;
+        views.push((t.name.as_str(), view));
+    }
+    let buffer = safetensors::serialize(views, metadata)
+        .map_err(|e| AlbertError::Export(format!("{}: {e}", path.display())))?;
+    write_atomic(path, &buffer)
+}
+
+/// Names and shapes of a safetensors file's tensors, from its header alone (the data is not
+/// read).
+pub fn tensor_shapes(
+    path: impl AsRef<Path>,
+) -> Result<std::collections::BTreeMap<String, Vec<usize>>> {
+    use std::io::Read;
+    let path = path.as_ref();
+    let corrupt = |message: String| AlbertError::CorruptCheckpoint {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut file = std::fs::File::open(path).map_err(|e| AlbertError::io(path, e))?;
+    let mut len = [0u8; 8];
+    file.read_exact(&mut len)
+        .map_err(|_| corrupt("shorter than the 8-byte header length".into()))?;
+    let len = u64::from_le_bytes(len);
+    if len > 100_000_000 {
+        return Err(corrupt(format!("header length {len} is implausible")));
+    }
+    let mut header = vec![0u8; len as usize];
+    file.read_exact(&mut header)
+        .map_err(|_| corrupt(format!("truncated inside its {len}-byte header")))?;
+    let header: serde_json::Value =
+        serde_json::from_slice(&header).map_err(|e| corrupt(format!("header is not JSON: {e}")))?;
+    let entries = header
+        .as_object()
+        .ok_or_else(|| corrupt("header is not a JSON object".into()))?;
+    let mut shapes = std::collections::BTreeMap::new();
+    for (name, info) in entries {
+        if name == "__metadata__" {
+            continue;
+        }
+        let shape = info
+            .get("shape")
+            .and_then(|s| s.as_array())
+            .and_then(|dims| {
+                dims.iter()
+                    .map(|d| d.as_u64().map(|d| d as usize))
+                    .collect::<Option<Vec<_>>>()
+            })
+            .ok_or_else(|| corrupt(format!("tensor {name} has no valid shape")))?;
+        shapes.insert(name.clone(), shape);
+    }
+    Ok(shapes)
+}

@@ -1,0 +1,50 @@
+//! The feed-forward half of an ALBERT layer (HF `AlbertLayer.ffn/ffn_output/
+//! full_layer_layer_norm`, original `attention_ffn_block`'s second half).
+
+use burn::module::Module;
+use burn::nn::{Dropout, DropoutConfig, LayerNorm, Linear};
+use burn::tensor::{Device, Tensor};
+
+use crate::activation;
+use crate::config::{AlbertConfig, HiddenAct};
+use crate::init::{ParamInit, layer_norm};
+
+/// `LayerNorm(a + ffn_output(act(ffn(a))))`.
+#[derive(Module, Debug)]
+pub struct AlbertFeedForward {
+    /// `H → I`.
+    pub ffn: Linear,
+    /// `I → H`.
+    pub ffn_output: Linear,
+    /// The layer's output LayerNorm.
+    pub full_layer_layer_norm: LayerNorm,
+    /// Dropout on the FFN output before the residual. The original TF code applies it; HF
+    /// defines it but never calls it (no difference at dropout 0, i.e. for every v2 model).
+    pub dropout: Dropout,
+    /// The activation between the two projections.
+    #[module(skip)]
+    pub act: HiddenAct,
+}
+
+impl AlbertFeedForward {
+    /// A fresh feed-forward block for `config`.
+    pub fn new(config: &AlbertConfig, init: &mut ParamInit, device: &Device) -> Self {
+        let (h, i) = (config.hidden_size, config.intermediate_size);
+        Self {
+            ffn: init.linear(h, i, device),
+            ffn_output: init.linear(i, h, device),
+            full_layer_layer_norm: layer_norm(h, config.layer_norm_eps, device),
+            dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
+            act: config.hidden_act,
+        }
+    }
+
+    /// # Shapes
+    /// - `a` (the attention block's output): `[B, n, H]`
+    /// - output: `[B, n, H]`
+    pub fn forward(&self, a: Tensor<3>) -> Tensor<3> {
+        let inner = activation::apply(self.act, self.ffn.forward(a.clone()));
+        let out = self.dropout.forward(self.ffn_output.forward(inner));
+        self.full_layer_layer_norm.forward(a + out)
+    }
+}

@@ -1,0 +1,107 @@
+//! The core forward pass against HF's reference outputs for the `tiny-groups` fixture (4 layers
+//! over 2 groups of 2 inner layers), batch `pair` (padded). Every head and batch of both
+//! fixtures is checked end to end by `albert-runner`'s `hf_parity` tests.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use albert_core::checkpoint::{MissingPolicy, TensorValues, load_hf, read_safetensors};
+use albert_core::{AlbertForPreTraining, EncoderOutputs, HfConfig, TokenBatch};
+use burn::tensor::{Device, Tensor};
+
+fn values<const D: usize>(t: Tensor<D>) -> (Vec<usize>, Vec<f32>) {
+    (t.dims().to_vec(), t.try_into_vec_as::<f32>().expect("f32"))
+}
+
+#[test]
+fn tiny_groups_pair_batch_matches_hf() {
+    let Some(dir) = common::hf_dir("tiny-groups") else {
+        return;
+    };
+    let device = Device::flex();
+    let hf = HfConfig::from_file(dir.join("config.json")).expect("config");
+    assert_eq!(
+        (hf.config.num_hidden_groups, hf.config.inner_group_num),
+        (2, 2)
+    );
+    let (model, _) = load_hf(
+        AlbertForPreTraining::init(&hf.config, 0, &device),
+        &[dir.join("model.safetensors")],
+        MissingPolicy::Error,
+    )
+    .expect("load");
+
+    let inputs: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("inputs.json")).expect("inputs"))
+            .expect("json");
+    let rows = |key: &str| -> Vec<Vec<i64>> {
+        serde_json::from_value(inputs["batches"]["pair"][key].clone()).expect(key)
+    };
+    let batch = TokenBatch {
+        input_ids: rows("input_ids"),
+        token_type_ids: Some(rows("token_type_ids")),
+        attention_mask: Some(rows("attention_mask")),
+    };
+    let record = EncoderOutputs {
+        hidden_states: true,
+        attentions: true,
+        inner_layer_outputs: true,
+    };
+    let out = model.forward(batch.to_input(&hf.config, &device).expect("input"), record);
+
+    let mut ours: BTreeMap<String, (Vec<usize>, Vec<f32>)> = BTreeMap::new();
+    ours.insert(
+        "pair/embedding_output".into(),
+        values(out.body.embedding_output),
+    );
+    ours.insert(
+        "pair/last_hidden_state".into(),
+        values(out.body.last_hidden_state),
+    );
+    ours.insert(
+        "pair/pooler_output".into(),
+        values(out.body.pooler_output.expect("pooler")),
+    );
+    ours.insert(
+        "pair/prediction_logits".into(),
+        values(out.prediction_logits),
+    );
+    ours.insert("pair/sop_logits".into(), values(out.sop_logits));
+    for (k, h) in out
+        .body
+        .hidden_states
+        .expect("states")
+        .into_iter()
+        .enumerate()
+    {
+        ours.insert(format!("pair/hidden_states/{k}"), values(h));
+    }
+    let attentions = out.body.attentions.expect("attentions");
+    assert_eq!(attentions.len(), 8, "4 applications x 2 inner layers");
+    ours.insert("pair/attentions/0".into(), values(attentions[0].clone()));
+    for ((i, j), h) in out.body.inner_layer_outputs.expect("inner") {
+        ours.insert(format!("pair/inner_layer_outputs/{i}.{j}"), values(h));
+    }
+
+    let mut compared = 0;
+    for t in read_safetensors(dir.join("expected.safetensors")).expect("expected") {
+        let Some((shape, v)) = ours.get(&t.name) else {
+            continue;
+        };
+        let TensorValues::F32(reference) = &t.values else {
+            continue;
+        };
+        assert_eq!(shape, &t.shape, "{}", t.name);
+        let diff = v
+            .iter()
+            .zip(reference)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(diff <= 1e-4, "{}: {diff}", t.name);
+        compared += 1;
+    }
+    // 5 named + 5 hidden states + 1 attention + 4 inner-layer outputs.
+    assert_eq!(compared, ours.len());
+    assert_eq!(compared, 15);
+}

@@ -1,0 +1,27 @@
+//! # albert-heads
+//!
+//! Downstream heads on the ALBERT body, each the counterpart of a Hugging Face class and
+//! loadable from its checkpoints (names `albert.*`, `classifier.*`, `qa_outputs.*`):
+//!
+//! | head | HF class | output |
+//! |---|---|---|
+//! | [`AlbertForSequenceClassification`] | `AlbertForSequenceClassification` | `[B, C]` from the pooled `[CLS]` |
+//! | [`AlbertForTokenClassification`] | `AlbertForTokenClassification` | `[B, n, C]` |
+//! | [`AlbertForQuestionAnswering`] | `AlbertForQuestionAnswering` | start/end `[B, n]` |
+//! | [`AlbertForMultipleChoice`] | `AlbertForMultipleChoice` | `[B, C]` from `[B, C, n]` inputs |
+//!
+//! Task data, metrics, fine-tuning and inference build on these (see the project's issues).
+
+mod error;
+mod kind;
+mod multiple_choice;
+mod question_answering;
+mod sequence_classification;
+mod token_classification;
+
+pub use error::{HeadsError, Result};
+pub use kind::HeadKind;
+pub use multiple_choice::{AlbertForMultipleChoice, MultipleChoiceInput};
+pub use question_answering::{AlbertForQuestionAnswering, QaOutput, qa_loss};
+pub use sequence_classification::{AlbertForSequenceClassification, ProblemType};
+pub use token_classification::AlbertForTokenClassification;

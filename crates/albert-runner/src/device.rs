@@ -1,0 +1,79 @@
+//! Picking the burn device from `--device`: the backends compiled into this binary are chosen
+//! by cargo features (`flex` default, `wgpu`, `cuda`), the device at run time.
+
+use burn::tensor::Device;
+
+use crate::error::{Result, RunnerError};
+
+/// The `--device` values.
+pub const DEVICE_NAMES: [&str; 3] = ["cpu", "wgpu", "cuda"];
+
+/// The backends this binary was built with, by `--device` name.
+pub fn compiled_backends() -> Vec<&'static str> {
+    let mut v = Vec::new();
+    if cfg!(feature = "flex") {
+        v.push("cpu");
+    }
+    if cfg!(feature = "wgpu") {
+        v.push("wgpu");
+    }
+    if cfg!(feature = "cuda") {
+        v.push("cuda");
+    }
+    v
+}
+
+fn not_built(name: &str, feature: &str) -> RunnerError {
+    RunnerError::Usage(format!(
+        "--device {name}: this albert binary was built without the `{feature}` feature \
+         (built with: {}); rebuild with `--features {feature}`",
+        compiled_backends().join(", ")
+    ))
+}
+
+/// The device for a `--device` name. `cpu` is burn's `flex` backend.
+pub fn device(name: &str) -> Result<Device> {
+    match name {
+        "cpu" => {
+            #[cfg(feature = "flex")]
+            return Ok(Device::flex());
+            #[cfg(not(feature = "flex"))]
+            return Err(not_built(name, "flex"));
+        }
+        "wgpu" => {
+            #[cfg(feature = "wgpu")]
+            return Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice));
+            #[cfg(not(feature = "wgpu"))]
+            return Err(not_built(name, "wgpu"));
+        }
+        "cuda" => {
+            #[cfg(feature = "cuda")]
+            return Ok(Device::cuda(0usize));
+            #[cfg(not(feature = "cuda"))]
+            return Err(not_built(name, "cuda"));
+        }
+        other => Err(RunnerError::Usage(format!(
+            "unknown --device {other:?} (expected one of: {})",
+            DEVICE_NAMES.join(", ")
+        ))),
+    }
+}
+
+/// Runs a tiny computation on `device` to turn "no adapter / no driver" into an error instead of
+/// a panic deep inside the first real operation.
+pub fn probe(device: &Device, name: &str) -> Result<()> {
+    let device = device.clone();
+    let outcome = std::panic::catch_unwind(move || {
+        let t = burn::tensor::Tensor::<1>::from_data([1.0f32, 2.0], &device);
+        t.sum().into_scalar::<f32>()
+    });
+    match outcome {
+        Ok(v) if (v - 3.0).abs() < 1e-6 => Ok(()),
+        Ok(v) => Err(RunnerError::Usage(format!(
+            "--device {name}: self-test computed {v}, expected 3"
+        ))),
+        Err(_) => Err(RunnerError::Usage(format!(
+            "--device {name}: the backend could not start (no usable adapter or driver?)"
+        ))),
+    }
+}

@@ -1,0 +1,21 @@
+//! # albert-runner
+//!
+//! The `albert` command-line tool (binary `albert`) and the library behind it:
+//! - `albert forward` runs any of the five HF model kinds on a reference inputs file and writes
+//!   every output under the reference fixtures' names ([`forward`]);
+//! - `albert export` writes an HF-layout directory;
+//! - `albert info` prints the architecture and parameter counts ([`info`]).
+//!
+//! Backends are cargo features of this crate (`flex` default; `wgpu`; `cuda`, opt-in), the
+//! device a run-time choice (`--device cpu|wgpu|cuda`, see [`device`]).
+
+pub mod cli;
+pub mod device;
+mod error;
+pub mod forward;
+pub mod info;
+pub mod inputs;
+pub mod models;
+pub mod parity;
+
+pub use error::{Result, RunnerError};

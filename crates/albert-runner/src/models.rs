@@ -1,0 +1,181 @@
+//! Building a model of any [`HeadKind`] from an HF config and safetensors files.
+
+use std::path::{Path, PathBuf};
+
+use albert_core::checkpoint::{LoadReport, MissingPolicy, export_hf, load_hf, tensor_shapes};
+use albert_core::init::ParamInit;
+use albert_core::{AlbertForPreTraining, HfConfig, ParamCounts, pretraining_heads};
+use albert_heads::{
+    AlbertForMultipleChoice, AlbertForQuestionAnswering, AlbertForSequenceClassification,
+    AlbertForTokenClassification, HeadKind,
+};
+use burn::module::Module;
+use burn::tensor::Device;
+
+use crate::error::{Result, RunnerError};
+
+/// A model of one of the five kinds. (One lives per process, so the size difference between
+/// variants does not matter.)
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum AnyModel {
+    /// MLM + SOP.
+    Pretraining(AlbertForPreTraining),
+    /// Sequence classification / regression.
+    SequenceClassification(AlbertForSequenceClassification),
+    /// Token classification.
+    TokenClassification(AlbertForTokenClassification),
+    /// Span extraction.
+    QuestionAnswering(AlbertForQuestionAnswering),
+    /// Multiple choice.
+    MultipleChoice(AlbertForMultipleChoice),
+}
+
+/// The seed of fresh parameters (used only for what no checkpoint provides).
+pub const INIT_SEED: u64 = 42;
+
+/// The label count of a classifier head: the config's `id2label`, else the shape of the last
+/// `classifier.weight` among `weights`, else an error.
+pub fn num_labels(hf: &HfConfig, kind: HeadKind, weights: &[PathBuf]) -> Result<usize> {
+    match kind {
+        HeadKind::Pretraining => return Ok(2),
+        HeadKind::QuestionAnswering => return Ok(2),
+        HeadKind::MultipleChoice => return Ok(1),
+        HeadKind::SequenceClassification | HeadKind::TokenClassification => {}
+    }
+    if let Some(n) = hf.config.num_labels() {
+        return Ok(n);
+    }
+    for file in weights.iter().rev() {
+        if let Some(shape) = tensor_shapes(file)?.get("classifier.weight") {
+            return match shape.as_slice() {
+                [n, _] => Ok(*n),
+                other => Err(RunnerError::BadFile {
+                    path: file.clone(),
+                    message: format!(
+                        "classifier.weight has shape {other:?}, expected [num_labels, hidden]"
+                    ),
+                }),
+            };
+        }
+    }
+    Err(RunnerError::Usage(format!(
+        "the {} head needs its label count: give the config an id2label or a checkpoint with classifier.weight",
+        kind.cli_name()
+    )))
+}
+
+impl AnyModel {
+    /// A freshly initialised model of `kind`.
+    pub fn init(kind: HeadKind, hf: &HfConfig, num_labels: usize, device: &Device) -> Self {
+        let config = &hf.config;
+        let mut init = ParamInit::new(INIT_SEED, config.initializer_range);
+        let init = &mut init;
+        match kind {
+            HeadKind::Pretraining => {
+                AnyModel::Pretraining(AlbertForPreTraining::new(config, init, device))
+            }
+            HeadKind::SequenceClassification => AnyModel::SequenceClassification(
+                AlbertForSequenceClassification::new(config, num_labels, init, device),
+            ),
+            HeadKind::TokenClassification => AnyModel::TokenClassification(
+                AlbertForTokenClassification::new(config, num_labels, init, device),
+            ),
+            HeadKind::QuestionAnswering => {
+                AnyModel::QuestionAnswering(AlbertForQuestionAnswering::new(config, init, device))
+            }
+            HeadKind::MultipleChoice => {
+                AnyModel::MultipleChoice(AlbertForMultipleChoice::new(config, init, device))
+            }
+        }
+    }
+
+    /// Builds a model of `kind` and loads `weights` (later files add to or replace earlier ones).
+    pub fn load(
+        kind: HeadKind,
+        hf: &HfConfig,
+        weights: &[PathBuf],
+        policy: MissingPolicy,
+        device: &Device,
+    ) -> Result<(Self, LoadReport)> {
+        let n = num_labels(hf, kind, weights)?;
+        let model = Self::init(kind, hf, n, device);
+        Ok(match model {
+            AnyModel::Pretraining(m) => wrap(load_hf(m, weights, policy)?, AnyModel::Pretraining),
+            AnyModel::SequenceClassification(m) => wrap(
+                load_hf(m, weights, policy)?,
+                AnyModel::SequenceClassification,
+            ),
+            AnyModel::TokenClassification(m) => {
+                wrap(load_hf(m, weights, policy)?, AnyModel::TokenClassification)
+            }
+            AnyModel::QuestionAnswering(m) => {
+                wrap(load_hf(m, weights, policy)?, AnyModel::QuestionAnswering)
+            }
+            AnyModel::MultipleChoice(m) => {
+                wrap(load_hf(m, weights, policy)?, AnyModel::MultipleChoice)
+            }
+        })
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> HeadKind {
+        match self {
+            AnyModel::Pretraining(_) => HeadKind::Pretraining,
+            AnyModel::SequenceClassification(_) => HeadKind::SequenceClassification,
+            AnyModel::TokenClassification(_) => HeadKind::TokenClassification,
+            AnyModel::QuestionAnswering(_) => HeadKind::QuestionAnswering,
+            AnyModel::MultipleChoice(_) => HeadKind::MultipleChoice,
+        }
+    }
+
+    /// Total number of (unique) parameters, counted on the module.
+    pub fn num_params(&self) -> usize {
+        match self {
+            AnyModel::Pretraining(m) => m.num_params(),
+            AnyModel::SequenceClassification(m) => m.num_params(),
+            AnyModel::TokenClassification(m) => m.num_params(),
+            AnyModel::QuestionAnswering(m) => m.num_params(),
+            AnyModel::MultipleChoice(m) => m.num_params(),
+        }
+    }
+
+    /// Writes the model as an HF directory with `architectures = [kind's HF class]`.
+    pub fn export(&self, hf: &HfConfig, dir: &Path) -> Result<usize> {
+        let mut hf = hf.clone();
+        hf.architectures = vec![self.kind().hf_architecture().to_string()];
+        if let AnyModel::SequenceClassification(m) = self
+            && m.num_labels() == 1
+        {
+            hf.problem_type = Some("regression".into());
+        }
+        let written = match self {
+            AnyModel::Pretraining(m) => export_hf(m, &hf, dir)?,
+            AnyModel::SequenceClassification(m) => export_hf(m, &hf, dir)?,
+            AnyModel::TokenClassification(m) => export_hf(m, &hf, dir)?,
+            AnyModel::QuestionAnswering(m) => export_hf(m, &hf, dir)?,
+            AnyModel::MultipleChoice(m) => export_hf(m, &hf, dir)?,
+        };
+        Ok(written.len())
+    }
+}
+
+fn wrap<M>((m, report): (M, LoadReport), f: impl FnOnce(M) -> AnyModel) -> (AnyModel, LoadReport) {
+    (f(m), report)
+}
+
+/// The analytic body counts and the head's own parameters for a kind.
+pub fn counts(hf: &HfConfig, kind: HeadKind, num_labels: usize) -> (ParamCounts, usize) {
+    let config = &hf.config;
+    let body = ParamCounts::new(config, kind.has_pooler());
+    let h = config.hidden_size;
+    let head = match kind {
+        HeadKind::Pretraining => pretraining_heads(config),
+        HeadKind::SequenceClassification | HeadKind::TokenClassification => {
+            h * num_labels + num_labels
+        }
+        HeadKind::QuestionAnswering => 2 * h + 2,
+        HeadKind::MultipleChoice => h + 1,
+    };
+    (body, head)
+}

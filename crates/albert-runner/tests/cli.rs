@@ -1,0 +1,266 @@
+//! The `albert` binary end to end: the exact command-line contract, and clear errors (exit
+//! code 1 with a message, never a panic) on bad input.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use albert_core::checkpoint::{OutTensor, TensorValues, read_safetensors};
+use albert_heads::HeadKind;
+use albert_runner::parity::{belongs_to, compare, shared_dir};
+
+fn albert(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_albert"))
+        .args(args)
+        .output()
+        .expect("run albert")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = albert(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "albert {args:?} failed:\n{stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned() + &stderr
+}
+
+fn fails(args: &[&str], needle: &str) {
+    let out = albert(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "albert {args:?} should fail cleanly, got {:?}:\n{stderr}",
+        out.status
+    );
+    assert!(
+        stderr.contains(needle),
+        "albert {args:?}: expected {needle:?} in:\n{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+fn outputs(path: &Path) -> Vec<OutTensor> {
+    read_safetensors(path)
+        .expect("read outputs")
+        .into_iter()
+        .map(|t| match t.values {
+            TensorValues::F32(values) => OutTensor {
+                name: t.name,
+                shape: t.shape,
+                values,
+            },
+            other => panic!("{}: not float32: {other:?}", t.name),
+        })
+        .collect()
+}
+
+#[test]
+fn forward_combines_body_and_head_only_weights() {
+    let Some(shared) = shared_dir() else { return };
+    let dir = shared.join("fixtures/hf-albert/tiny-groups");
+    let tmp = tempfile::tempdir().expect("tmp");
+    for (head, file) in [("seqcls", "seqcls.safetensors"), ("mc", "mc.safetensors")] {
+        let out = tmp.path().join(format!("{head}.safetensors"));
+        let log = ok(&[
+            "forward",
+            "--config",
+            s(&dir.join("config.json")),
+            "--weights",
+            s(&dir.join("model.safetensors")),
+            "--weights",
+            s(&dir.join(file)),
+            "--head",
+            head,
+            "--inputs",
+            s(&dir.join("inputs.json")),
+            "--out",
+            s(&out),
+            "--device",
+            "cpu",
+        ]);
+        assert!(log.contains("unused: predictions.bias"), "{log}");
+        let kind = HeadKind::parse(head).expect("head");
+        let report = compare(&dir.join("expected.safetensors"), &outputs(&out), |n| {
+            belongs_to(n, kind)
+        })
+        .expect("compare");
+        report.check(1e-4).expect("parity");
+        assert!(report.compared.iter().any(|d| d.name.ends_with("/loss")));
+    }
+}
+
+#[test]
+fn export_then_forward_reproduces_the_fixture() {
+    let Some(shared) = shared_dir() else { return };
+    let dir = shared.join("fixtures/hf-albert/tiny");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let exported = tmp.path().join("qa-model");
+    ok(&[
+        "export",
+        "--config",
+        s(&dir.join("qa.config.json")),
+        "--weights",
+        s(&dir.join("qa.safetensors")),
+        "--out",
+        s(&exported),
+    ]);
+    let config = std::fs::read_to_string(exported.join("config.json")).expect("config");
+    assert!(config.contains("AlbertForQuestionAnswering"), "{config}");
+    let keys: Vec<String> = read_safetensors(exported.join("model.safetensors"))
+        .expect("read")
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    let original: Vec<String> = read_safetensors(dir.join("qa.safetensors"))
+        .expect("read")
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(keys, original, "exactly HF's key set (no pooler for QA)");
+    let out = tmp.path().join("out.safetensors");
+    ok(&[
+        "forward",
+        "--config",
+        s(&exported.join("config.json")),
+        "--weights",
+        s(&exported.join("model.safetensors")),
+        "--head",
+        "qa",
+        "--inputs",
+        s(&dir.join("inputs.json")),
+        "--out",
+        s(&out),
+    ]);
+    compare(&dir.join("expected.safetensors"), &outputs(&out), |n| {
+        belongs_to(n, HeadKind::QuestionAnswering)
+    })
+    .expect("compare")
+    .check(1e-4)
+    .expect("parity");
+}
+
+#[test]
+fn info_reports_counts() {
+    let text = ok(&["info", "--config", "albert-base-v2"]);
+    assert!(text.contains("11,813,810"), "{text}");
+    let text = ok(&[
+        "info",
+        "--config",
+        "albert-base-v2",
+        "--sharing",
+        "none",
+        "--head",
+        "seqcls",
+    ]);
+    assert!(text.contains("12 stored, 12 applied"), "{text}");
+    let Some(shared) = shared_dir() else { return };
+    let dir = shared.join("fixtures/hf-albert/tiny-groups");
+    let text = ok(&[
+        "info",
+        "--config",
+        s(&dir.join("config.json")),
+        "--weights",
+        s(&dir.join("model.safetensors")),
+    ]);
+    assert!(
+        text.contains("layer -> group: 0 0 1 1") && text.contains("loaded"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_inputs_fail_cleanly() {
+    let Some(shared) = shared_dir() else { return };
+    let dir = shared.join("fixtures/hf-albert/tiny");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let config = dir.join("config.json");
+    let weights = dir.join("model.safetensors");
+    let inputs = dir.join("inputs.json");
+    let out = tmp.path().join("o.safetensors");
+    let base = |c: &Path, w: &Path, i: &Path, head: &str| -> Vec<String> {
+        [
+            "forward",
+            "--config",
+            s(c),
+            "--weights",
+            s(w),
+            "--head",
+            head,
+            "--inputs",
+            s(i),
+            "--out",
+            s(&out),
+        ]
+        .iter()
+        .map(|x| x.to_string())
+        .collect()
+    };
+    let run = |args: Vec<String>, needle: &str| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        fails(&args, needle);
+    };
+
+    let bad_config = tmp.path().join("bad.json");
+    std::fs::write(&bad_config, "{\"hidden_size\": 64,").expect("write");
+    run(
+        base(&bad_config, &weights, &inputs, "pretraining"),
+        "bad.json",
+    );
+
+    let truncated = tmp.path().join("trunc.safetensors");
+    let bytes = std::fs::read(&weights).expect("read");
+    std::fs::write(&truncated, &bytes[..bytes.len() - 100]).expect("write");
+    run(
+        base(&config, &truncated, &inputs, "pretraining"),
+        "trunc.safetensors: not a valid safetensors",
+    );
+
+    // Head-only weights: the body is missing (an error for forward).
+    let head_only = shared.join("fixtures/hf-albert/tiny-groups/seqcls.safetensors");
+    run(
+        base(&config, &head_only, &inputs, "seqcls"),
+        "missing: albert.embeddings.word_embeddings.weight [1000, 32]",
+    );
+
+    // tiny weights under the tiny-groups config: wrong group count -> missing tensors.
+    let groups_config = shared.join("fixtures/hf-albert/tiny-groups/config.json");
+    run(
+        base(&groups_config, &weights, &inputs, "pretraining"),
+        "missing: albert.encoder.albert_layer_groups.1",
+    );
+
+    // A config with a different hidden size: every tensor mis-shaped.
+    let wide = tmp.path().join("wide.json");
+    std::fs::write(
+        &wide,
+        std::fs::read_to_string(&config)
+            .expect("read")
+            .replace("\"intermediate_size\": 128", "\"intermediate_size\": 256"),
+    )
+    .expect("write");
+    run(
+        base(&wide, &weights, &inputs, "pretraining"),
+        "expects float [256, 64], the file has float [128, 64]",
+    );
+
+    let bad_inputs = tmp.path().join("inputs.json");
+    std::fs::write(&bad_inputs, r#"{"format": "albert-reference-inputs/1", "batches": {"x": {"input_ids": [[2, 5000, 3]]}}}"#).expect("write");
+    run(
+        base(&config, &weights, &bad_inputs, "pretraining"),
+        "input_ids[0][1] = 5000 is out of range",
+    );
+    std::fs::write(&bad_inputs, r#"{"format": "something-else"}"#).expect("write");
+    run(
+        base(&config, &weights, &bad_inputs, "pretraining"),
+        "format",
+    );
+
+    run(base(&config, &weights, &inputs, "nsp"), "unknown head");
+    let mut args = base(&config, &weights, &inputs, "pretraining");
+    args.extend(["--device".to_string(), "tpu".to_string()]);
+    run(args, "unknown --device");
+    fails(&["info", "--config", "albert-huge-v9"], "not a preset");
+}
