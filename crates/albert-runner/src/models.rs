@@ -144,6 +144,20 @@ impl AnyModel {
     pub fn export(&self, hf: &HfConfig, dir: &Path) -> Result<usize> {
         let mut hf = hf.clone();
         hf.architectures = vec![self.kind().hf_architecture().to_string()];
+        // HF sizes a head from `len(id2label)` (2 when absent): write the count the weights
+        // have, which may have come from the checkpoint's shape rather than the config.
+        let labels = match self {
+            AnyModel::SequenceClassification(m) => Some(m.num_labels()),
+            AnyModel::TokenClassification(m) => Some(m.num_labels()),
+            AnyModel::Pretraining(_) | AnyModel::QuestionAnswering(_) => Some(2),
+            AnyModel::MultipleChoice(_) => None,
+        };
+        if let Some(n) = labels
+            && hf.config.num_labels() != Some(n)
+        {
+            hf.config.labels = (n != 2 || hf.config.labels.is_some())
+                .then(|| (0..n).map(|i| format!("LABEL_{i}")).collect());
+        }
         if let AnyModel::SequenceClassification(m) = self
             && m.num_labels() == 1
         {

@@ -236,3 +236,83 @@ pub fn shared_dir() -> Option<std::path::PathBuf> {
     );
     None
 }
+
+/// The outcome of [`check_fixture`].
+#[derive(Debug, Clone)]
+pub struct FixtureParity {
+    /// Reference tensors checked (every one but `train/*`).
+    pub reference_tensors: usize,
+    /// Comparisons made (body tensors are compared once per head).
+    pub comparisons: usize,
+    /// The largest difference seen, and under which head.
+    pub worst: Option<(TensorDiff, albert_heads::HeadKind)>,
+}
+
+/// Runs all five models of an HF fixture directory on `device` through the `albert forward`
+/// code path and compares every output with `expected.safetensors`. Fails unless every
+/// reference tensor (but the training step's `train/*`) was compared and is within `tolerance`.
+pub fn check_fixture(
+    dir: &Path,
+    device: &burn::tensor::Device,
+    tolerance: f32,
+) -> Result<FixtureParity> {
+    use albert_core::HfConfig;
+    use albert_core::checkpoint::MissingPolicy;
+
+    use crate::forward::{ForwardOptions, run};
+    use crate::inputs::ReferenceInputs;
+    use crate::models::AnyModel;
+
+    let expected = dir.join("expected.safetensors");
+    let inputs = ReferenceInputs::from_file(&dir.join("inputs.json"))?;
+    let mut covered = std::collections::BTreeSet::new();
+    let mut outcome = FixtureParity {
+        reference_tensors: 0,
+        comparisons: 0,
+        worst: None,
+    };
+    for case in fixture_cases(dir)? {
+        let hf = HfConfig::from_file(&case.config)?;
+        let (model, _) =
+            AnyModel::load(case.head, &hf, &case.weights, MissingPolicy::Error, device)?;
+        let outputs = run(
+            &model,
+            &hf.config,
+            &inputs,
+            &ForwardOptions::default(),
+            device,
+        )?;
+        let report = compare(&expected, &outputs, |n| belongs_to(n, case.head))?;
+        report.check(tolerance).map_err(|problems| {
+            RunnerError::Usage(format!(
+                "{} {}:\n{problems}",
+                dir.display(),
+                case.head.cli_name()
+            ))
+        })?;
+        outcome.comparisons += report.compared.len();
+        covered.extend(report.compared.iter().map(|d| d.name.clone()));
+        if let Some(w) = report.worst()
+            && outcome
+                .worst
+                .as_ref()
+                .is_none_or(|(best, _)| w.max_abs_diff >= best.max_abs_diff)
+        {
+            outcome.worst = Some((w.clone(), case.head));
+        }
+    }
+    let unchecked: Vec<String> = read_safetensors(&expected)?
+        .into_iter()
+        .map(|t| t.name)
+        .filter(|n| !n.starts_with("train/") && !covered.contains(n))
+        .collect();
+    if !unchecked.is_empty() {
+        return Err(RunnerError::Usage(format!(
+            "{}: reference tensors no head produced: {}",
+            dir.display(),
+            unchecked.join(", ")
+        )));
+    }
+    outcome.reference_tensors = covered.len();
+    Ok(outcome)
+}

@@ -143,6 +143,30 @@ fn export_then_forward_reproduces_the_fixture() {
 }
 
 #[test]
+fn export_writes_the_label_count_the_weights_have() {
+    let Some(shared) = shared_dir() else { return };
+    let dir = shared.join("fixtures/hf-albert/tiny-groups");
+    let tmp = tempfile::tempdir().expect("tmp");
+    // config.json has no id2label: the 3 labels come from classifier.weight [3, 64].
+    ok(&[
+        "export",
+        "--config",
+        s(&dir.join("config.json")),
+        "--weights",
+        s(&dir.join("model.safetensors")),
+        "--weights",
+        s(&dir.join("seqcls.safetensors")),
+        "--head",
+        "seqcls",
+        "--out",
+        s(tmp.path()),
+    ]);
+    let hf = albert_core::HfConfig::from_file(tmp.path().join("config.json")).expect("config");
+    assert_eq!(hf.config.num_labels(), Some(3));
+    assert_eq!(hf.architectures, vec!["AlbertForSequenceClassification"]);
+}
+
+#[test]
 fn info_reports_counts() {
     let text = ok(&["info", "--config", "albert-base-v2"]);
     assert!(text.contains("11,813,810"), "{text}");

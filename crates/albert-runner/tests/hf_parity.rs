@@ -7,79 +7,39 @@ use albert_core::checkpoint::MissingPolicy;
 use albert_runner::forward::{ForwardOptions, run};
 use albert_runner::inputs::ReferenceInputs;
 use albert_runner::models::AnyModel;
-use albert_runner::parity::{belongs_to, compare, fixture_cases, shared_dir};
+use albert_runner::parity::{check_fixture, shared_dir};
 use burn::tensor::Device;
 
 const TOLERANCE: f32 = 1e-4;
 
-fn check_fixture(name: &str) {
+fn check(name: &str, expected_tensors: usize) {
     let Some(shared) = shared_dir() else { return };
-    let dir = shared.join("fixtures/hf-albert").join(name);
-    let device = Device::flex();
-    let inputs = ReferenceInputs::from_file(&dir.join("inputs.json")).expect("inputs");
-    let cases = fixture_cases(&dir).expect("manifest");
-    assert_eq!(cases.len(), 5, "{name}: five model kinds");
-    let mut worst = (0.0f32, String::new());
-    let mut compared = 0;
-    let mut covered = std::collections::BTreeSet::new();
-    for case in cases {
-        let hf = HfConfig::from_file(&case.config).expect("config");
-        let (model, report) =
-            AnyModel::load(case.head, &hf, &case.weights, MissingPolicy::Error, &device)
-                .expect("load");
-        assert!(report.is_complete(), "{report}");
-        let outputs = run(
-            &model,
-            &hf.config,
-            &inputs,
-            &ForwardOptions::default(),
-            &device,
-        )
-        .expect("forward");
-        let parity = compare(&dir.join("expected.safetensors"), &outputs, |n| {
-            belongs_to(n, case.head)
-        })
-        .expect("compare");
-        if let Err(problems) = parity.check(TOLERANCE) {
-            panic!("{name} {}:\n{problems}", case.head.cli_name());
-        }
-        compared += parity.compared.len();
-        covered.extend(parity.compared.iter().map(|d| d.name.clone()));
-        if let Some(w) = parity.worst()
-            && w.max_abs_diff >= worst.0
-        {
-            worst = (
-                w.max_abs_diff,
-                format!("{} ({})", w.name, case.head.cli_name()),
-            );
-        }
-    }
-    // Every reference tensor except the training step (`train/*`, the pretraining issue's) was
-    // checked by at least one head.
-    let all: std::collections::BTreeSet<String> =
-        albert_core::checkpoint::read_safetensors(dir.join("expected.safetensors"))
-            .expect("expected")
-            .into_iter()
-            .map(|t| t.name)
-            .filter(|n| !n.starts_with("train/"))
-            .collect();
-    assert_eq!(covered, all, "{name}: reference tensors not checked");
+    let outcome = check_fixture(
+        &shared.join("fixtures/hf-albert").join(name),
+        &Device::flex(),
+        TOLERANCE,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(outcome.reference_tensors, expected_tensors);
+    let (worst, head) = outcome.worst.expect("something compared");
     eprintln!(
-        "{name}: {} reference tensors ({compared} comparisons) within {TOLERANCE:e}; largest diff {:e} at {}",
-        covered.len(),
-        worst.0,
-        worst.1
+        "{name}: {} reference tensors ({} comparisons) within {TOLERANCE:e}; largest diff {:e} at {} ({})",
+        outcome.reference_tensors,
+        outcome.comparisons,
+        worst.max_abs_diff,
+        worst.name,
+        head.cli_name()
     );
 }
 
 #[test]
 fn tiny_all_heads_match_hf() {
-    check_fixture("tiny");
+    check("tiny", 77);
 }
 
 #[test]
 fn tiny_groups_all_heads_match_hf() {
-    check_fixture("tiny-groups");
+    check("tiny-groups", 92);
 }
 
 #[test]

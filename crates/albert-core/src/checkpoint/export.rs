@@ -4,133 +4,73 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use burn::module::{Module, ModuleVisitor, Param};
-use burn::tensor::Tensor;
+use burn::module::Module;
 
-use super::hf_names::hf_name;
+use super::params::{ParamInfo, param_values, transpose};
 use super::safetensors_io::{OutTensor, write_safetensors};
 use crate::config::{SharingMode, group_index};
 use crate::error::{AlbertError, Result};
 use crate::hf_config::HfConfig;
 
-#[derive(Default)]
-struct ValueWalker {
-    path: Vec<String>,
-    containers: Vec<String>,
-    values: Vec<(String, String, Vec<usize>, Vec<f32>)>,
-    error: Option<String>,
-}
-
-impl ModuleVisitor for ValueWalker {
-    fn enter_module(&mut self, name: &str, container_type: &str) {
-        self.path.push(name.to_string());
-        self.containers.push(container_type.to_string());
-    }
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
-        self.containers.pop();
-    }
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let path = self.path.join(".");
-        let module_type = self
-            .containers
-            .iter()
-            .rev()
-            .find(|c| c.starts_with("Struct:"))
-            .cloned()
-            .unwrap_or_default();
-        let tensor = param.val();
-        let shape = tensor.dims().to_vec();
-        match tensor.try_into_vec_as::<f32>() {
-            Ok(v) => self.values.push((path, module_type, shape, v)),
-            Err(e) => self.error = Some(format!("cannot read {path}: {e:?}")),
-        }
-    }
-}
-
-/// Every float parameter as `(HF name, HF shape, values in HF layout)`.
+/// Every float parameter as an HF tensor (name, shape and values in HF layout).
 fn hf_tensors<M: Module>(
     module: &M,
     layers: usize,
     sharing: SharingMode,
 ) -> Result<Vec<OutTensor>> {
-    let mut walker = ValueWalker::default();
-    module.visit(&mut walker);
-    if let Some(e) = walker.error {
-        return Err(AlbertError::Export(e));
+    let mut params = param_values(module)?;
+    if sharing != SharingMode::All {
+        params = expand_groups(params, layers);
     }
-    let values = if sharing == SharingMode::All {
-        walker.values
-    } else {
-        expand_groups(walker.values, layers)
-    };
-    let mut out = Vec::with_capacity(values.len());
-    for (path, module_type, shape, v) in values {
-        let name = hf_name(&path, &module_type);
-        let transposed =
-            module_type == "Struct:Linear" && path.ends_with(".weight") && shape.len() == 2;
-        let (shape, values) = if transposed {
-            let (rows, cols) = (shape[0], shape[1]);
-            let mut t = vec![0.0f32; v.len()];
-            for r in 0..rows {
-                for c in 0..cols {
-                    t[c * rows + r] = v[r * cols + c];
-                }
+    Ok(params
+        .into_iter()
+        .map(|(info, values)| {
+            let values = if info.transposed {
+                transpose(&values, info.shape[0], info.shape[1])
+            } else {
+                values
+            };
+            OutTensor {
+                name: info.hf_name,
+                shape: info.hf_shape,
+                values,
             }
-            (vec![cols, rows], t)
-        } else {
-            (shape, v)
-        };
-        out.push(OutTensor {
-            name,
-            shape,
-            values,
-        });
-    }
-    Ok(out)
+        })
+        .collect())
 }
 
 /// Rewrites `attention_groups.{g}` / `ffn_groups.{g}` paths into one group per layer
 /// application, copying the shared tensors: the unshared HF model that computes the same
 /// function.
-fn expand_groups(
-    values: Vec<(String, String, Vec<usize>, Vec<f32>)>,
-    layers: usize,
-) -> Vec<(String, String, Vec<usize>, Vec<f32>)> {
-    let group_count = |half: &str| {
-        values
-            .iter()
-            .filter_map(|(p, ..)| p.strip_prefix(&format!("albert.encoder.{half}.")))
-            .filter_map(|rest| rest.split('.').next()?.parse::<usize>().ok())
-            .max()
-            .map_or(0, |g| g + 1)
+fn expand_groups(params: Vec<(ParamInfo, Vec<f32>)>, layers: usize) -> Vec<(ParamInfo, Vec<f32>)> {
+    let group_of = |path: &str, half: &str| -> Option<(usize, String)> {
+        let rest = path.strip_prefix(&format!("albert.encoder.{half}."))?;
+        let (group, tail) = rest.split_once('.')?;
+        Some((group.parse().ok()?, tail.to_string()))
     };
-    let counts = [
-        ("attention_groups", group_count("attention_groups")),
-        ("ffn_groups", group_count("ffn_groups")),
-    ];
-    let mut out = Vec::new();
-    for (path, ty, shape, v) in values {
-        let half = counts
+    let halves = ["attention_groups", "ffn_groups"].map(|half| {
+        let groups = params
             .iter()
-            .find(|(half, _)| path.starts_with(&format!("albert.encoder.{half}.")));
-        let Some((half, groups)) = half else {
-            out.push((path, ty, shape, v));
+            .filter_map(|(info, _)| group_of(&info.path, half))
+            .map(|(g, _)| g + 1)
+            .max()
+            .unwrap_or(0);
+        (half, groups)
+    });
+    let mut out = Vec::new();
+    for (info, values) in params {
+        let found = halves.iter().find_map(|&(half, groups)| {
+            group_of(&info.path, half).map(|(g, tail)| (half, groups, g, tail))
+        });
+        let Some((half, groups, group, tail)) = found else {
+            out.push((info, values));
             continue;
         };
-        let prefix = format!("albert.encoder.{half}.");
-        let rest = &path[prefix.len()..];
-        let (group, tail) = rest.split_once('.').unwrap_or((rest, ""));
-        let Ok(group) = group.parse::<usize>() else {
-            out.push((path, ty, shape, v));
-            continue;
-        };
-        for layer in (0..layers).filter(|&i| group_index(i, layers, *groups) == group) {
+        for layer in (0..layers).filter(|&i| group_index(i, layers, groups) == group) {
+            let path = format!("albert.encoder.{half}.{layer}.{tail}");
             out.push((
-                format!("{prefix}{layer}.{tail}"),
-                ty.clone(),
-                shape.clone(),
-                v.clone(),
+                ParamInfo::new(path, info.module_type.clone(), info.shape.clone()),
+                values.clone(),
             ));
         }
     }

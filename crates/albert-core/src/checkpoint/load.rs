@@ -9,7 +9,7 @@ use burn::store::{ModuleSnapshot, bridge};
 use burn::tensor::TensorData;
 
 use super::hf_names::TIED;
-use super::params::{ParamInfo, param_infos};
+use super::params::{ParamInfo, param_infos, transpose};
 use super::safetensors_io::{FileTensor, TensorValues, read_safetensors};
 use crate::error::{AlbertError, Result};
 
@@ -229,14 +229,7 @@ fn to_pack_tensor(
         return Err(describe("float", &t.shape));
     }
     let values = if info.transposed {
-        let (rows, cols) = (t.shape[0], t.shape[1]);
-        let mut out = vec![0.0f32; values.len()];
-        for r in 0..rows {
-            for c in 0..cols {
-                out[c * rows + r] = values[r * cols + c];
-            }
-        }
-        out
+        transpose(values, t.shape[0], t.shape[1])
     } else {
         values.clone()
     };

@@ -10,7 +10,7 @@ mod safetensors_io;
 
 pub use export::export_hf;
 pub use load::{LoadReport, Mismatch, MissingPolicy, load_hf};
-pub use params::{ParamInfo, param_infos};
+pub use params::{ParamInfo, param_infos, param_values};
 pub use record::{load_record, save_record};
 pub use safetensors_io::{
     FileTensor, OutTensor, TensorValues, read_safetensors, tensor_shapes, write_safetensors,
