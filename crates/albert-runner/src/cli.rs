@@ -67,6 +67,11 @@ enum Command {
         #[arg(long)]
         head: Option<String>,
     },
+    /// Encode text with, or train, an ALBERT SentencePiece vocabulary.
+    Tokenizer {
+        #[command(subcommand)]
+        command: TokenizerCommand,
+    },
     /// Architecture summary and parameter counts.
     Info {
         /// HF `config.json`, or a preset name (albert-base-v2, albert-xxlarge-v1, ...).
@@ -81,6 +86,57 @@ enum Command {
         /// Cross-layer sharing: all, attention, ffn or none (the paper's Table 4).
         #[arg(long)]
         sharing: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenizerCommand {
+    /// Encode JSON lines `{"text": ..., "text_pair": ...|null}` into JSON lines
+    /// `{"input_ids", "token_type_ids", "tokens", "offsets"}` (byte offsets), in order.
+    Encode {
+        /// A spiece.model (native, HF-slow behaviour), a tokenizer.json (HF-fast behaviour), or a
+        /// directory holding one (spiece.model preferred).
+        #[arg(long)]
+        tokenizer: PathBuf,
+        /// Input JSON lines.
+        #[arg(long)]
+        input: PathBuf,
+        /// Output JSON lines.
+        #[arg(long)]
+        out: PathBuf,
+        /// Truncate to this many tokens, specials included.
+        #[arg(long)]
+        max_length: Option<usize>,
+        /// longest-first, only-first or only-second.
+        #[arg(long, default_value = "longest-first")]
+        truncation: String,
+        /// Pad every encoding to this many tokens.
+        #[arg(long)]
+        pad_to: Option<usize>,
+    },
+    /// Train a unigram vocabulary with ALBERT's recipe; writes spiece.model and tokenizer.json.
+    Train {
+        /// Corpus files (plain text or .gz, one sentence or paragraph per line).
+        #[arg(long, required = true, num_args = 1..)]
+        input: Vec<PathBuf>,
+        /// Vocabulary size, special and user-defined symbols included.
+        #[arg(long, default_value_t = 30000)]
+        vocab_size: usize,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Share of character occurrences the alphabet covers.
+        #[arg(long, default_value_t = 0.99995)]
+        character_coverage: f64,
+        /// Use at most this many lines (sampled with --seed).
+        #[arg(long, default_value_t = 10_000_000)]
+        max_sentences: usize,
+        /// Seed of the line sampling.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// No progress output.
+        #[arg(long)]
+        quiet: bool,
     },
 }
 
@@ -160,6 +216,44 @@ fn run_command(command: Command) -> Result<()> {
             );
             Ok(())
         }
+        Command::Tokenizer { command } => match command {
+            TokenizerCommand::Encode {
+                tokenizer,
+                input,
+                out,
+                max_length,
+                truncation,
+                pad_to,
+            } => {
+                let strategy = crate::tokenize::truncation_strategy(&truncation)?;
+                let options = albert_tokenizer::EncodeOptions {
+                    truncation: max_length.map(|n| (n, strategy)),
+                    padding: pad_to.map(albert_tokenizer::Padding::Fixed),
+                };
+                let n = crate::tokenize::encode(&tokenizer, &input, &out, &options)?;
+                eprintln!("encoded {n} lines into {}", out.display());
+                Ok(())
+            }
+            TokenizerCommand::Train {
+                input,
+                vocab_size,
+                out,
+                character_coverage,
+                max_sentences,
+                seed,
+                quiet,
+            } => {
+                let config = albert_tokenizer::TrainerConfig {
+                    vocab_size,
+                    character_coverage,
+                    max_sentences,
+                    seed,
+                    show_progress: !quiet,
+                    ..albert_tokenizer::TrainerConfig::default()
+                };
+                crate::tokenize::train_vocabulary(&input, &config, &out)
+            }
+        },
         Command::Info {
             config,
             weights,

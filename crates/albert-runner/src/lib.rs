@@ -4,7 +4,8 @@
 //! - `albert forward` runs any of the five HF model kinds on a reference inputs file and writes
 //!   every output under the reference fixtures' names ([`forward`]);
 //! - `albert export` writes an HF-layout directory;
-//! - `albert info` prints the architecture and parameter counts ([`info`]).
+//! - `albert info` prints the architecture and parameter counts ([`info`]);
+//! - `albert tokenizer encode|train` encodes JSON lines and trains vocabularies ([`tokenize`]).
 //!
 //! Backends are cargo features of this crate (`flex` default; `wgpu`; `cuda`, opt-in), the
 //! device a run-time choice (`--device cpu|wgpu|cuda`, see [`device`]).
@@ -17,5 +18,6 @@ pub mod info;
 pub mod inputs;
 pub mod models;
 pub mod parity;
+pub mod tokenize;
 
 pub use error::{Result, RunnerError};

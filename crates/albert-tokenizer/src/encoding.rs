@@ -52,13 +52,22 @@ pub enum TruncationStrategy {
     OnlySecond,
 }
 
+/// How to pad (on the right, with `<pad>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Padding {
+    /// To the longest encoding of the batch (a single encoding is left as it is).
+    Longest,
+    /// To this many tokens (longer encodings are left as they are).
+    Fixed(usize),
+}
+
 /// Encoding options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct EncodeOptions {
     /// Maximum total length including `[CLS]`/`[SEP]`, and how to get there.
     pub truncation: Option<(usize, TruncationStrategy)>,
-    /// Pad (on the right, with `<pad>`) to this length.
-    pub pad_to: Option<usize>,
+    /// Padding; none by default.
+    pub padding: Option<Padding>,
 }
 
 /// An encoded text or pair.
@@ -199,7 +208,7 @@ pub(crate) fn assemble(
         body(&mut e, b, text_b, 1);
         special(&mut e, &template.sep, 1);
     }
-    if let Some(n) = options.pad_to {
+    if let Some(Padding::Fixed(n)) = options.padding {
         pad(&mut e, template, n);
     }
     Ok(e)
@@ -248,7 +257,7 @@ mod tests {
             Some((seq(1), "c")),
             &EncodeOptions {
                 truncation: None,
-                pad_to: Some(8),
+                padding: Some(Padding::Fixed(8)),
             },
         )
         .expect("encode");
@@ -263,7 +272,7 @@ mod tests {
     fn truncation_strategies() {
         let opts = |s| EncodeOptions {
             truncation: Some((8, s)),
-            pad_to: None,
+            padding: None,
         };
         let lens = |e: &Encoding| {
             (

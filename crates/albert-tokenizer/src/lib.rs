@@ -29,18 +29,21 @@ mod normalizer;
 pub mod preprocess;
 pub mod proto;
 mod spm;
+mod tokenizer_json;
+pub mod train;
 mod unigram;
 
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-pub use encoding::{EncodeOptions, Encoding, Sequence, TruncationStrategy};
+pub use encoding::{EncodeOptions, Encoding, Padding, Sequence, TruncationStrategy};
 pub use error::{Result, TokenizerError};
 pub use fast::FastTokenizer;
 pub use native::{NativeTokenizer, SPECIAL_TOKENS, SpecialIds};
 pub use normalizer::{Normalized, Normalizer, SPACE_SYMBOL};
 pub use spm::{SentencePieceModel, SpmPiece};
+pub use train::{TrainedVocabulary, TrainerConfig, train};
 
 use encoding::{Template, assemble, pad};
 
@@ -173,8 +176,8 @@ impl AlbertTokenizer {
         assemble(&self.template, a, text, b, options)
     }
 
-    /// Encodes many inputs in parallel (rayon), in order. With `options.pad_to == None` every
-    /// encoding is padded to the longest of the batch.
+    /// Encodes many inputs in parallel (rayon), in order; [`Padding::Longest`] pads to the
+    /// longest of the batch.
     pub fn encode_batch(
         &self,
         inputs: &[(String, Option<String>)],
@@ -184,7 +187,7 @@ impl AlbertTokenizer {
             .par_iter()
             .map(|(text, pair)| self.encode(text, pair.as_deref(), options))
             .collect::<Result<Vec<_>>>()?;
-        if options.pad_to.is_none() {
+        if options.padding == Some(Padding::Longest) {
             let longest = out.iter().map(|e| e.ids.len()).max().unwrap_or(0);
             for e in &mut out {
                 pad(e, &self.template, longest);
