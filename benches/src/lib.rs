@@ -1,1 +1,45 @@
-//! benches
+//! Shared helpers for the criterion benchmarks in `benches/benches/`.
+//!
+//! Run with `cargo bench -p albert-benches --bench tokenizer`. Benchmarks read the team's
+//! corpora from `../shared/data/pretrain` (or `$ALBERT_SHARED_DIR/data/pretrain`).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// `../shared` beside the repository, or `$ALBERT_SHARED_DIR`.
+pub fn shared_dir() -> PathBuf {
+    std::env::var_os("ALBERT_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"))
+}
+
+/// Non-empty lines of the pretraining corpora (every file, sorted by name, `.gz` decompressed),
+/// up to `max_bytes` of text in total.
+pub fn pretrain_lines(max_bytes: usize) -> Vec<String> {
+    let dir = shared_dir().join("data/pretrain");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    files.sort();
+    let mut lines = Vec::new();
+    let mut total = 0;
+    for f in files {
+        let mut text = String::new();
+        let file = std::fs::File::open(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        let read = if f.extension().is_some_and(|e| e == "gz") {
+            flate2::read::MultiGzDecoder::new(file).read_to_string(&mut text)
+        } else {
+            std::io::BufReader::new(file).read_to_string(&mut text)
+        };
+        read.unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            if total >= max_bytes {
+                return lines;
+            }
+            total += line.len() + 1;
+            lines.push(line.to_string());
+        }
+    }
+    lines
+}
