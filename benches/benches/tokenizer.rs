@@ -16,7 +16,10 @@ const ENCODE_BYTES: usize = 2 << 20;
 fn encode_all(tok: &AlbertTokenizer, lines: &[String]) -> usize {
     lines
         .par_iter()
-        .map(|l| tok.encode(l, None, &EncodeOptions::default()).map_or(0, |e| e.ids.len()))
+        .map(|l| {
+            tok.encode(l, None, &EncodeOptions::default())
+                .map_or(0, |e| e.ids.len())
+        })
         .sum()
 }
 
@@ -27,15 +30,29 @@ fn encode(c: &mut Criterion) {
     for model in ["spiece.model", "tokenizer.json"] {
         let tok = AlbertTokenizer::from_path(fixture.join(model)).expect("tokenizer");
         let tokens = encode_all(&tok, &lines);
-        eprintln!("{model}: {} lines, {bytes} bytes, {tokens} tokens", lines.len());
-        for (unit, throughput) in [("tokens", Throughput::Elements(tokens as u64)), ("bytes", Throughput::Bytes(bytes as u64))] {
+        eprintln!(
+            "{model}: {} lines, {bytes} bytes, {tokens} tokens",
+            lines.len()
+        );
+        for (unit, throughput) in [
+            ("tokens", Throughput::Elements(tokens as u64)),
+            ("bytes", Throughput::Bytes(bytes as u64)),
+        ] {
             let mut group = c.benchmark_group(format!("encode_{unit}"));
-            group.throughput(throughput).sample_size(10).measurement_time(Duration::from_secs(8));
+            group
+                .throughput(throughput)
+                .sample_size(10)
+                .measurement_time(Duration::from_secs(8));
             for threads in [1, rayon::current_num_threads()] {
-                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
-                group.bench_with_input(BenchmarkId::new(model, format!("{threads}-threads")), &threads, |b, _| {
-                    b.iter(|| pool.install(|| encode_all(&tok, &lines)))
-                });
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .expect("pool");
+                group.bench_with_input(
+                    BenchmarkId::new(model, format!("{threads}-threads")),
+                    &threads,
+                    |b, _| b.iter(|| pool.install(|| encode_all(&tok, &lines))),
+                );
             }
             group.finish();
         }
@@ -48,10 +65,17 @@ fn training(c: &mut Criterion) {
     std::fs::create_dir_all(&dir).expect("tmp dir");
     let corpus = dir.join("corpus.txt");
     std::fs::write(&corpus, lines.join("\n")).expect("write corpus");
-    let config = TrainerConfig { vocab_size: 30000, ..TrainerConfig::default() };
+    let config = TrainerConfig {
+        vocab_size: 30000,
+        ..TrainerConfig::default()
+    };
     let mut group = c.benchmark_group("train");
-    group.sample_size(10).measurement_time(Duration::from_secs(60));
-    group.bench_function("unigram_30k_on_10MB", |b| b.iter(|| train(std::slice::from_ref(&corpus), &config).expect("train")));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(60));
+    group.bench_function("unigram_30k_on_10MB", |b| {
+        b.iter(|| train(std::slice::from_ref(&corpus), &config).expect("train"))
+    });
     group.finish();
     let _ = std::fs::remove_dir_all(&dir);
 }
