@@ -1,8 +1,17 @@
 //! # albert-pretrain
 //!
-//! ALBERT's pretraining objectives (paper §3 and §4.1): masked LM with n-gram masking and
-//! sentence-order prediction, LAMB, and the training loop. This crate is being filled by the
-//! pretraining issue; the model with both heads, [`AlbertForPreTraining`], is in `albert-core`
-//! (its masked-position MLM logits: [`AlbertForPreTraining::mlm_logits_at`]).
+//! ALBERT pretraining (paper §3, §4.1; the original `create_pretraining_data.py`,
+//! `run_pretraining.py`, `lamb_optimizer.py`):
+//! - [`data`]: corpus reading, sentence splitting, segment pairs for sentence-order prediction
+//!   (or NSP for the ablation), whole-word n-gram masking (`n ≤ 3`, `p(n) ∝ 1/n`, 80/10/10),
+//!   dynamic or static masking — seeded end to end, parallel, and independent of thread count.
+//! - The model with both heads is `albert-core`'s [`AlbertForPreTraining`]; its masked-position
+//!   MLM logits are [`AlbertForPreTraining::mlm_logits_at`].
+//!
+//! Objectives, LAMB, the training loop and `cargo xtask train` are being built (issue #4).
+
+pub mod data;
+mod error;
 
 pub use albert_core::{AlbertForPreTraining, AlbertPreTrainingOutput};
+pub use error::{PretrainError, Result};

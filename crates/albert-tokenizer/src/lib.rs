@@ -153,6 +153,14 @@ impl AlbertTokenizer {
         }
     }
 
+    /// The token string of an id (the SentencePiece piece, `▁` included).
+    pub fn id_to_token(&self, id: u32) -> Option<String> {
+        match &self.backend {
+            Backend::SentencePiece(n) => n.model().id_to_piece(id).map(str::to_string),
+            Backend::TokenizerJson(f) => f.id_to_token(id),
+        }
+    }
+
     /// Tokenizes one text without special tokens.
     pub fn tokenize(&self, text: &str) -> Result<Sequence> {
         match &self.backend {
