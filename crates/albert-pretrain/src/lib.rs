@@ -8,10 +8,17 @@
 //! - The model with both heads is `albert-core`'s [`AlbertForPreTraining`]; its masked-position
 //!   MLM logits are [`AlbertForPreTraining::mlm_logits_at`].
 //!
-//! Objectives, LAMB, the training loop and `cargo xtask train` are being built (issue #4).
+//! - [`pretrain_forward`]: MLM loss at the masked positions only, SOP loss, their sum, and the
+//!   metrics; [`collate`] pads instances into a [`PretrainBatch`].
+//!
+//! LAMB, the training loop and `cargo xtask train` are being built (issue #4).
 
+mod batch;
 pub mod data;
 mod error;
+mod objectives;
 
 pub use albert_core::{AlbertForPreTraining, AlbertPreTrainingOutput};
+pub use batch::{PretrainBatch, collate};
 pub use error::{PretrainError, Result};
+pub use objectives::{PretrainMetrics, PretrainOutput, pretrain_forward};
