@@ -11,7 +11,7 @@ use albert_core::{AlbertForPreTraining, HfConfig, TokenBatch};
 use albert_pretrain::data::SentenceTask;
 use albert_pretrain::{PretrainBatch, pretrain_forward};
 use burn::module::{Module, ModuleVisitor, Param};
-use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 fn fixture() -> Option<PathBuf> {
@@ -30,12 +30,15 @@ fn fixture() -> Option<PathBuf> {
     None
 }
 
+/// Per HF name: shape, values and gradient, in HF layout.
+type Collected = BTreeMap<String, (Vec<usize>, Vec<f32>, Option<Vec<f32>>)>;
+
 /// Every float parameter as (HF info, values in HF layout, gradient in HF layout).
 struct Collect<'a> {
     grads: Option<&'a GradientsParams>,
     path: Vec<String>,
     containers: Vec<String>,
-    out: BTreeMap<String, (Vec<usize>, Vec<f32>, Option<Vec<f32>>)>,
+    out: Collected,
 }
 
 fn hf_layout<const D: usize>(t: Tensor<D>, info: &ParamInfo) -> Vec<f32> {
@@ -75,10 +78,7 @@ impl ModuleVisitor for Collect<'_> {
     }
 }
 
-fn collect(
-    model: &AlbertForPreTraining,
-    grads: Option<&GradientsParams>,
-) -> BTreeMap<String, (Vec<usize>, Vec<f32>, Option<Vec<f32>>)> {
+fn collect(model: &AlbertForPreTraining, grads: Option<&GradientsParams>) -> Collected {
     let mut c = Collect {
         grads,
         path: Vec::new(),
