@@ -11,14 +11,23 @@
 //! - [`pretrain_forward`]: MLM loss at the masked positions only, SOP loss, their sum, and the
 //!   metrics; [`collate`] pads instances into a [`PretrainBatch`].
 //!
-//! LAMB, the training loop and `cargo xtask train` are being built (issue #4).
+//! - [`lamb`]: LAMB as ALBERT's `lamb_optimizer.py`; [`Schedule`]: warmup + polynomial decay;
+//!   [`clip_global_norm`]: global-norm clipping.
+//!
+//! The training loop and `cargo xtask train` are being built (issue #4).
 
 mod batch;
+mod clip;
 pub mod data;
 mod error;
+mod lamb;
 mod objectives;
+mod schedule;
 
 pub use albert_core::{AlbertForPreTraining, AlbertPreTrainingOutput};
 pub use batch::{PretrainBatch, collate};
+pub use clip::{clip_global_norm, global_norm};
 pub use error::{PretrainError, Result};
+pub use lamb::{LAMB_EXCLUDE, Lamb, LambConfig, LambState, lamb};
 pub use objectives::{PretrainMetrics, PretrainOutput, pretrain_forward};
+pub use schedule::Schedule;
