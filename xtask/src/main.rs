@@ -1,9 +1,10 @@
 //! Project automation, run as `cargo xtask <command>` (alias in `.cargo/config.toml`).
 //! No model code lives here: every command drives cargo or the `albert` binary.
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", about = "albert-rs project tasks")]
@@ -12,12 +13,59 @@ struct Cli {
     command: Task,
 }
 
+/// Model sizes for `cargo xtask train`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Size {
+    /// E 32, H 64, 2 layers: a smoke test (seconds).
+    Tiny,
+    /// E 64, H 256, 4 layers: the default, minutes on 2 cores.
+    Small,
+    /// albert-base shapes (E 128, H 768, 12 layers): hours per thousand steps on a CPU.
+    Base,
+}
+
 #[derive(Debug, Subcommand)]
 enum Task {
+    /// Pretrain ALBERT end to end on the built-in corpus (or --corpus): train a SentencePiece
+    /// vocabulary, create SOP + n-gram-masked instances, pretrain with LAMB, write metrics,
+    /// a chart, checkpoints and the HF-layout model under --out.
+    Train {
+        /// Corpus files (plain or .gz, one paragraph per line, blank line between documents).
+        #[arg(long)]
+        corpus: Vec<PathBuf>,
+        /// Output directory (everything the run writes goes under it).
+        #[arg(long, default_value = "runs/default")]
+        out: PathBuf,
+        /// Optimisation steps.
+        #[arg(long)]
+        steps: Option<u64>,
+        /// Continue the run in --out from its latest checkpoint.
+        #[arg(long)]
+        resume: bool,
+        /// Model size.
+        #[arg(long, value_enum, default_value = "small")]
+        size: Size,
+        /// Sequences per step.
+        #[arg(long, default_value_t = 16)]
+        batch_size: usize,
+        /// Tokens per sequence.
+        #[arg(long, default_value_t = 128)]
+        seq_len: usize,
+        /// SentencePiece vocabulary size.
+        #[arg(long, default_value_t = 8000)]
+        vocab_size: usize,
+        /// cpu, wgpu or cuda (wgpu and cuda build the runner with that feature).
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
     /// What CI runs: formatting, clippy, the test suite, and the CUDA type-check.
     Ci,
     /// Type-check the CUDA backend offline (`DOCS_RS=1` skips cubecl's LLVM download).
     CheckCuda,
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 fn cargo(args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<()> {
@@ -25,6 +73,7 @@ fn cargo(args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<()> {
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(args)
         .envs(env.iter().copied())
+        .current_dir(root())
         .status()?;
     anyhow::ensure!(
         status.success(),
@@ -41,8 +90,143 @@ fn check_cuda() -> anyhow::Result<()> {
     )
 }
 
+fn albert(device: &str, args: &[String]) -> anyhow::Result<()> {
+    let mut cmd: Vec<String> = ["run", "--release", "--quiet", "-p", "albert-runner"]
+        .map(String::from)
+        .to_vec();
+    if device == "wgpu" || device == "cuda" {
+        cmd.extend(["--features".to_string(), device.to_string()]);
+    }
+    cmd.push("--".into());
+    cmd.extend(args.iter().cloned());
+    let refs: Vec<&str> = cmd.iter().map(String::as_str).collect();
+    cargo(&refs, &[])
+}
+
+fn model_table(size: Size, seq_len: usize) -> String {
+    let (e, h, l, a, i) = match size {
+        Size::Tiny => (32, 64, 2, 2, 128),
+        Size::Small => (64, 256, 4, 4, 1024),
+        Size::Base => (128, 768, 12, 12, 3072),
+    };
+    format!(
+        "[model]\nembedding_size = {e}\nhidden_size = {h}\nnum_hidden_layers = {l}\nnum_attention_heads = {a}\n\
+         intermediate_size = {i}\nmax_position_embeddings = {}\n",
+        seq_len.max(128)
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn train(
+    corpus: Vec<PathBuf>,
+    out: PathBuf,
+    steps: Option<u64>,
+    resume: bool,
+    size: Size,
+    batch_size: usize,
+    seq_len: usize,
+    vocab_size: usize,
+    device: String,
+) -> anyhow::Result<()> {
+    let cwd = std::env::current_dir()?;
+    let out = if out.is_absolute() {
+        out
+    } else {
+        cwd.join(out)
+    };
+    let corpus: Vec<PathBuf> = if corpus.is_empty() {
+        vec![root().join("data/pretrain/austen.txt.gz")]
+    } else {
+        corpus
+            .into_iter()
+            .map(|c| if c.is_absolute() { c } else { cwd.join(c) })
+            .collect()
+    };
+    for c in &corpus {
+        anyhow::ensure!(c.is_file(), "corpus file {} not found", c.display());
+    }
+    std::fs::create_dir_all(&out)?;
+    let tokenizer = out.join("tokenizer");
+    let config = out.join("pretrain.toml");
+    if resume {
+        anyhow::ensure!(
+            config.is_file(),
+            "--resume: {} has no pretrain.toml (nothing to resume)",
+            out.display()
+        );
+    } else {
+        anyhow::ensure!(
+            !out.join("checkpoints").exists(),
+            "{} already holds a run; pass --resume to continue it or choose another --out",
+            out.display()
+        );
+        if !tokenizer.join("spiece.model").is_file() {
+            eprintln!("== 1/2 tokenizer: training a {vocab_size}-piece SentencePiece vocabulary");
+            let mut args: Vec<String> = vec!["tokenizer".into(), "train".into(), "--input".into()];
+            args.extend(corpus.iter().map(|c| c.display().to_string()));
+            args.extend([
+                "--vocab-size".into(),
+                vocab_size.to_string(),
+                "--out".into(),
+                tokenizer.display().to_string(),
+            ]);
+            albert(&device, &args)?;
+        }
+        let steps = steps.unwrap_or(match size {
+            Size::Tiny => 200,
+            Size::Small => 360,
+            Size::Base => 2000,
+        });
+        let text = format!(
+            "# Written by `cargo xtask train`; edit and rerun `albert pretrain --config` to change it.\n\
+             {model}\n[data]\ncorpus = [{corpus}]\ntokenizer = \"tokenizer\"\nheld_out_every = 4\n\n\
+             [instances]\nmax_seq_length = {seq_len}\n\n[schedule]\npeak = 0.002\nwarmup_steps = {warmup}\ntotal_steps = {steps}\n\n\
+             [run]\nsteps = {steps}\nbatch_size = {batch_size}\nlog_every = 10\neval_every = {eval}\neval_batches = 8\n\
+             checkpoint_every = {eval}\ndevice = \"{device}\"\n",
+            model = model_table(size, seq_len),
+            corpus = corpus
+                .iter()
+                .map(|c| format!("{:?}", c.display().to_string()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            warmup = (steps / 10).max(1),
+            eval = (steps / 5).div_ceil(10).max(1) * 10,
+        );
+        std::fs::write(&config, text)?;
+    }
+    eprintln!("== 2/2 pretraining ({})", config.display());
+    let mut args: Vec<String> = vec![
+        "pretrain".into(),
+        "--config".into(),
+        config.display().to_string(),
+        "--out".into(),
+        out.display().to_string(),
+    ];
+    if resume {
+        args.push("--resume".into());
+    }
+    if let (true, Some(s)) = (resume, steps) {
+        args.extend(["--steps".into(), s.to_string()]);
+    }
+    args.extend(["--device".into(), device.clone()]);
+    albert(&device, &args)
+}
+
 fn run(task: Task) -> anyhow::Result<()> {
     match task {
+        Task::Train {
+            corpus,
+            out,
+            steps,
+            resume,
+            size,
+            batch_size,
+            seq_len,
+            vocab_size,
+            device,
+        } => train(
+            corpus, out, steps, resume, size, batch_size, seq_len, vocab_size, device,
+        ),
         Task::Ci => {
             cargo(&["fmt", "--all", "--", "--check"], &[])?;
             cargo(

@@ -14,7 +14,9 @@
 //! - [`lamb`]: LAMB as ALBERT's `lamb_optimizer.py`; [`Schedule`]: warmup + polynomial decay;
 //!   [`clip_global_norm`]: global-norm clipping.
 //!
-//! The training loop and `cargo xtask train` are being built (issue #4).
+//! - [`train::pretrain`]: the loop, driven by a [`train::PretrainConfig`] TOML file: progress,
+//!   JSONL metrics, held-out evaluation, atomic checkpoints with exact resume, a chart, and the
+//!   final model exported in HF layout.
 
 mod batch;
 mod clip;
@@ -23,6 +25,7 @@ mod error;
 mod lamb;
 mod objectives;
 mod schedule;
+pub mod train;
 
 pub use albert_core::{AlbertForPreTraining, AlbertPreTrainingOutput};
 pub use batch::{PretrainBatch, collate};

@@ -67,6 +67,24 @@ enum Command {
         #[arg(long)]
         head: Option<String>,
     },
+    /// Pretrain ALBERT (MLM + SOP, LAMB) from a TOML config; everything is written under --out.
+    Pretrain {
+        /// The run's TOML config (model, data, instances, optimizer, schedule, run).
+        #[arg(long)]
+        config: PathBuf,
+        /// Output directory: checkpoints, metrics.jsonl, curves.svg, model/ (HF layout).
+        #[arg(long)]
+        out: PathBuf,
+        /// Continue from the latest checkpoint in --out.
+        #[arg(long)]
+        resume: bool,
+        /// Override [run] steps.
+        #[arg(long)]
+        steps: Option<u64>,
+        /// Override [run] device: cpu, wgpu or cuda.
+        #[arg(long)]
+        device: Option<String>,
+    },
     /// Encode text with, or train, an ALBERT SentencePiece vocabulary.
     Tokenizer {
         #[command(subcommand)]
@@ -216,6 +234,13 @@ fn run_command(command: Command) -> Result<()> {
             );
             Ok(())
         }
+        Command::Pretrain {
+            config,
+            out,
+            resume,
+            steps,
+            device: device_name,
+        } => crate::pretrain::run(&config, &out, resume, steps, device_name.as_deref()),
         Command::Tokenizer { command } => match command {
             TokenizerCommand::Encode {
                 tokenizer,

@@ -8,6 +8,9 @@ pub enum RunnerError {
     /// From the model core.
     #[error(transparent)]
     Core(#[from] albert_core::AlbertError),
+    /// From the pretraining crate.
+    #[error(transparent)]
+    Pretrain(#[from] albert_pretrain::PretrainError),
     /// From the heads crate.
     #[error(transparent)]
     Heads(#[from] albert_heads::HeadsError),

@@ -5,6 +5,7 @@
 //!   every output under the reference fixtures' names ([`forward`]);
 //! - `albert export` writes an HF-layout directory;
 //! - `albert info` prints the architecture and parameter counts ([`info`]);
+//! - `albert pretrain --config FILE.toml --out DIR [--resume]` pretrains ([`pretrain`]);
 //! - `albert tokenizer encode|train` encodes JSON lines and trains vocabularies ([`tokenize`]).
 //!
 //! Backends are cargo features of this crate (`flex` default; `wgpu`; `cuda`, opt-in), the
@@ -18,6 +19,7 @@ pub mod info;
 pub mod inputs;
 pub mod models;
 pub mod parity;
+pub mod pretrain;
 pub mod tokenize;
 
 pub use error::{Result, RunnerError};
