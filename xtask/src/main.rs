@@ -31,7 +31,7 @@ enum Task {
     /// a chart, checkpoints and the HF-layout model under --out.
     Train {
         /// Corpus files (plain or .gz, one paragraph per line, blank line between documents).
-        #[arg(long)]
+        #[arg(long, num_args = 1..)]
         corpus: Vec<PathBuf>,
         /// Output directory (everything the run writes goes under it).
         #[arg(long, default_value = "runs/default")]
