@@ -93,6 +93,10 @@ fn interrupted_and_resumed_equals_uninterrupted() {
     assert!(a.chart_path.as_ref().is_some_and(|c| c.is_file()));
     assert_eq!(a.records.iter().filter(|r| r.kind == "train").count(), 6);
     assert_eq!(a.records.iter().filter(|r| r.kind == "eval").count(), 3);
+    assert!(a.records.iter().filter(|r| r.kind == "eval").all(|r| {
+        r.masked_lm_unigram_baseline
+            .is_some_and(|b| b > 0.0 && b < 1.0)
+    }));
 
     let broken = tmp.path().join("broken");
     let b1 = pretrain(

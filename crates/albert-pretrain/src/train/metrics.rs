@@ -37,6 +37,10 @@ pub struct MetricsRecord {
     /// Tokens per second (train only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens_per_second: Option<f64>,
+    /// The masked-LM accuracy of always predicting the most frequent masked token of the
+    /// held-out set (eval only): the unigram-frequency baseline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub masked_lm_unigram_baseline: Option<f64>,
 }
 
 /// Appends records to `path`.

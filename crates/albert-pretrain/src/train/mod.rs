@@ -162,8 +162,19 @@ impl Window {
             grad_norm: None,
             sequences_per_second: None,
             tokens_per_second: None,
+            masked_lm_unigram_baseline: None,
         }
     }
+}
+
+/// Share of the most frequent masked label among all masked labels of `instances`.
+fn unigram_baseline(instances: &[Instance]) -> Option<f64> {
+    let mut counts = std::collections::HashMap::new();
+    for l in instances.iter().flat_map(|i| &i.masked_labels) {
+        *counts.entry(*l).or_insert(0usize) += 1;
+    }
+    let total: usize = counts.values().sum();
+    (total > 0).then(|| counts.values().copied().max().unwrap_or(0) as f64 / total as f64)
 }
 
 fn evaluate(
@@ -180,7 +191,9 @@ fn evaluate(
         let out = pretrain_forward(&model, &batch, config.instances.sentence_task);
         w.add(&out.metrics(&batch), batch.tokens);
     }
-    w.record("eval", step, config.instances.sentence_task)
+    let mut r = w.record("eval", step, config.instances.sentence_task);
+    r.masked_lm_unigram_baseline = unigram_baseline(eval);
+    r
 }
 
 fn model_pad(_config: &PretrainConfig) -> u32 {
@@ -395,8 +408,12 @@ pub fn pretrain(
                 improved = true;
             }
             let line = format!(
-                "eval at step {}: loss {:.4} mlm acc {:.3} sop acc {:.3}",
-                state.step, r.loss, r.masked_lm_accuracy, r.sentence_order_accuracy
+                "eval at step {}: loss {:.4} mlm acc {:.3} (unigram baseline {:.3}) sop acc {:.3}",
+                state.step,
+                r.loss,
+                r.masked_lm_accuracy,
+                r.masked_lm_unigram_baseline.unwrap_or(f64::NAN),
+                r.sentence_order_accuracy
             );
             match &bar {
                 Some(b) => b.println(line),
