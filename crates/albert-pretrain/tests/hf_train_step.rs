@@ -3,6 +3,8 @@
 //! tied word embeddings receive the lookup's and the decoder's gradient), full gradients and
 //! post-step values of the tracked parameters, and the tracked word-embedding rows.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -15,19 +17,7 @@ use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 fn fixture() -> Option<PathBuf> {
-    let dir = std::env::var_os("ALBERT_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
-        .join("fixtures/hf-albert/tiny");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("ALBERT_REQUIRE_FIXTURES").map_or(true, |v| v != "1"),
-        "{} missing",
-        dir.display()
-    );
-    None
+    common::shared_path("fixtures/hf-albert/tiny")
 }
 
 /// Per HF name: shape, values and gradient, in HF layout.

@@ -1,24 +1,15 @@
 //! Instance creation on a real corpus (`../shared/data/pretrain/sample.txt`, the fixture's
 //! SentencePiece vocabulary): every instance well-formed.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use albert_pretrain::data::{DataConfig, TokenizedCorpus, epoch_instances};
 use albert_tokenizer::AlbertTokenizer;
 
 fn shared() -> Option<PathBuf> {
-    let dir = std::env::var_os("ALBERT_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    if dir.join("data").is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("ALBERT_REQUIRE_FIXTURES").map_or(true, |v| v != "1"),
-        "{} missing",
-        dir.display()
-    );
-    None
+    common::shared_path("data").and_then(|d| d.parent().map(Path::to_path_buf))
 }
 
 #[test]

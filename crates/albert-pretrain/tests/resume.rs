@@ -2,6 +2,8 @@
 //! reproduces the uninterrupted run's loss and accuracy trace exactly, and ends with the same
 //! weights. Also: a second run into the same directory without --resume is refused.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use albert_pretrain::train::metrics::MetricsRecord;
@@ -9,18 +11,7 @@ use albert_pretrain::train::{PretrainConfig, TrainOptions, pretrain};
 use burn::tensor::Device;
 
 fn shared() -> Option<PathBuf> {
-    let dir = std::env::var_os("ALBERT_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    if dir.join("data").is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("ALBERT_REQUIRE_FIXTURES").map_or(true, |v| v != "1"),
-        "{} missing",
-        dir.display()
-    );
-    None
+    common::shared_path("data").and_then(|d| d.parent().map(Path::to_path_buf))
 }
 
 fn tiny_config(shared: &Path) -> PretrainConfig {

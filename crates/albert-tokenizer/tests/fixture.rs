@@ -1,26 +1,15 @@
 //! Against `../shared/fixtures/tokenizer`: 227 texts encoded by HF's slow `AlbertTokenizer`
 //! (Python + sentencepiece), HF's fast tokenizer (`tokenizer.json`), and bare sentencepiece.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use albert_tokenizer::{AlbertTokenizer, EncodeOptions, SentencePieceModel};
 use serde_json::Value;
 
 fn fixture_dir() -> Option<PathBuf> {
-    let shared = std::env::var_os("ALBERT_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    let dir = shared.join("fixtures/tokenizer");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("ALBERT_REQUIRE_FIXTURES").map_or(true, |v| v != "1"),
-        "ALBERT_REQUIRE_FIXTURES=1 but {} is missing",
-        dir.display()
-    );
-    eprintln!("skipping: {} not found", dir.display());
-    None
+    common::shared_path("fixtures/tokenizer")
 }
 
 fn cases(dir: &Path) -> Vec<Value> {

@@ -1,7 +1,9 @@
 //! Any UTF-8 input encodes without panicking, with offsets inside the text on character
 //! boundaries; corrupt model files are clear errors.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 
 use albert_tokenizer::{
     AlbertTokenizer, EncodeOptions, Encoding, SentencePieceModel, TokenizerError,
@@ -9,19 +11,7 @@ use albert_tokenizer::{
 use proptest::prelude::*;
 
 fn fixture(name: &str) -> Option<PathBuf> {
-    let shared = std::env::var_os("ALBERT_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    let path = shared.join("fixtures/tokenizer").join(name);
-    if path.exists() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var("ALBERT_REQUIRE_FIXTURES").map_or(true, |v| v != "1"),
-        "{} missing",
-        path.display()
-    );
-    None
+    common::shared_path(&format!("fixtures/tokenizer/{name}"))
 }
 
 fn check(tok: &AlbertTokenizer, text: &str, pair: Option<&str>) -> Encoding {

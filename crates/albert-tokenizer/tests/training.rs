@@ -2,7 +2,9 @@
 //! through `spiece.model` and `tokenizer.json` with identical encodings, and (when Python's
 //! `sentencepiece` is installed) that the library loads our `spiece.model` and segments as we do.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::process::Command;
 
 use albert_tokenizer::proto::{ModelProto, PieceType};
@@ -10,19 +12,7 @@ use albert_tokenizer::train::read_lines;
 use albert_tokenizer::{AlbertTokenizer, EncodeOptions, SentencePieceModel, TrainerConfig, train};
 
 fn corpus() -> Option<PathBuf> {
-    let shared = std::env::var_os("ALBERT_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    let path = shared.join("data/pretrain/sample.txt");
-    if path.exists() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var("ALBERT_REQUIRE_FIXTURES").map_or(true, |v| v != "1"),
-        "{} missing",
-        path.display()
-    );
-    None
+    common::shared_path("data/pretrain/sample.txt")
 }
 
 #[test]
