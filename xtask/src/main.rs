@@ -24,6 +24,42 @@ enum Size {
     Base,
 }
 
+/// The sentence-level objective (`[instances] sentence_task`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SentenceTask {
+    /// Sentence-order prediction (ALBERT).
+    Sop,
+    /// Next-sentence prediction (BERT).
+    Nsp,
+    /// No sentence-level loss.
+    None,
+}
+
+impl SentenceTask {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Sop => "sop",
+            Self::Nsp => "nsp",
+            Self::None => "none",
+        }
+    }
+}
+
+/// What `cargo xtask train` is asked to do.
+#[derive(Debug, Clone)]
+struct TrainArgs {
+    corpus: Vec<PathBuf>,
+    out: PathBuf,
+    steps: Option<u64>,
+    resume: bool,
+    size: Size,
+    batch_size: usize,
+    seq_len: usize,
+    vocab_size: usize,
+    device: String,
+    sentence_task: SentenceTask,
+}
+
 #[derive(Debug, Subcommand)]
 enum Task {
     /// Pretrain ALBERT end to end on the built-in corpus (or --corpus): train a SentencePiece
@@ -55,6 +91,35 @@ enum Task {
         #[arg(long, default_value_t = 8000)]
         vocab_size: usize,
         /// cpu, wgpu or cuda (wgpu and cuda build the runner with that feature).
+        #[arg(long, default_value = "cpu")]
+        device: String,
+        /// Sentence-level objective: sop (ALBERT), nsp (BERT) or none.
+        #[arg(long, value_enum, default_value = "sop")]
+        sentence_task: SentenceTask,
+    },
+    /// The paper's Table 5 in small: pretrain with SOP, NSP and no sentence loss on the same
+    /// budget (same corpus, vocabulary, model, steps and seed), score each model on held-out
+    /// MLM, SOP and NSP, and write `table.md` under --out.
+    AblateSentence {
+        /// Corpus files (default: the built-in corpus).
+        #[arg(long, num_args = 1..)]
+        corpus: Vec<PathBuf>,
+        /// Output directory (one run per task under it, plus `table.md`).
+        #[arg(long, default_value = "runs/ablate-sentence")]
+        out: PathBuf,
+        /// Optimisation steps of each run.
+        #[arg(long, default_value_t = 360)]
+        steps: u64,
+        /// Model size.
+        #[arg(long, value_enum, default_value = "small")]
+        size: Size,
+        /// Sequences per step.
+        #[arg(long, default_value_t = 16)]
+        batch_size: usize,
+        /// SentencePiece vocabulary size.
+        #[arg(long, default_value_t = 8000)]
+        vocab_size: usize,
+        /// cpu, wgpu or cuda.
         #[arg(long, default_value = "cpu")]
         device: String,
     },
@@ -116,18 +181,19 @@ fn model_table(size: Size, seq_len: usize) -> String {
     )
 }
 
-#[allow(clippy::too_many_arguments)]
-fn train(
-    corpus: Vec<PathBuf>,
-    out: PathBuf,
-    steps: Option<u64>,
-    resume: bool,
-    size: Size,
-    batch_size: usize,
-    seq_len: usize,
-    vocab_size: usize,
-    device: String,
-) -> anyhow::Result<()> {
+fn train(args: TrainArgs) -> anyhow::Result<()> {
+    let TrainArgs {
+        corpus,
+        out,
+        steps,
+        resume,
+        size,
+        batch_size,
+        seq_len,
+        vocab_size,
+        device,
+        sentence_task,
+    } = args;
     let cwd = std::env::current_dir()?;
     let out = if out.is_absolute() {
         out
@@ -180,7 +246,7 @@ fn train(
         let text = format!(
             "# Written by `cargo xtask train`; edit and rerun `albert pretrain --config` to change it.\n\
              {model}\n[data]\ncorpus = [{corpus}]\ntokenizer = \"tokenizer\"\nheld_out_every = 4\n\n\
-             [instances]\nmax_seq_length = {seq_len}\n\n[schedule]\npeak = 0.002\nwarmup_steps = {warmup}\ntotal_steps = {steps}\n\n\
+             [instances]\nmax_seq_length = {seq_len}\nsentence_task = \"{task}\"\n\n[schedule]\npeak = 0.002\nwarmup_steps = {warmup}\ntotal_steps = {steps}\n\n\
              [run]\nsteps = {steps}\nbatch_size = {batch_size}\nlog_every = 10\neval_every = {eval}\neval_batches = 8\n\
              checkpoint_every = {eval}\ndevice = \"{device}\"\n",
             model = model_table(size, seq_len),
@@ -189,6 +255,7 @@ fn train(
                 .map(|c| format!("{:?}", c.display().to_string()))
                 .collect::<Vec<_>>()
                 .join(", "),
+            task = sentence_task.name(),
             warmup = (steps / 10).max(1),
             eval = (steps / 5).div_ceil(10).max(1) * 10,
         );
@@ -212,6 +279,78 @@ fn train(
     albert(&device, &args)
 }
 
+/// One row of the ablation table, read from a run's `final_eval.json`.
+#[derive(Debug, serde::Deserialize)]
+struct FinalEval {
+    step: u64,
+    masked_lm_accuracy: f64,
+    masked_lm_unigram_baseline: f64,
+    sop_accuracy: f64,
+    nsp_accuracy: f64,
+    instances: usize,
+}
+
+fn ablate_sentence(base: TrainArgs) -> anyhow::Result<()> {
+    let out = if base.out.is_absolute() {
+        base.out.clone()
+    } else {
+        std::env::current_dir()?.join(&base.out)
+    };
+    let tasks = [SentenceTask::Sop, SentenceTask::Nsp, SentenceTask::None];
+    let first_tokenizer = out.join(tasks[0].name()).join("tokenizer");
+    let mut rows = Vec::new();
+    for task in tasks {
+        let dir = out.join(task.name());
+        let eval_path = dir.join("final_eval.json");
+        if !eval_path.is_file() {
+            let tok = dir.join("tokenizer");
+            if task != tasks[0] && !tok.join("spiece.model").is_file() {
+                // Same vocabulary for every run: copy the first run's.
+                std::fs::create_dir_all(&tok)?;
+                for entry in std::fs::read_dir(&first_tokenizer)? {
+                    let entry = entry?;
+                    std::fs::copy(entry.path(), tok.join(entry.file_name()))?;
+                }
+            }
+            eprintln!("==== sentence task {} -> {}", task.name(), dir.display());
+            let resume = dir.join("pretrain.toml").is_file() && dir.join("checkpoints").exists();
+            train(TrainArgs {
+                out: dir.clone(),
+                resume,
+                sentence_task: task,
+                ..base.clone()
+            })?;
+        }
+        let text = std::fs::read_to_string(&eval_path)?;
+        let eval: FinalEval = serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", eval_path.display()))?;
+        rows.push((task, eval));
+    }
+    let mut table = String::from(
+        "| trained with | steps | held-out MLM acc | SOP acc | NSP acc |\n|---|---|---|---|---|\n",
+    );
+    for (task, e) in &rows {
+        table += &format!(
+            "| {} | {} | {:.3} | {:.3} | {:.3} |\n",
+            task.name(),
+            e.step,
+            e.masked_lm_accuracy,
+            e.sop_accuracy,
+            e.nsp_accuracy
+        );
+    }
+    if let Some((_, e)) = rows.first() {
+        table += &format!(
+            "\nHeld-out instances per task: {}. Unigram-frequency baseline of MLM accuracy: {:.3}.\n",
+            e.instances, e.masked_lm_unigram_baseline
+        );
+    }
+    std::fs::write(out.join("table.md"), &table)?;
+    println!("{table}");
+    eprintln!("written to {}", out.join("table.md").display());
+    Ok(())
+}
+
 fn run(task: Task) -> anyhow::Result<()> {
     match task {
         Task::Train {
@@ -224,9 +363,39 @@ fn run(task: Task) -> anyhow::Result<()> {
             seq_len,
             vocab_size,
             device,
-        } => train(
-            corpus, out, steps, resume, size, batch_size, seq_len, vocab_size, device,
-        ),
+            sentence_task,
+        } => train(TrainArgs {
+            corpus,
+            out,
+            steps,
+            resume,
+            size,
+            batch_size,
+            seq_len,
+            vocab_size,
+            device,
+            sentence_task,
+        }),
+        Task::AblateSentence {
+            corpus,
+            out,
+            steps,
+            size,
+            batch_size,
+            vocab_size,
+            device,
+        } => ablate_sentence(TrainArgs {
+            corpus,
+            out,
+            steps: Some(steps),
+            resume: false,
+            size,
+            batch_size,
+            seq_len: 128,
+            vocab_size,
+            device,
+            sentence_task: SentenceTask::Sop,
+        }),
         Task::Ci => {
             cargo(&["fmt", "--all", "--", "--check"], &[])?;
             cargo(

@@ -4,68 +4,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use albert_pretrain::train::metrics::MetricsRecord;
-use albert_pretrain::train::{PretrainConfig, TrainOptions, pretrain};
+use albert_pretrain::train::{TrainOptions, pretrain};
 use burn::tensor::Device;
-
-fn shared() -> Option<PathBuf> {
-    common::shared_path("data").and_then(|d| d.parent().map(Path::to_path_buf))
-}
-
-fn tiny_config(shared: &Path) -> PretrainConfig {
-    let text = format!(
-        r#"
-[model]
-embedding_size = 16
-hidden_size = 32
-num_hidden_layers = 2
-num_attention_heads = 2
-intermediate_size = 64
-max_position_embeddings = 64
-
-[data]
-corpus = ["{corpus}"]
-tokenizer = "{tokenizer}"
-held_out_every = 5
-
-[instances]
-max_seq_length = 32
-max_predictions_per_seq = 5
-
-[schedule]
-peak = 0.01
-warmup_steps = 3
-total_steps = 12
-
-[run]
-steps = 12
-batch_size = 4
-gradient_accumulation = 2
-log_every = 2
-eval_every = 4
-eval_batches = 2
-checkpoint_every = 4
-keep_last = 2
-"#,
-        corpus = shared.join("data/pretrain/sample.txt").display(),
-        tokenizer = shared.join("fixtures/tokenizer/spiece.model").display(),
-    );
-    PretrainConfig::from_toml(&text, Path::new("inline.toml")).expect("config")
-}
-
-fn without_timing(records: &[MetricsRecord]) -> Vec<MetricsRecord> {
-    records
-        .iter()
-        .cloned()
-        .map(|mut r| {
-            r.sequences_per_second = None;
-            r.tokens_per_second = None;
-            r
-        })
-        .collect()
-}
+use common::{shared, tiny_config, without_timing};
 
 #[test]
 fn interrupted_and_resumed_equals_uninterrupted() {
@@ -74,7 +17,13 @@ fn interrupted_and_resumed_equals_uninterrupted() {
     let device = Device::flex();
     let tmp = tempfile::tempdir().expect("tmp");
     let straight = tmp.path().join("straight");
-    let a = pretrain(&config, &straight, &device, &TrainOptions::default()).expect("uninterrupted");
+    let a = pretrain(
+        &config,
+        &straight,
+        std::slice::from_ref(&device),
+        &TrainOptions::default(),
+    )
+    .expect("uninterrupted");
     assert_eq!(a.steps, 12);
     assert!(
         a.model_dir.as_ref().is_some_and(
@@ -93,7 +42,7 @@ fn interrupted_and_resumed_equals_uninterrupted() {
     let b1 = pretrain(
         &config,
         &broken,
-        &device,
+        std::slice::from_ref(&device),
         &TrainOptions {
             stop_after: Some(6),
             ..TrainOptions::default()
@@ -104,14 +53,19 @@ fn interrupted_and_resumed_equals_uninterrupted() {
     assert!(b1.model_dir.is_none());
     // The log has steps 5-6, the checkpoint is at 4: the resume must redo 5-6 identically.
     assert_eq!(b1.records.last().map(|r| r.step), Some(6));
-    let refused = pretrain(&config, &broken, &device, &TrainOptions::default())
-        .unwrap_err()
-        .to_string();
+    let refused = pretrain(
+        &config,
+        &broken,
+        std::slice::from_ref(&device),
+        &TrainOptions::default(),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(refused.contains("already holds a run"), "{refused}");
     let b2 = pretrain(
         &config,
         &broken,
-        &device,
+        std::slice::from_ref(&device),
         &TrainOptions {
             resume: true,
             ..TrainOptions::default()

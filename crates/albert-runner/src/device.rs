@@ -31,32 +31,60 @@ fn not_built(name: &str, feature: &str) -> RunnerError {
     ))
 }
 
-/// The device for a `--device` name. `cpu` is burn's `flex` backend.
+/// The device for a `--device` name: `cpu` (burn's `flex` backend), `wgpu` (the default
+/// adapter), `wgpu:N` (the N-th discrete GPU), `cuda` or `cuda:N`.
 pub fn device(name: &str) -> Result<Device> {
-    match name {
-        "cpu" => {
+    let (kind, index) = match name.split_once(':') {
+        Some((k, i)) => {
+            let index = i.parse::<usize>().map_err(|_| {
+                RunnerError::Usage(format!(
+                    "--device {name:?}: the index after `:` must be a number"
+                ))
+            })?;
+            (k, Some(index))
+        }
+        None => (name, None),
+    };
+    match (kind, index) {
+        ("cpu", None) => {
             #[cfg(feature = "flex")]
             return Ok(Device::flex());
             #[cfg(not(feature = "flex"))]
             return Err(not_built(name, "flex"));
         }
-        "wgpu" => {
+        ("wgpu", _) => {
             #[cfg(feature = "wgpu")]
-            return Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice));
+            return Ok(Device::wgpu(index.map_or(
+                burn::tensor::DeviceKind::DefaultDevice,
+                burn::tensor::DeviceKind::DiscreteGpu,
+            )));
             #[cfg(not(feature = "wgpu"))]
             return Err(not_built(name, "wgpu"));
         }
-        "cuda" => {
+        ("cuda", _) => {
             #[cfg(feature = "cuda")]
-            return Ok(Device::cuda(0usize));
+            return Ok(Device::cuda(index.unwrap_or(0)));
             #[cfg(not(feature = "cuda"))]
             return Err(not_built(name, "cuda"));
         }
-        other => Err(RunnerError::Usage(format!(
-            "unknown --device {other:?} (expected one of: {})",
+        _ => Err(RunnerError::Usage(format!(
+            "unknown --device {name:?} (expected one of: {}, optionally `wgpu:N` / `cuda:N`)",
             DEVICE_NAMES.join(", ")
         ))),
     }
+}
+
+/// The devices of a comma-separated list (`cuda:0,cuda:1`): data-parallel replicas, the first
+/// holding the model and optimiser. Every device is probed.
+pub fn devices(spec: &str) -> Result<Vec<Device>> {
+    spec.split(',')
+        .map(str::trim)
+        .map(|name| {
+            let d = device(name)?;
+            probe(&d, name)?;
+            Ok(d)
+        })
+        .collect()
 }
 
 /// Runs a tiny computation on `device` to turn "no adapter / no driver" into an error instead of

@@ -1,11 +1,11 @@
-//! `albert pretrain`: runs `albert_pretrain::train::pretrain` on the device named in the config
-//! (or `--device`), with progress on stderr.
+//! `albert pretrain`: runs `albert_pretrain::train::pretrain` on the device(s) named in the config
+//! (or `--device`; a comma-separated list trains data-parallel), with progress on stderr.
 
 use std::path::Path;
 
 use albert_pretrain::train::{PretrainConfig, TrainOptions, pretrain};
 
-use crate::device::{device, probe};
+use crate::device::devices;
 use crate::error::Result;
 
 /// Runs or resumes a pretraining run.
@@ -23,22 +23,25 @@ pub fn run(
     if let Some(d) = device_name {
         config.run.device = d.to_string();
     }
-    let dev = device(&config.run.device)?;
-    probe(&dev, &config.run.device)?;
+    let devs = devices(&config.run.device)?;
     let summary = pretrain(
         &config,
         out,
-        &dev,
+        &devs,
         &TrainOptions {
             resume,
             progress: true,
             stop_after: None,
         },
     )?;
-    eprintln!(
-        "done: {} steps; data pipeline {:.0} instances/s, training {:.1} sequences/s",
-        summary.steps, summary.instances_per_second, summary.sequences_per_second
-    );
+    if summary.sequences_per_second > 0.0 {
+        eprintln!(
+            "done: {} steps; data pipeline {:.0} instances/s, training {:.1} sequences/s",
+            summary.steps, summary.instances_per_second, summary.sequences_per_second
+        );
+    } else {
+        eprintln!("done: {} steps (nothing left to train)", summary.steps);
+    }
     eprintln!("metrics: {}", summary.metrics_path.display());
     if let Some(c) = &summary.chart_path {
         eprintln!("chart:   {}", c.display());

@@ -49,6 +49,7 @@ fn tiny_pretraining_run_writes_everything() {
     for f in [
         "metrics.jsonl",
         "curves.svg",
+        "final_eval.json",
         "config.toml",
         "checkpoints/latest",
         "model/config.json",
@@ -127,6 +128,22 @@ fn bad_configs_and_corpora_fail_cleanly() {
         (
             config(&tmp.path().join("absent.txt"), &tokenizer, ""),
             "absent.txt",
+        ),
+        (
+            config(
+                &shared.join("data/pretrain/sample.txt"),
+                &tokenizer,
+                "device = \"cpu,tpu\"\n",
+            ),
+            "unknown --device \"tpu\"",
+        ),
+        (
+            config(
+                &shared.join("data/pretrain/sample.txt"),
+                &tokenizer,
+                "device = \"wgpu:first\"\n",
+            ),
+            "must be a number",
         ),
     ];
     for (i, (text, needle)) in cases.iter().enumerate() {

@@ -135,7 +135,8 @@ pub struct RunSection {
     pub keep_last: usize,
     /// Seed of the model initialisation.
     pub seed: u64,
-    /// `cpu`, `wgpu` or `cuda` (the binary must be built with it).
+    /// `cpu`, `wgpu[:N]` or `cuda[:N]` (the binary must be built with it); a comma-separated
+    /// list (`cuda:0,cuda:1`) trains data-parallel with `batch_size` sequences per device.
     pub device: String,
 }
 

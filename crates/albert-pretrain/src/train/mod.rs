@@ -59,6 +59,8 @@ pub struct TrainSummary {
     pub instances_per_second: f64,
     /// Sequences consumed per second by training steps.
     pub sequences_per_second: f64,
+    /// The end-of-run evaluation (`final_eval.json`), when the run finished.
+    pub final_eval: Option<FinalEval>,
 }
 
 /// Instances in order across epochs, regenerated per epoch as the config says.
@@ -200,6 +202,62 @@ fn model_pad(_config: &PretrainConfig) -> u32 {
     0
 }
 
+/// The end-of-run evaluation written to `final_eval.json`: held-out masked-LM accuracy, and the
+/// sentence head's accuracy on both sentence-level tasks whatever the run trained on — the
+/// paper's Table 5 columns (an NSP-trained model is scored on SOP and vice versa).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FinalEval {
+    /// Steps the model was trained for.
+    pub step: u64,
+    /// The sentence-level objective of training.
+    pub trained_task: SentenceTask,
+    /// Held-out masked-LM accuracy (on the SOP-built instances).
+    pub masked_lm_accuracy: f64,
+    /// Held-out masked-LM loss.
+    pub masked_lm_loss: f64,
+    /// Always predicting the most frequent masked token.
+    pub masked_lm_unigram_baseline: f64,
+    /// Held-out sentence-order accuracy (pure SOP pairs: single-segment chunks skipped).
+    pub sop_accuracy: f64,
+    /// Held-out next-sentence accuracy (half of the B segments from another held-out document).
+    pub nsp_accuracy: f64,
+    /// Held-out instances per task.
+    pub instances: usize,
+}
+
+/// Scores `model` on held-out MLM, SOP and NSP instances (at most `limit` of each).
+pub fn evaluate_sentence_tasks(
+    model: &AlbertForPreTraining,
+    held_out: &TokenizedCorpus,
+    config: &PretrainConfig,
+    device: &Device,
+    step: u64,
+    limit: usize,
+) -> FinalEval {
+    let score = |task| {
+        let mut cfg = config.clone();
+        cfg.instances.sentence_task = task;
+        cfg.instances.single_chunk = crate::data::SingleChunkPolicy::Skip;
+        let set: Vec<Instance> = epoch_instances(held_out, &cfg.instances, 0)
+            .into_iter()
+            .take(limit)
+            .collect();
+        (evaluate(model, &set, &cfg, device, step), set.len())
+    };
+    let (sop, n) = score(SentenceTask::Sop);
+    let (nsp, _) = score(SentenceTask::Nsp);
+    FinalEval {
+        step,
+        trained_task: config.instances.sentence_task,
+        masked_lm_accuracy: sop.masked_lm_accuracy,
+        masked_lm_loss: sop.masked_lm_loss,
+        masked_lm_unigram_baseline: sop.masked_lm_unigram_baseline.unwrap_or(f64::NAN),
+        sop_accuracy: sop.sentence_order_accuracy,
+        nsp_accuracy: nsp.sentence_order_accuracy,
+        instances: n,
+    }
+}
+
 fn copy_tokenizer(tokenizer: &Path, dest: &Path) -> Result<()> {
     let files: Vec<PathBuf> = if tokenizer.is_dir() {
         ["spiece.model", "tokenizer.json", "tokenizer_config.json"]
@@ -222,15 +280,81 @@ fn copy_tokenizer(tokenizer: &Path, dest: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Runs (or resumes) pretraining into `out` on `device` (the autodiff version of it is used for
-/// training).
+/// What one replica returns for its shard of a micro-batch: gradients (on the main device),
+/// metrics and the token count.
+type ShardResult = (GradientsParams, PretrainMetrics, usize);
+
+/// Forward + backward of one shard on one replica; the loss is scaled by `1/scale` so that the
+/// summed gradients of all shards and micro-batches are the mean.
+fn shard_step(
+    model: &AlbertForPreTraining,
+    device: &Device,
+    main: &Device,
+    shard: &[Instance],
+    pad: u32,
+    task: SentenceTask,
+    scale: usize,
+) -> ShardResult {
+    let batch = collate(shard, None, pad, device);
+    let out = pretrain_forward(model, &batch, task);
+    let metrics = out.metrics(&batch);
+    let loss = out.loss / scale as f64;
+    let grads = GradientsParams::from_grads(loss.backward(), model);
+    let grads = if device == main {
+        grads
+    } else {
+        grads.to_device(main, model)
+    };
+    (grads, metrics, batch.tokens)
+}
+
+/// One micro-batch over every replica: data parallelism with the optimiser on the main device
+/// (burn-train's `MultiDeviceOptim::OptimMainDevice`). Each replica is a copy of the main
+/// model forked onto its device; it runs its shard in its own thread; the gradients come back
+/// to the main device and are summed there in replica order, so the result is the same as
+/// running the shards one after the other with gradient accumulation.
+fn micro_step(
+    model: &AlbertForPreTraining,
+    devices: &[Device],
+    shards: &[Vec<Instance>],
+    pad: u32,
+    task: SentenceTask,
+    scale: usize,
+) -> Vec<ShardResult> {
+    let main = &devices[0];
+    if devices.len() == 1 {
+        return vec![shard_step(model, main, main, &shards[0], pad, task, scale)];
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = devices
+            .iter()
+            .zip(shards)
+            .map(|(device, shard)| {
+                let replica = model.clone().fork(device);
+                scope.spawn(move || shard_step(&replica, device, main, shard, pad, task, scale))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
+/// Runs (or resumes) pretraining into `out` on `devices` (the autodiff versions of them are used
+/// for training). One device is ordinary training; several are data-parallel replicas, the
+/// first holding the model and the optimiser: each micro-batch of `batch_size` sequences per
+/// replica, so the effective batch is `batch_size × replicas × gradient_accumulation`.
 pub fn pretrain(
     config: &PretrainConfig,
     out: &Path,
-    device: &Device,
+    devices: &[Device],
     options: &TrainOptions,
 ) -> Result<TrainSummary> {
     config.validate()?;
+    let Some(device) = devices.first() else {
+        return Err(PretrainError::Config("no device to train on".into()));
+    };
     if config.run.checkpoint_every > 0
         && !config
             .run
@@ -283,6 +407,7 @@ pub fn pretrain(
     ));
     let albert_config = config.albert_config(tokenizer.vocab_size())?;
     let ad = device.clone().autodiff();
+    let replicas: Vec<Device> = devices.iter().map(|d| d.clone().autodiff()).collect();
     let mut model = AlbertForPreTraining::init(&albert_config, config.run.seed, &ad);
     let mut optim = lamb(config.optimizer);
     let mut state = TrainState {
@@ -342,13 +467,17 @@ pub fn pretrain(
     while state.step < end {
         let step_start = Instant::now();
         let mut accumulator = GradientsAccumulator::<AlbertForPreTraining>::new();
+        let scale = run.gradient_accumulation * replicas.len();
         for _ in 0..run.gradient_accumulation {
-            let instances = stream.next_batch(run.batch_size)?;
-            let batch = collate(&instances, None, tokenizer.special_ids().pad, &ad);
-            let out_step = pretrain_forward(&model, &batch, task);
-            window.add(&out_step.metrics(&batch), batch.tokens);
-            let loss = out_step.loss / run.gradient_accumulation as f64;
-            accumulator.accumulate(&model, GradientsParams::from_grads(loss.backward(), &model));
+            let shards = (0..replicas.len())
+                .map(|_| stream.next_batch(run.batch_size))
+                .collect::<Result<Vec<_>>>()?;
+            let pad = tokenizer.special_ids().pad;
+            for (grads, metrics, tokens) in micro_step(&model, &replicas, &shards, pad, task, scale)
+            {
+                window.add(&metrics, tokens);
+                accumulator.accumulate(&model, grads);
+            }
         }
         let mut grads = accumulator.grads();
         let grad_norm = if run.clip_norm > 0.0 {
@@ -362,7 +491,7 @@ pub fn pretrain(
         state.step += 1;
         state.epoch = stream.epoch;
         state.offset = stream.offset;
-        consumed.0 += (run.batch_size * run.gradient_accumulation) as f64;
+        consumed.0 += (run.batch_size * scale) as f64;
         consumed.1 += step_start.elapsed().as_secs_f64();
 
         let mut records = Vec::new();
@@ -451,6 +580,7 @@ pub fn pretrain(
         checkpoint: checkpoints.latest()?,
         instances_per_second: stream.created as f64 / stream.creation_seconds.max(1e-9),
         sequences_per_second: consumed.0 / consumed.1.max(1e-9),
+        final_eval: None,
     };
     if state.step < run.steps {
         return Ok(summary);
@@ -472,6 +602,27 @@ pub fn pretrain(
             r.masked_lm_accuracy, r.sentence_order_accuracy
         ));
     }
+    let final_eval = evaluate_sentence_tasks(
+        &model,
+        &held_out,
+        config,
+        device,
+        state.step,
+        4 * eval_count,
+    );
+    let json = serde_json::to_string_pretty(&final_eval)
+        .map_err(|e| PretrainError::Config(e.to_string()))?;
+    albert_core::io::write_atomic(out.join("final_eval.json"), json.as_bytes())?;
+    say(&format!(
+        "final held-out evaluation ({} instances per task): masked-LM {:.4} (unigram baseline {:.4}), SOP {:.4}, NSP {:.4} -> {}",
+        final_eval.instances,
+        final_eval.masked_lm_accuracy,
+        final_eval.masked_lm_unigram_baseline,
+        final_eval.sop_accuracy,
+        final_eval.nsp_accuracy,
+        out.join("final_eval.json").display()
+    ));
+    summary.final_eval = Some(final_eval);
     summary.chart_path = Some(chart);
     summary.model_dir = Some(model_dir);
     Ok(summary)

@@ -1,0 +1,98 @@
+//! Pretraining on the wgpu backend: a tiny run (MLM + SOP, LAMB, clipping, checkpoints, export)
+//! completes on wgpu, and its logged losses follow the CPU (flex) run of the same config — the
+//! same model, data and optimiser on another backend. Skipped without an adapter unless
+//! `ALBERT_REQUIRE_WGPU=1`.
+
+use std::path::Path;
+
+use albert_pretrain::train::{PretrainConfig, TrainOptions, pretrain};
+use albert_runner::device::{device, probe};
+use albert_runner::parity::shared_dir;
+
+fn tiny_config(shared: &Path) -> PretrainConfig {
+    let text = format!(
+        r#"
+[model]
+embedding_size = 16
+hidden_size = 32
+num_hidden_layers = 2
+num_attention_heads = 2
+intermediate_size = 64
+max_position_embeddings = 64
+
+[data]
+corpus = ["{corpus}"]
+tokenizer = "{tokenizer}"
+held_out_every = 5
+
+[instances]
+max_seq_length = 32
+max_predictions_per_seq = 5
+
+[schedule]
+peak = 0.01
+warmup_steps = 2
+total_steps = 6
+
+[run]
+steps = 6
+batch_size = 4
+log_every = 1
+eval_every = 0
+eval_batches = 1
+checkpoint_every = 3
+"#,
+        corpus = shared.join("data/pretrain/sample.txt").display(),
+        tokenizer = shared.join("fixtures/tokenizer/spiece.model").display(),
+    );
+    PretrainConfig::from_toml(&text, Path::new("inline.toml")).expect("config")
+}
+
+#[test]
+fn tiny_pretraining_on_wgpu_follows_cpu() {
+    let Some(shared) = shared_dir() else { return };
+    let gpu = device("wgpu").expect("built with wgpu");
+    if let Err(e) = probe(&gpu, "wgpu") {
+        assert!(
+            std::env::var("ALBERT_REQUIRE_WGPU").map_or(true, |v| v != "1"),
+            "ALBERT_REQUIRE_WGPU=1 but: {e}"
+        );
+        eprintln!("skipping wgpu pretraining: {e}");
+        return;
+    }
+    let cpu = device("cpu").expect("built with flex");
+    let config = tiny_config(&shared);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let run = |dev: &burn::tensor::Device, name: &str| {
+        pretrain(
+            &config,
+            &tmp.path().join(name),
+            std::slice::from_ref(dev),
+            &TrainOptions::default(),
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    let on_cpu = run(&cpu, "cpu");
+    let on_gpu = run(&gpu, "wgpu");
+    assert_eq!(on_gpu.steps, 6);
+    assert!(tmp.path().join("wgpu/model/model.safetensors").is_file());
+    let losses = |s: &albert_pretrain::train::TrainSummary| -> Vec<f64> {
+        s.records
+            .iter()
+            .filter(|r| r.kind == "train")
+            .map(|r| r.loss)
+            .collect()
+    };
+    let (a, b) = (losses(&on_cpu), losses(&on_gpu));
+    assert_eq!(a.len(), 6);
+    eprintln!("cpu losses  {a:?}\nwgpu losses {b:?}");
+    for (step, (x, y)) in a.iter().zip(&b).enumerate() {
+        // Step 1 is the same forward pass; later steps add float differences of the updates.
+        let tol = if step == 0 { 1e-4 } else { 1e-2 };
+        assert!(
+            (x - y).abs() <= tol * x.abs(),
+            "step {}: cpu {x} wgpu {y}",
+            step + 1
+        );
+    }
+}
