@@ -10,10 +10,12 @@
 //! | [`AlbertForQuestionAnswering`] | `AlbertForQuestionAnswering` | start/end `[B, n]` |
 //! | [`AlbertForMultipleChoice`] | `AlbertForMultipleChoice` | `[B, C]` from `[B, C, n]` inputs |
 //!
-//! Task data, metrics, fine-tuning and inference build on these (see the project's issues).
+//! [`metrics`] holds the task metrics computed as the official scripts do. Task data,
+//! fine-tuning and inference build on these (see the project's issues).
 
 mod error;
 mod kind;
+pub mod metrics;
 mod multiple_choice;
 mod question_answering;
 mod sequence_classification;

@@ -170,11 +170,16 @@ pub fn chart(records: &[MetricsRecord], path: &Path, title: &str) -> Result<()> 
                     "#d62728",
                     series("eval", &|r| Some(r.sentence_order_accuracy)),
                 ),
+                (
+                    "MLM unigram baseline",
+                    "#7f7f7f",
+                    series("eval", &|r| r.masked_lm_unigram_baseline),
+                ),
             ],
         ),
     ];
     let mut svg = String::from(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"960\" height=\"400\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"960\" height=\"400\" fill=\"white\"/>\n",
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"960\" height=\"420\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"960\" height=\"420\" fill=\"white\"/>\n",
     );
     svg.push_str(&format!(
         "<text x=\"480\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">{title}</text>\n"
@@ -182,10 +187,12 @@ pub fn chart(records: &[MetricsRecord], path: &Path, title: &str) -> Result<()> 
     for (p, (name, lines)) in panels.iter().enumerate() {
         let (left, top, width, height) = (60.0 + 470.0 * p as f64, 40.0, 390.0, 300.0);
         let ys: Vec<f64> = lines.iter().flat_map(|l| l.2.iter().map(|v| v.1)).collect();
+        let top_value = ys.iter().copied().fold(0.0f64, f64::max).max(1e-6);
         let (lo, hi) = if *name == "accuracy" {
-            (0.0, 1.0)
+            // Room above the highest curve, at most 1: small accuracies stay readable.
+            (0.0, ((top_value * 1.1 * 10.0).ceil() / 10.0).min(1.0))
         } else {
-            (0.0, ys.iter().copied().fold(0.0f64, f64::max).max(1e-6))
+            (0.0, top_value)
         };
         svg.push_str(&format!(
             "<rect x=\"{left}\" y=\"{top}\" width=\"{width}\" height=\"{height}\" fill=\"none\" stroke=\"#888\"/>\n\
@@ -207,6 +214,8 @@ pub fn chart(records: &[MetricsRecord], path: &Path, title: &str) -> Result<()> 
             }
             let dash = if label.starts_with("held-out") {
                 " stroke-dasharray=\"5,3\""
+            } else if label.contains("baseline") {
+                " stroke-dasharray=\"1,3\""
             } else {
                 ""
             };
@@ -218,7 +227,11 @@ pub fn chart(records: &[MetricsRecord], path: &Path, title: &str) -> Result<()> 
                 "<text x=\"{}\" y=\"{}\" fill=\"{colour}\">{}{label}</text>\n",
                 left + 8.0 + 190.0 * (k % 2) as f64,
                 top + height + 32.0 + 14.0 * (k / 2) as f64,
-                if k % 2 == 1 { "- - " } else { "—— " }
+                match (k % 2, label.contains("baseline")) {
+                    (_, true) => "··· ",
+                    (1, _) => "- - ",
+                    _ => "—— ",
+                }
             ));
         }
     }
