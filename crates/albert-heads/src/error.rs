@@ -9,6 +9,27 @@ pub enum HeadsError {
     /// A head cannot be built as asked.
     #[error("{0}")]
     Head(String),
+    /// A task data file is unreadable or malformed.
+    #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Data {
+        /// The file.
+        path: std::path::PathBuf,
+        /// 1-based line, when known.
+        line: Option<usize>,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl HeadsError {
+    /// A [`HeadsError::Data`].
+    pub fn data(path: &std::path::Path, line: Option<usize>, message: impl Into<String>) -> Self {
+        Self::Data {
+            path: path.to_path_buf(),
+            line,
+            message: message.into(),
+        }
+    }
 }
 
 /// `Result` with [`HeadsError`].

@@ -10,8 +10,9 @@
 //! | [`AlbertForQuestionAnswering`] | `AlbertForQuestionAnswering` | start/end `[B, n]` |
 //! | [`AlbertForMultipleChoice`] | `AlbertForMultipleChoice` | `[B, C]` from `[B, C, n]` inputs |
 //!
-//! [`metrics`] holds the task metrics computed as the official scripts do. Task data,
-//! fine-tuning and inference build on these (see the project's issues).
+//! [`metrics`] holds the task metrics computed as the official scripts do, [`tasks`] the
+//! readers of task data (GLUE TSV, SQuAD JSON, RACE JSON, CoNLL). Fine-tuning and inference
+//! build on these.
 
 mod error;
 mod kind;
@@ -19,6 +20,7 @@ pub mod metrics;
 mod multiple_choice;
 mod question_answering;
 mod sequence_classification;
+pub mod tasks;
 mod token_classification;
 
 pub use error::{HeadsError, Result};

@@ -1,0 +1,30 @@
+//! Test support shared by the crates' integration tests: where the team's shared folder
+//! (`../shared` beside the checkout: Hugging Face fixtures, corpora, task data) is.
+
+use std::path::{Path, PathBuf};
+
+/// The shared folder: `$ALBERT_SHARED_DIR`, else `../shared` beside the repository.
+pub fn shared_dir() -> PathBuf {
+    std::env::var_os("ALBERT_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
+}
+
+/// `what` inside the shared folder when it exists; `None` (the caller skips its test, with a
+/// message) when absent, unless `ALBERT_REQUIRE_FIXTURES=1`, which makes absence a failure.
+///
+/// # Panics
+/// When the path is missing and `ALBERT_REQUIRE_FIXTURES=1`.
+pub fn shared_path(what: &str) -> Option<PathBuf> {
+    let path = shared_dir().join(what);
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var("ALBERT_REQUIRE_FIXTURES").map_or(true, |v| v != "1"),
+        "ALBERT_REQUIRE_FIXTURES=1 but {} is missing",
+        path.display()
+    );
+    eprintln!("skipping: {} not found", path.display());
+    None
+}
