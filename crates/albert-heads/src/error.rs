@@ -6,6 +6,9 @@ pub enum HeadsError {
     /// From the model core (config, checkpoint, input validation).
     #[error(transparent)]
     Core(#[from] albert_core::AlbertError),
+    /// From the tokenizer.
+    #[error(transparent)]
+    Tokenizer(#[from] albert_tokenizer::TokenizerError),
     /// A head cannot be built as asked.
     #[error("{0}")]
     Head(String),

@@ -15,6 +15,7 @@
 //! build on these.
 
 mod error;
+pub mod features;
 mod kind;
 pub mod metrics;
 mod multiple_choice;

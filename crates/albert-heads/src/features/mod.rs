@@ -1,0 +1,3 @@
+//! Turning task examples into model inputs and model outputs back into task predictions.
+
+pub mod qa;
