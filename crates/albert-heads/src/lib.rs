@@ -16,6 +16,7 @@
 
 mod error;
 pub mod features;
+pub mod finetune;
 mod kind;
 pub mod metrics;
 mod multiple_choice;

@@ -126,9 +126,8 @@ impl Optimizer for Lamb {
     }
 }
 
-/// Parameter-name fragments excluded from weight decay and layer adaptation (ALBERT's
-/// `["LayerNorm", "layer_norm", "bias"]` in burn's names).
-pub const LAMB_EXCLUDE: [&str; 3] = ["gamma", "beta", "bias"];
+/// Parameter-name fragments excluded from weight decay and layer adaptation.
+pub const LAMB_EXCLUDE: [&str; 3] = albert_core::optim::NO_DECAY;
 
 /// LAMB for a whole module: decay and trust ratio everywhere except LayerNorm parameters and
 /// biases.

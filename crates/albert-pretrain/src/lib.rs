@@ -19,18 +19,16 @@
 //!   final model exported in HF layout.
 
 mod batch;
-mod clip;
 pub mod data;
 mod error;
 mod lamb;
 mod objectives;
-mod schedule;
 pub mod train;
 
+pub use albert_core::Schedule;
+pub use albert_core::clip::{clip_global_norm, global_norm};
 pub use albert_core::{AlbertForPreTraining, AlbertPreTrainingOutput};
 pub use batch::{PretrainBatch, collate};
-pub use clip::{clip_global_norm, global_norm};
 pub use error::{PretrainError, Result};
 pub use lamb::{LAMB_EXCLUDE, Lamb, LambConfig, LambState, lamb};
 pub use objectives::{PretrainMetrics, PretrainOutput, pretrain_forward};
-pub use schedule::Schedule;

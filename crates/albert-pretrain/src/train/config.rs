@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::DataConfig;
 use crate::error::{PretrainError, Result};
 use crate::lamb::LambConfig;
-use crate::schedule::Schedule;
+use albert_core::Schedule;
 
 /// The `[model]` table: ALBERT's hyper-parameters except the vocabulary size.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

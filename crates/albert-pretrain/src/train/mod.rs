@@ -19,11 +19,11 @@ use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::Device;
 
 use crate::batch::collate;
-use crate::clip::clip_global_norm;
 use crate::data::{Instance, SentenceTask, TokenizedCorpus, epoch_instances};
 use crate::error::{PretrainError, Result};
 use crate::lamb::lamb;
 use crate::objectives::{PretrainMetrics, pretrain_forward};
+use albert_core::clip::{clip_global_norm, global_norm};
 use checkpoint::{CheckpointDir, TrainState};
 pub use config::{DataSection, ModelSection, PretrainConfig, RunSection};
 use metrics::MetricsRecord;
@@ -483,7 +483,7 @@ pub fn pretrain(
         let grad_norm = if run.clip_norm > 0.0 {
             clip_global_norm(&model, &mut grads, run.clip_norm)
         } else {
-            crate::clip::global_norm(&model, &grads)
+            global_norm(&model, &grads)
         }
         .map_or(f64::NAN, |n| f64::from(n.into_scalar::<f32>()));
         let lr = config.schedule.learning_rate(state.step);

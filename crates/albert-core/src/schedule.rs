@@ -1,5 +1,5 @@
-//! ALBERT's learning-rate schedule (`optimization.py`): linear warmup from 0, then polynomial
-//! decay to 0 over the whole run:
+//! ALBERT's learning-rate schedule (`optimization.py`; pretraining and fine-tuning): linear
+//! warmup from 0, then polynomial decay to 0 over the whole run:
 //!
 //! ```text
 //! lr(t) = peak · t / warmup                                   for t < warmup
