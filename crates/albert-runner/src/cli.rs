@@ -67,6 +67,74 @@ enum Command {
         #[arg(long)]
         head: Option<String>,
     },
+    /// Fine-tune a model directory on a task; writes the best model (HF layout), metrics.jsonl,
+    /// dev_predictions.jsonl and eval.json under --out.
+    Finetune {
+        /// classification or regression.
+        #[arg(long, value_enum)]
+        task: crate::finetune::Task,
+        /// Model directory: config.json, model.safetensors, spiece.model / tokenizer.json.
+        #[arg(long)]
+        model: PathBuf,
+        /// Training file (GLUE-style TSV).
+        #[arg(long)]
+        train: PathBuf,
+        /// Dev file, evaluated after every epoch.
+        #[arg(long)]
+        dev: PathBuf,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Defaults from the paper's Table 14 row: cola, sst-2, mrpc, sts-b, qqp, mnli, qnli, rte, wnli.
+        #[arg(long)]
+        preset: Option<String>,
+        /// Epochs (default 3).
+        #[arg(long)]
+        epochs: Option<usize>,
+        /// Sequences per step.
+        #[arg(long)]
+        batch_size: Option<usize>,
+        /// Peak learning rate.
+        #[arg(long)]
+        learning_rate: Option<f64>,
+        /// Tokens per sequence (default 128; presets use the paper's 512).
+        #[arg(long)]
+        max_seq_length: Option<usize>,
+        /// pretrained (the directory's weights) or random (same shapes, fresh weights).
+        #[arg(long, value_enum, default_value = "pretrained")]
+        init: crate::finetune::Init,
+        /// Seed of the data order and fresh parameters.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// cpu (flex), wgpu or cuda.
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
+    /// Evaluate a fine-tuned model directory on a labelled file; prints the metrics and writes
+    /// them as one flat JSON object to --out.
+    Evaluate {
+        /// classification or regression.
+        #[arg(long, value_enum)]
+        task: crate::finetune::Task,
+        /// Model directory.
+        #[arg(long)]
+        model: PathBuf,
+        /// Labelled data (GLUE-style TSV).
+        #[arg(long)]
+        data: PathBuf,
+        /// Metrics JSON to write.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Sequences per batch.
+        #[arg(long, default_value_t = 32)]
+        batch_size: usize,
+        /// Tokens per sequence.
+        #[arg(long, default_value_t = 128)]
+        max_seq_length: usize,
+        /// cpu (flex), wgpu or cuda.
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
     /// Pretrain ALBERT (MLM + SOP, LAMB) from a TOML config; everything is written under --out.
     Pretrain {
         /// The run's TOML config (model, data, instances, optimizer, schedule, run).
@@ -234,6 +302,53 @@ fn run_command(command: Command) -> Result<()> {
             );
             Ok(())
         }
+        Command::Finetune {
+            task,
+            model,
+            train,
+            dev,
+            out,
+            preset,
+            epochs,
+            batch_size,
+            learning_rate,
+            max_seq_length,
+            init,
+            seed,
+            device,
+        } => crate::finetune::finetune(&crate::finetune::FinetuneArgs {
+            task,
+            model,
+            train,
+            dev,
+            out,
+            preset,
+            epochs,
+            batch_size,
+            learning_rate,
+            max_seq_length,
+            init,
+            device,
+            seed,
+        }),
+        Command::Evaluate {
+            task,
+            model,
+            data,
+            out,
+            batch_size,
+            max_seq_length,
+            device,
+        } => crate::finetune::evaluate(
+            task,
+            &model,
+            &data,
+            out.as_deref(),
+            batch_size,
+            max_seq_length,
+            &device,
+        )
+        .map(|_| ()),
         Command::Pretrain {
             config,
             out,

@@ -6,6 +6,8 @@
 //! - `albert export` writes an HF-layout directory;
 //! - `albert info` prints the architecture and parameter counts ([`info`]);
 //! - `albert pretrain --config FILE.toml --out DIR [--resume]` pretrains ([`pretrain`]);
+//! - `albert finetune` / `albert evaluate` fine-tune and score classification and regression
+//!   models ([`finetune`]);
 //! - `albert tokenizer encode|train` encodes JSON lines and trains vocabularies ([`tokenize`]).
 //!
 //! Backends are cargo features of this crate (`flex` default; `wgpu`; `cuda`, opt-in), the
@@ -14,6 +16,7 @@
 pub mod cli;
 pub mod device;
 mod error;
+pub mod finetune;
 pub mod forward;
 pub mod info;
 pub mod inputs;

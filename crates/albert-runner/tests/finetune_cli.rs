@@ -1,0 +1,207 @@
+//! `albert finetune` + `albert evaluate` end to end: a tiny pretraining run's `model/` is
+//! fine-tuned for classification (SST-2-style) and, from random weights, for regression
+//! (STS-B-style); `evaluate` reproduces the best epoch's dev metrics from the saved model and
+//! writes them as flat JSON; bad inputs fail with the file and line named.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use albert_runner::parity::shared_dir;
+
+fn albert(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_albert"))
+        .args(args)
+        .output()
+        .expect("run albert")
+}
+
+fn ok(o: &std::process::Output) -> String {
+    let log = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(o.status.success(), "{log}");
+    log
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf8")
+}
+
+/// The first `n` data lines of `src` (with its header) written to `dst`.
+fn head(src: &Path, dst: &Path, skip: usize, n: usize) {
+    let text = std::fs::read_to_string(src).expect("read");
+    let mut lines = text.lines();
+    let mut out = vec![lines.next().expect("header")];
+    out.extend(lines.skip(skip).take(n));
+    std::fs::write(dst, out.join("\n") + "\n").expect("write");
+}
+
+fn pretrained(shared: &Path, tmp: &Path) -> PathBuf {
+    let cfg = tmp.join("pretrain.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[model]\nembedding_size = 16\nhidden_size = 32\nnum_hidden_layers = 2\nnum_attention_heads = 2\n\
+             intermediate_size = 64\nmax_position_embeddings = 64\n[data]\ncorpus = [{:?}]\ntokenizer = {:?}\n\
+             held_out_every = 5\n[instances]\nmax_seq_length = 32\n[schedule]\npeak = 0.01\nwarmup_steps = 1\n\
+             total_steps = 4\n[run]\nsteps = 4\nbatch_size = 4\nlog_every = 2\neval_every = 0\neval_batches = 1\n\
+             checkpoint_every = 0\n",
+            shared.join("data/pretrain/sample.txt").display().to_string(),
+            shared.join("fixtures/tokenizer/spiece.model").display().to_string(),
+        ),
+    )
+    .expect("write");
+    let run = tmp.join("pre");
+    ok(&albert(&[
+        "pretrain",
+        "--config",
+        s(&cfg),
+        "--out",
+        s(&run),
+    ]));
+    run.join("model")
+}
+
+#[test]
+fn finetune_then_evaluate() {
+    let Some(shared) = shared_dir() else { return };
+    let tmp = tempfile::tempdir().expect("tmp");
+    let model = pretrained(&shared, tmp.path());
+    let sst = shared.join("data/glue-style/sst2_vader_movie/dev.tsv");
+    let (train, dev) = (tmp.path().join("train.tsv"), tmp.path().join("dev.tsv"));
+    head(&sst, &train, 0, 64);
+    head(&sst, &dev, 64, 32);
+    let out = tmp.path().join("cls");
+    let log = ok(&albert(&[
+        "finetune",
+        "--task",
+        "classification",
+        "--model",
+        s(&model),
+        "--train",
+        s(&train),
+        "--dev",
+        s(&dev),
+        "--out",
+        s(&out),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "16",
+        "--max-seq-length",
+        "32",
+    ]));
+    assert!(log.contains("best epoch"), "{log}");
+    for f in [
+        "model/config.json",
+        "model/model.safetensors",
+        "model/spiece.model",
+        "metrics.jsonl",
+        "dev_predictions.jsonl",
+        "eval.json",
+    ] {
+        assert!(out.join(f).is_file(), "{f}\n{log}");
+    }
+    let config = std::fs::read_to_string(out.join("model/config.json")).expect("config");
+    assert!(
+        config.contains("AlbertForSequenceClassification") && config.contains("id2label"),
+        "{config}"
+    );
+    let metrics_path = tmp.path().join("m.json");
+    let printed = ok(&albert(&[
+        "evaluate",
+        "--task",
+        "classification",
+        "--model",
+        s(&out.join("model")),
+        "--data",
+        s(&dev),
+        "--out",
+        s(&metrics_path),
+        "--max-seq-length",
+        "32",
+    ]));
+    let got: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&metrics_path).expect("metrics"))
+            .expect("json");
+    let best: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("eval.json")).expect("eval"))
+            .expect("json");
+    for key in ["accuracy", "f1", "mcc", "macro_f1"] {
+        let a = got[key].as_f64().expect(key);
+        let b = best["metrics"][key].as_f64().expect(key);
+        assert!(
+            (a - b).abs() < 1e-9,
+            "{key}: evaluate {a} vs best epoch {b} ({printed})"
+        );
+    }
+
+    // Regression from random weights.
+    let sts = shared.join("data/glue-style/stsb_lee/train.tsv");
+    let (rtrain, rdev) = (tmp.path().join("rtrain.tsv"), tmp.path().join("rdev.tsv"));
+    head(&sts, &rtrain, 0, 24);
+    head(&sts, &rdev, 24, 12);
+    let rout = tmp.path().join("reg");
+    ok(&albert(&[
+        "finetune",
+        "--task",
+        "regression",
+        "--model",
+        s(&model),
+        "--train",
+        s(&rtrain),
+        "--dev",
+        s(&rdev),
+        "--out",
+        s(&rout),
+        "--epochs",
+        "1",
+        "--init",
+        "random",
+        "--max-seq-length",
+        "64",
+    ]));
+    let o = albert(&[
+        "evaluate",
+        "--task",
+        "regression",
+        "--model",
+        s(&rout.join("model")),
+        "--data",
+        s(&rdev),
+    ]);
+    let printed = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success() && printed.contains("pearson") && printed.contains("spearman"),
+        "{printed}"
+    );
+
+    // Bad input: a dev label the model does not know, named with file and line.
+    let bad = tmp.path().join("bad.tsv");
+    std::fs::write(&bad, "sentence\tlabel\nfine\t1\nodd\t7\n").expect("write");
+    let o = albert(&[
+        "evaluate",
+        "--task",
+        "classification",
+        "--model",
+        s(&out.join("model")),
+        "--data",
+        s(&bad),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("bad.tsv:3") && err.contains("\"7\"") && !err.contains("panicked"),
+        "{err}"
+    );
+    // Not a model directory.
+    let o = albert(&[
+        "evaluate",
+        "--task",
+        "classification",
+        "--model",
+        s(tmp.path()),
+        "--data",
+        s(&dev),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("not a model directory"), "{err}");
+}
