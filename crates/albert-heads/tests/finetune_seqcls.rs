@@ -8,8 +8,8 @@ use albert_core::checkpoint::{MissingPolicy, load_hf};
 use albert_core::init::ParamInit;
 use albert_core::{AlbertConfig, HfConfig};
 use albert_heads::AlbertForSequenceClassification;
-use albert_heads::finetune::FinetuneConfig;
-use albert_heads::finetune::seqcls::{RunFiles, encode, finetune, label_set, predict, score};
+use albert_heads::finetune::seqcls::{SeqCls, encode, label_set, predict, score};
+use albert_heads::finetune::{FinetuneConfig, RunFiles, finetune};
 use albert_heads::tasks::tsv::{Label, TextExample, read_tsv};
 use albert_testdata::shared_path;
 use albert_tokenizer::AlbertTokenizer;
@@ -78,7 +78,7 @@ fn classification_loop_learns_and_saves() {
         tokenizer_files: std::slice::from_ref(&spm),
         progress: false,
     };
-    let summary = finetune(
+    let summary = finetune::<SeqCls>(
         model,
         &hf,
         &train_data,

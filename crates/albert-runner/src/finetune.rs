@@ -10,8 +10,9 @@ use albert_core::HfConfig;
 use albert_core::checkpoint::{MissingPolicy, load_hf};
 use albert_core::init::ParamInit;
 use albert_heads::AlbertForSequenceClassification;
-use albert_heads::finetune::seqcls::{self, RunFiles};
+use albert_heads::finetune::seqcls::{self, SeqCls};
 use albert_heads::finetune::{FinetuneConfig, table14, write_json};
+use albert_heads::finetune::{RunFiles, finetune as run_finetune};
 use albert_heads::tasks::tsv::read_tsv;
 use albert_tokenizer::AlbertTokenizer;
 use clap::ValueEnum;
@@ -214,7 +215,7 @@ pub fn finetune(args: &FinetuneArgs) -> Result<()> {
         tokenizer_files: &dir.tokenizer_files,
         progress: true,
     };
-    let summary = seqcls::finetune(
+    let summary = run_finetune::<SeqCls>(
         model,
         &hf,
         &train,

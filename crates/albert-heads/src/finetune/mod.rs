@@ -3,7 +3,11 @@
 //! model kept in Hugging Face layout (written to a temporary directory, then renamed), a JSONL
 //! metrics log and a predictions file.
 
+mod run;
 pub mod seqcls;
+pub mod tagging;
+
+pub use run::{FinetuneSummary, FinetuneTask, RunFiles, finetune};
 
 use std::io::Write;
 use std::path::Path;
@@ -97,6 +101,34 @@ impl FinetuneConfig {
             return bad("learning rate must be > 0 and warmup ratio in [0, 1)".into());
         }
         Ok(())
+    }
+}
+
+/// The rows `idx` of `(ids, token types)` padded to the longest with `pad`, with the padding
+/// mask.
+pub(crate) fn token_batch(
+    inputs: &[(Vec<u32>, Vec<u32>)],
+    idx: &[usize],
+    pad: u32,
+) -> albert_core::TokenBatch {
+    let n = idx.iter().map(|&i| inputs[i].0.len()).max().unwrap_or(0);
+    let row = |v: &[u32], fill: u32| -> Vec<i64> {
+        let mut r: Vec<i64> = v.iter().map(|&x| i64::from(x)).collect();
+        r.resize(n, i64::from(fill));
+        r
+    };
+    albert_core::TokenBatch {
+        input_ids: idx.iter().map(|&i| row(&inputs[i].0, pad)).collect(),
+        token_type_ids: Some(idx.iter().map(|&i| row(&inputs[i].1, 0)).collect()),
+        attention_mask: Some(
+            idx.iter()
+                .map(|&i| {
+                    let mut m = vec![1i64; inputs[i].0.len()];
+                    m.resize(n, 0);
+                    m
+                })
+                .collect(),
+        ),
     }
 }
 
