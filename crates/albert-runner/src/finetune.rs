@@ -1,7 +1,8 @@
 //! `albert finetune` and `albert evaluate` for sequence classification and regression on
-//! GLUE-style TSV files. A model directory holds `config.json`, `model.safetensors` and the
-//! tokenizer (`spiece.model` or `tokenizer.json`): the pretraining run's `model/`, a Hugging
-//! Face checkpoint, or a fine-tuned model written by `albert finetune`.
+//! GLUE-style TSV files and token tagging on CoNLL-style files. A model directory holds
+//! `config.json`, `model.safetensors` and the tokenizer (`spiece.model` or `tokenizer.json`):
+//! the pretraining run's `model/`, a Hugging Face checkpoint, or a fine-tuned model written by
+//! `albert finetune`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,12 +10,17 @@ use std::path::{Path, PathBuf};
 use albert_core::HfConfig;
 use albert_core::checkpoint::{MissingPolicy, load_hf};
 use albert_core::init::ParamInit;
-use albert_heads::AlbertForSequenceClassification;
 use albert_heads::finetune::seqcls::{self, SeqCls};
-use albert_heads::finetune::{FinetuneConfig, table14, write_json};
-use albert_heads::finetune::{RunFiles, finetune as run_finetune};
+use albert_heads::finetune::tagging::{self, Tagging};
+use albert_heads::finetune::{
+    FinetuneConfig, FinetuneTask, RunFiles, finetune as run_finetune, table14, write_json,
+};
+use albert_heads::tasks::conll::read_conll;
 use albert_heads::tasks::tsv::read_tsv;
+use albert_heads::{AlbertForSequenceClassification, AlbertForTokenClassification};
 use albert_tokenizer::AlbertTokenizer;
+use burn::module::Module;
+use burn::tensor::Device;
 use clap::ValueEnum;
 
 use crate::device::devices;
@@ -27,7 +33,12 @@ pub enum Task {
     Classification,
     /// Text-pair regression (STS-B-style TSV with a `score`).
     Regression,
+    /// Token tagging (CoNLL-style `token<TAB>tag` files).
+    Tagging,
 }
+
+const SEQCLS: &str = "AlbertForSequenceClassification";
+const TOKCLS: &str = "AlbertForTokenClassification";
 
 /// How the weights start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -109,19 +120,19 @@ fn model_dir(dir: &Path) -> Result<ModelDir> {
     })
 }
 
-fn is_seqcls(hf: &HfConfig) -> bool {
-    hf.architectures
-        .iter()
-        .any(|a| a == "AlbertForSequenceClassification")
+fn has_architecture(hf: &HfConfig, name: &str) -> bool {
+    hf.architectures.iter().any(|a| a == name)
 }
 
-/// Runs `albert finetune`.
-pub fn finetune(args: &FinetuneArgs) -> Result<()> {
-    let dir = model_dir(&args.model)?;
-    let device = devices(&args.device)?
+fn first_device(name: &str) -> Result<Device> {
+    devices(name)?
         .into_iter()
         .next()
-        .ok_or_else(|| RunnerError::Usage("no device".into()))?;
+        .ok_or_else(|| RunnerError::Usage("no device".into()))
+}
+
+/// The preset (or default) settings with the command line's overrides.
+fn settings(args: &FinetuneArgs, max_positions: usize) -> Result<FinetuneConfig> {
     let mut config = match &args.preset {
         Some(p) => table14(p).ok_or_else(|| {
             RunnerError::Usage(format!(
@@ -145,95 +156,178 @@ pub fn finetune(args: &FinetuneArgs) -> Result<()> {
     if let Some(v) = args.seed {
         config.seed = v;
     }
-    let max_len = config
-        .max_seq_length
-        .min(dir.hf.config.max_position_embeddings);
-    config.max_seq_length = max_len;
+    config.max_seq_length = config.max_seq_length.min(max_positions);
+    Ok(config)
+}
 
-    let train_rows = read_tsv(&args.train)?;
-    let dev_rows = read_tsv(&args.dev)?;
-    let mut hf = dir.hf.clone();
-    let labels: Vec<String> = match args.task {
-        Task::Regression => Vec::new(),
-        Task::Classification => match (&hf.config.labels, is_seqcls(&hf)) {
-            (Some(l), true) => l.clone(),
-            _ => seqcls::label_set(&train_rows),
-        },
-    };
-    if args.task == Task::Classification && labels.len() < 2 {
-        return Err(RunnerError::BadFile {
-            path: args.train.clone(),
-            message: format!("classification needs at least 2 labels, found {labels:?}"),
-        });
-    }
-    let n_out = labels.len().max(1);
-    hf.config.labels = Some(if labels.is_empty() {
-        vec!["LABEL_0".into()]
-    } else {
-        labels.clone()
-    });
-    hf.config.classifier_dropout_prob = config.classifier_dropout;
-    hf.architectures = vec!["AlbertForSequenceClassification".into()];
-    let pad = dir.tokenizer.special_ids().pad;
-    let train = seqcls::encode(&dir.tokenizer, &train_rows, &labels, max_len, &args.train)?;
-    let dev = seqcls::encode(&dir.tokenizer, &dev_rows, &labels, max_len, &args.dev)?;
-    let fresh = AlbertForSequenceClassification::new(
-        &hf.config,
-        n_out,
-        &mut ParamInit::new(config.seed, hf.config.initializer_range),
-        &device,
-    );
-    let model = match args.init {
+/// `fresh` as it is (random init) or with the directory's weights loaded over it (a new head
+/// where the checkpoint has none).
+fn initial<M: Module>(fresh: M, init: Init, weights: &Path) -> Result<M> {
+    Ok(match init {
         Init::Random => fresh,
         Init::Pretrained => {
             let (m, report) = load_hf(
                 fresh,
-                std::slice::from_ref(&dir.weights),
+                &[weights.to_path_buf()],
                 MissingPolicy::InitializeHeads,
             )?;
             eprint!("{report}");
             m
         }
-    };
+    })
+}
+
+/// Runs the loop for task `T` and reports where everything went.
+#[allow(clippy::too_many_arguments)]
+fn train<T: FinetuneTask>(
+    model: T::Model,
+    hf: &HfConfig,
+    train: &T::Data,
+    dev: &T::Data,
+    dir: &ModelDir,
+    config: &FinetuneConfig,
+    main_metric: &str,
+    out: &Path,
+    device: &Device,
+) -> Result<()> {
     eprintln!(
-        "fine-tuning on {} examples ({} dev), {} labels, {} epochs of batch {}, lr {:e}, max {} tokens",
-        train.inputs.len(),
-        dev.inputs.len(),
-        n_out,
+        "fine-tuning on {} examples ({} dev), {} epochs of batch {}, lr {:e}, max {} tokens",
+        T::len(train),
+        T::len(dev),
         config.epochs,
         config.batch_size,
         config.learning_rate,
-        max_len
+        config.max_seq_length
     );
-    let main_metric = match args.task {
-        Task::Classification if args.preset.as_deref() == Some("cola") => "mcc",
-        Task::Classification => "accuracy",
-        Task::Regression => "pearson",
-    };
     let files = RunFiles {
-        out: &args.out,
+        out,
         tokenizer_files: &dir.tokenizer_files,
         progress: true,
     };
-    let summary = run_finetune::<SeqCls>(
+    let pad = dir.tokenizer.special_ids().pad;
+    let summary = run_finetune::<T>(
         model,
-        &hf,
-        &train,
-        &dev,
+        hf,
+        train,
+        dev,
         pad,
-        &config,
+        config,
         main_metric,
         &files,
-        &device,
+        device,
     )?;
     eprintln!(
         "best epoch {} ({main_metric} {:.4}); model: {}; metrics: {}",
         summary.best.0,
         summary.best.1.get(main_metric).copied().unwrap_or(f64::NAN),
         summary.model_dir.display(),
-        args.out.join("metrics.jsonl").display()
+        out.join("metrics.jsonl").display()
     );
     Ok(())
+}
+
+/// Runs `albert finetune`.
+pub fn finetune(args: &FinetuneArgs) -> Result<()> {
+    let dir = model_dir(&args.model)?;
+    let device = first_device(&args.device)?;
+    let config = settings(args, dir.hf.config.max_position_embeddings)?;
+    let max_len = config.max_seq_length;
+    let mut hf = dir.hf.clone();
+    hf.config.classifier_dropout_prob = config.classifier_dropout;
+    let mut init = ParamInit::new(config.seed, hf.config.initializer_range);
+    match args.task {
+        Task::Classification | Task::Regression => {
+            let train_rows = read_tsv(&args.train)?;
+            let dev_rows = read_tsv(&args.dev)?;
+            let labels: Vec<String> = match args.task {
+                Task::Classification => match &hf.config.labels {
+                    Some(l) if has_architecture(&hf, SEQCLS) => l.clone(),
+                    _ => seqcls::label_set(&train_rows),
+                },
+                _ => Vec::new(),
+            };
+            if args.task == Task::Classification && labels.len() < 2 {
+                return Err(RunnerError::BadFile {
+                    path: args.train.clone(),
+                    message: format!("classification needs at least 2 labels, found {labels:?}"),
+                });
+            }
+            hf.config.labels = Some(if labels.is_empty() {
+                vec!["LABEL_0".into()]
+            } else {
+                labels.clone()
+            });
+            hf.architectures = vec![SEQCLS.into()];
+            let train_data =
+                seqcls::encode(&dir.tokenizer, &train_rows, &labels, max_len, &args.train)?;
+            let dev_data = seqcls::encode(&dir.tokenizer, &dev_rows, &labels, max_len, &args.dev)?;
+            let fresh = AlbertForSequenceClassification::new(
+                &hf.config,
+                labels.len().max(1),
+                &mut init,
+                &device,
+            );
+            let model = initial(fresh, args.init, &dir.weights)?;
+            let main_metric = match args.task {
+                Task::Regression => "pearson",
+                _ if args.preset.as_deref() == Some("cola") => "mcc",
+                _ => "accuracy",
+            };
+            train::<SeqCls>(
+                model,
+                &hf,
+                &train_data,
+                &dev_data,
+                &dir,
+                &config,
+                main_metric,
+                &args.out,
+                &device,
+            )
+        }
+        Task::Tagging => {
+            let train_sentences = read_conll(&args.train)?;
+            let dev_sentences = read_conll(&args.dev)?;
+            let (mut tags, most) = tagging::tag_set(&train_sentences);
+            if let Some(l) = &hf.config.labels
+                && has_architecture(&hf, TOKCLS)
+            {
+                tags = l.clone();
+            }
+            hf.config.labels = Some(tags.clone());
+            hf.architectures = vec![TOKCLS.into()];
+            let train_data = tagging::encode(
+                &dir.tokenizer,
+                &train_sentences,
+                &tags,
+                &most,
+                max_len,
+                &args.train,
+            )?;
+            let dev_data = tagging::encode(
+                &dir.tokenizer,
+                &dev_sentences,
+                &tags,
+                &most,
+                max_len,
+                &args.dev,
+            )?;
+            let fresh =
+                AlbertForTokenClassification::new(&hf.config, tags.len(), &mut init, &device);
+            let model = initial(fresh, args.init, &dir.weights)?;
+            train::<Tagging>(
+                model,
+                &hf,
+                &train_data,
+                &dev_data,
+                &dir,
+                &config,
+                "accuracy",
+                &args.out,
+                &device,
+            )
+        }
+    }
 }
 
 /// Runs `albert evaluate`: prints the metrics and returns them (written as one flat JSON object
@@ -248,38 +342,51 @@ pub fn evaluate(
     device_name: &str,
 ) -> Result<BTreeMap<String, f64>> {
     let dir = model_dir(model)?;
-    let device = devices(device_name)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| RunnerError::Usage("no device".into()))?;
-    let labels = match (task, &dir.hf.config.labels) {
+    let device = first_device(device_name)?;
+    let config = &dir.hf.config;
+    let labels = match (task, &config.labels) {
         (Task::Regression, _) => Vec::new(),
-        (Task::Classification, Some(l)) if l.len() >= 2 => l.clone(),
-        (Task::Classification, _) => {
+        (_, Some(l)) if l.len() >= 2 => l.clone(),
+        _ => {
             return Err(RunnerError::BadFile {
                 path: model.join("config.json"),
                 message: "a classifier needs its label names (id2label) in config.json".into(),
             });
         }
     };
-    let n_out = labels.len().max(1);
-    let fresh = AlbertForSequenceClassification::new(
-        &dir.hf.config,
-        n_out,
-        &mut ParamInit::new(0, dir.hf.config.initializer_range),
-        &device,
-    );
-    let (m, _) = load_hf(
-        fresh,
-        std::slice::from_ref(&dir.weights),
-        MissingPolicy::Error,
-    )?;
-    let rows = read_tsv(data)?;
-    let max_len = max_seq_length.min(dir.hf.config.max_position_embeddings);
-    let encoded = seqcls::encode(&dir.tokenizer, &rows, &labels, max_len, data)?;
+    let max_len = max_seq_length.min(config.max_position_embeddings);
     let pad = dir.tokenizer.special_ids().pad;
-    let preds = seqcls::predict(&m, &dir.hf.config, &encoded, batch_size, pad, &device)?;
-    let metrics = seqcls::score(&encoded.targets, &preds, &labels);
+    let mut init = ParamInit::new(0, config.initializer_range);
+    let weights = std::slice::from_ref(&dir.weights);
+    let metrics = match task {
+        Task::Classification | Task::Regression => {
+            let fresh = AlbertForSequenceClassification::new(
+                config,
+                labels.len().max(1),
+                &mut init,
+                &device,
+            );
+            let (m, _) = load_hf(fresh, weights, MissingPolicy::Error)?;
+            let encoded = seqcls::encode(&dir.tokenizer, &read_tsv(data)?, &labels, max_len, data)?;
+            let preds = SeqCls::predict(&m, config, &encoded, batch_size, pad, &device)?;
+            SeqCls::score(&encoded, &preds, &labels)
+        }
+        Task::Tagging => {
+            let fresh = AlbertForTokenClassification::new(config, labels.len(), &mut init, &device);
+            let (m, _) = load_hf(fresh, weights, MissingPolicy::Error)?;
+            let fallback = labels.first().cloned().unwrap_or_default();
+            let encoded = tagging::encode(
+                &dir.tokenizer,
+                &read_conll(data)?,
+                &labels,
+                &fallback,
+                max_len,
+                data,
+            )?;
+            let preds = Tagging::predict(&m, config, &encoded, batch_size, pad, &device)?;
+            Tagging::score(&encoded, &preds, &labels)
+        }
+    };
     for (k, v) in &metrics {
         println!("{k}: {v:.4}");
     }

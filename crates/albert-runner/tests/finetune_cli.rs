@@ -174,6 +174,53 @@ fn finetune_then_evaluate() {
         "{printed}"
     );
 
+    // Tagging (CoNLL): the first 40 Brown sentences to train, the next 10 to evaluate.
+    let brown = std::fs::read_to_string(shared.join("data/token-tagging/brown_pos/train.conll"))
+        .expect("brown");
+    let sentences: Vec<&str> = brown.split("\n\n").collect();
+    let (ttrain, tdev) = (tmp.path().join("t.conll"), tmp.path().join("d.conll"));
+    std::fs::write(&ttrain, sentences[..40].join("\n\n") + "\n").expect("write");
+    std::fs::write(&tdev, sentences[40..50].join("\n\n") + "\n").expect("write");
+    let tout = tmp.path().join("tag");
+    ok(&albert(&[
+        "finetune",
+        "--task",
+        "tagging",
+        "--model",
+        s(&model),
+        "--train",
+        s(&ttrain),
+        "--dev",
+        s(&tdev),
+        "--out",
+        s(&tout),
+        "--epochs",
+        "1",
+        "--max-seq-length",
+        "64",
+    ]));
+    let o = albert(&[
+        "evaluate",
+        "--task",
+        "tagging",
+        "--model",
+        s(&tout.join("model")),
+        "--data",
+        s(&tdev),
+        "--max-seq-length",
+        "64",
+    ]);
+    let printed = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success() && printed.contains("accuracy"),
+        "{printed}"
+    );
+    let config = std::fs::read_to_string(tout.join("model/config.json")).expect("config");
+    assert!(
+        config.contains("AlbertForTokenClassification") && config.contains("NOUN"),
+        "{config}"
+    );
+
     // Bad input: a dev label the model does not know, named with file and line.
     let bad = tmp.path().join("bad.tsv");
     std::fs::write(&bad, "sentence\tlabel\nfine\t1\nodd\t7\n").expect("write");
