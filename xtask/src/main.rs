@@ -123,6 +123,32 @@ enum Task {
         #[arg(long, default_value = "cpu")]
         device: String,
     },
+    /// Fine-tune a pretrained model directory and the same architecture from random weights on
+    /// every task of ../shared/data that `albert finetune` supports, with one budget, and write
+    /// `table.md` under --out.
+    FinetuneTable {
+        /// The pretrained model directory (a pretraining run's `model/`).
+        #[arg(long)]
+        model: PathBuf,
+        /// The shared data folder.
+        #[arg(long, default_value = "../shared/data")]
+        data: PathBuf,
+        /// Output directory (one run per task and init, plus `table.md`).
+        #[arg(long, default_value = "runs/finetune-table")]
+        out: PathBuf,
+        /// Epochs per run.
+        #[arg(long, default_value_t = 2)]
+        epochs: usize,
+        /// Peak learning rate.
+        #[arg(long, default_value_t = 1e-4)]
+        learning_rate: f64,
+        /// Tokens per sequence.
+        #[arg(long, default_value_t = 128)]
+        max_seq_length: usize,
+        /// cpu, wgpu or cuda.
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
     /// What CI runs: formatting, clippy, the test suite, and the CUDA type-check.
     Ci,
     /// Type-check the CUDA backend offline (`DOCS_RS=1` skips cubecl's LLVM download).
@@ -351,6 +377,123 @@ fn ablate_sentence(base: TrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The tasks of the results table: name, `--task`, train and dev files under the data folder,
+/// and the metric reported.
+const FINETUNE_TASKS: [(&str, &str, &str, &str, &str); 4] = [
+    (
+        "sentiment (SST-2-style)",
+        "classification",
+        "glue-style/sst2_vader_movie/train.tsv",
+        "glue-style/sst2_vader_movie/dev.tsv",
+        "accuracy",
+    ),
+    (
+        "BBC topic",
+        "classification",
+        "glue-style/bbc_topic/train.tsv",
+        "glue-style/bbc_topic/dev.tsv",
+        "accuracy",
+    ),
+    (
+        "Lee similarity (STS-B-style)",
+        "regression",
+        "glue-style/stsb_lee/train.tsv",
+        "glue-style/stsb_lee/dev.tsv",
+        "pearson",
+    ),
+    (
+        "Brown POS",
+        "tagging",
+        "token-tagging/brown_pos/train.conll",
+        "token-tagging/brown_pos/dev.conll",
+        "accuracy",
+    ),
+];
+
+#[allow(clippy::too_many_arguments)]
+fn finetune_table(
+    model: &Path,
+    data: &Path,
+    out: &Path,
+    epochs: usize,
+    learning_rate: f64,
+    max_seq_length: usize,
+    device: &str,
+) -> anyhow::Result<()> {
+    let cwd = std::env::current_dir()?;
+    let abs = |p: &Path| {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            cwd.join(p)
+        }
+    };
+    let (model, data, out) = (abs(model), abs(data), abs(out));
+    anyhow::ensure!(
+        model.join("config.json").is_file(),
+        "{} is not a model directory",
+        model.display()
+    );
+    let mut table =
+        String::from("| task | metric | pretrained | random init |\n|---|---|---|---|\n");
+    for (name, task, train, dev, metric) in FINETUNE_TASKS {
+        let mut row = Vec::new();
+        for init in ["pretrained", "random"] {
+            let slug: String = name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '-'
+                    }
+                })
+                .collect();
+            let run = out.join(format!("{slug}-{init}"));
+            let eval = run.join("eval.json");
+            if !eval.is_file() {
+                eprintln!("==== {name}, {init}");
+                let args: Vec<String> = [
+                    "finetune",
+                    "--task",
+                    task,
+                    "--model",
+                    &model.display().to_string(),
+                    "--train",
+                    &data.join(train).display().to_string(),
+                    "--dev",
+                    &data.join(dev).display().to_string(),
+                    "--out",
+                    &run.display().to_string(),
+                    "--epochs",
+                    &epochs.to_string(),
+                    "--learning-rate",
+                    &learning_rate.to_string(),
+                    "--max-seq-length",
+                    &max_seq_length.to_string(),
+                    "--batch-size",
+                    "32",
+                    "--init",
+                    init,
+                    "--device",
+                    device,
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+                albert(device, &args)?;
+            }
+            let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&eval)?)?;
+            row.push(v["metrics"][metric].as_f64().unwrap_or(f64::NAN));
+        }
+        table += &format!("| {name} | {metric} | {:.4} | {:.4} |\n", row[0], row[1]);
+    }
+    std::fs::create_dir_all(&out)?;
+    std::fs::write(out.join("table.md"), &table)?;
+    println!("{table}");
+    Ok(())
+}
+
 fn run(task: Task) -> anyhow::Result<()> {
     match task {
         Task::Train {
@@ -396,6 +539,23 @@ fn run(task: Task) -> anyhow::Result<()> {
             device,
             sentence_task: SentenceTask::Sop,
         }),
+        Task::FinetuneTable {
+            model,
+            data,
+            out,
+            epochs,
+            learning_rate,
+            max_seq_length,
+            device,
+        } => finetune_table(
+            &model,
+            &data,
+            &out,
+            epochs,
+            learning_rate,
+            max_seq_length,
+            &device,
+        ),
         Task::Ci => {
             cargo(&["fmt", "--all", "--", "--check"], &[])?;
             cargo(

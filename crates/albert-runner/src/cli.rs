@@ -135,6 +135,25 @@ enum Command {
         #[arg(long, default_value = "cpu")]
         device: String,
     },
+    /// Classify (or score) text with a fine-tuned sequence model: one input per line (`text` or
+    /// `text<TAB>pair`) from --input or stdin, one JSON line out per input.
+    Classify {
+        /// Model directory written by `albert finetune` (or an HF classifier).
+        #[arg(long)]
+        model: PathBuf,
+        /// Input file (default: stdin).
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Sequences per batch.
+        #[arg(long, default_value_t = 32)]
+        batch_size: usize,
+        /// Tokens per sequence.
+        #[arg(long, default_value_t = 128)]
+        max_seq_length: usize,
+        /// cpu (flex), wgpu or cuda.
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
     /// Pretrain ALBERT (MLM + SOP, LAMB) from a TOML config; everything is written under --out.
     Pretrain {
         /// The run's TOML config (model, data, instances, optimizer, schedule, run).
@@ -349,6 +368,23 @@ fn run_command(command: Command) -> Result<()> {
             &device,
         )
         .map(|_| ()),
+        Command::Classify {
+            model,
+            input,
+            batch_size,
+            max_seq_length,
+            device,
+        } => {
+            let n = crate::finetune::classify(
+                &model,
+                input.as_deref(),
+                batch_size,
+                max_seq_length,
+                &device,
+            )?;
+            eprintln!("classified {n} inputs");
+            Ok(())
+        }
         Command::Pretrain {
             config,
             out,

@@ -134,6 +134,47 @@ fn finetune_then_evaluate() {
         );
     }
 
+    // classify: the same labels as the best epoch's dev predictions, probabilities summing to 1.
+    let dev_text: Vec<String> = std::fs::read_to_string(&dev)
+        .expect("dev")
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').next().unwrap_or("").to_string())
+        .collect();
+    let inputs = tmp.path().join("inputs.txt");
+    std::fs::write(&inputs, dev_text.join("\n")).expect("write");
+    let o = albert(&[
+        "classify",
+        "--model",
+        s(&out.join("model")),
+        "--input",
+        s(&inputs),
+        "--max-seq-length",
+        "32",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let classified: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    let expected: Vec<serde_json::Value> =
+        std::fs::read_to_string(out.join("dev_predictions.jsonl"))
+            .expect("preds")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json line"))
+            .collect();
+    assert_eq!(classified.len(), expected.len());
+    for (c, e) in classified.iter().zip(&expected) {
+        assert_eq!(c["label"], e["prediction"]);
+        let total: f64 = c["probabilities"]
+            .as_object()
+            .expect("probabilities")
+            .values()
+            .map(|v| v.as_f64().expect("number"))
+            .sum();
+        assert!((total - 1.0).abs() < 1e-5, "{c}");
+    }
+
     // Regression from random weights.
     let sts = shared.join("data/glue-style/stsb_lee/train.tsv");
     let (rtrain, rdev) = (tmp.path().join("rtrain.tsv"), tmp.path().join("rdev.tsv"));

@@ -180,6 +180,31 @@ pub fn predict(
     })
 }
 
+/// Per input: the softmax over the classes, or the single regression output.
+pub fn probabilities(
+    model: &AlbertForSequenceClassification,
+    config: &AlbertConfig,
+    inputs: &[(Vec<u32>, Vec<u32>)],
+    batch_size: usize,
+    pad: u32,
+    device: &Device,
+) -> Result<Vec<Vec<f32>>> {
+    let all: Vec<usize> = (0..inputs.len()).collect();
+    let mut out = Vec::with_capacity(inputs.len());
+    for idx in all.chunks(batch_size.max(1)) {
+        let input = token_batch(inputs, idx, pad).to_input(config, device)?;
+        let (_, logits) = model.forward(input, albert_core::EncoderOutputs::default());
+        let [_, c] = logits.dims();
+        let values = match model.problem {
+            ProblemType::Classification => burn::tensor::activation::softmax(logits, 1),
+            ProblemType::Regression => logits,
+        };
+        let flat: Vec<f32> = values.into_data().iter::<f32>().collect();
+        out.extend(flat.chunks(c).map(<[f32]>::to_vec));
+    }
+    Ok(out)
+}
+
 /// The metrics of `predictions` against `targets`, keyed by the GLUE names (`accuracy`, `f1`
 /// of the positive class `1` for two classes, `macro_f1`, `mcc`; `pearson`, `spearman`, `mse`).
 pub fn score(
