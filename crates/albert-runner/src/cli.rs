@@ -70,13 +70,13 @@ enum Command {
     /// Fine-tune a model directory on a task; writes the best model (HF layout), metrics.jsonl,
     /// dev_predictions.jsonl and eval.json under --out.
     Finetune {
-        /// classification, regression or tagging.
+        /// classification, regression, tagging or multiple-choice.
         #[arg(long, value_enum)]
         task: crate::finetune::Task,
         /// Model directory: config.json, model.safetensors, spiece.model / tokenizer.json.
         #[arg(long)]
         model: PathBuf,
-        /// Training file (GLUE-style TSV; CoNLL-style for tagging).
+        /// Training file (GLUE-style TSV; CoNLL for tagging; RACE-style JSON for multiple-choice).
         #[arg(long)]
         train: PathBuf,
         /// Dev file, evaluated after every epoch.
@@ -113,13 +113,13 @@ enum Command {
     /// Evaluate a fine-tuned model directory on a labelled file; prints the metrics and writes
     /// them as one flat JSON object to --out.
     Evaluate {
-        /// classification, regression or tagging.
+        /// classification, regression, tagging or multiple-choice.
         #[arg(long, value_enum)]
         task: crate::finetune::Task,
         /// Model directory.
         #[arg(long)]
         model: PathBuf,
-        /// Labelled data (GLUE-style TSV; CoNLL-style for tagging).
+        /// Labelled data (GLUE-style TSV; CoNLL for tagging; RACE-style JSON for multiple-choice).
         #[arg(long)]
         data: PathBuf,
         /// Metrics JSON to write.

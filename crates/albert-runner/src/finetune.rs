@@ -1,5 +1,6 @@
 //! `albert finetune` and `albert evaluate` for sequence classification and regression on
-//! GLUE-style TSV files and token tagging on CoNLL-style files. A model directory holds
+//! GLUE-style TSV files, token tagging on CoNLL-style files and multiple choice on RACE-style
+//! JSON. A model directory holds
 //! `config.json`, `model.safetensors` and the tokenizer (`spiece.model` or `tokenizer.json`):
 //! the pretraining run's `model/`, a Hugging Face checkpoint, or a fine-tuned model written by
 //! `albert finetune`.
@@ -10,14 +11,18 @@ use std::path::{Path, PathBuf};
 use albert_core::HfConfig;
 use albert_core::checkpoint::{MissingPolicy, load_hf};
 use albert_core::init::ParamInit;
+use albert_heads::finetune::choice::{self, MultipleChoice};
 use albert_heads::finetune::seqcls::{self, SeqCls};
 use albert_heads::finetune::tagging::{self, Tagging};
 use albert_heads::finetune::{
     FinetuneConfig, FinetuneTask, RunFiles, finetune as run_finetune, table14, write_json,
 };
 use albert_heads::tasks::conll::read_conll;
+use albert_heads::tasks::race::read_race;
 use albert_heads::tasks::tsv::read_tsv;
-use albert_heads::{AlbertForSequenceClassification, AlbertForTokenClassification};
+use albert_heads::{
+    AlbertForMultipleChoice, AlbertForSequenceClassification, AlbertForTokenClassification,
+};
 use albert_tokenizer::AlbertTokenizer;
 use burn::module::Module;
 use burn::tensor::Device;
@@ -35,10 +40,13 @@ pub enum Task {
     Regression,
     /// Token tagging (CoNLL-style `token<TAB>tag` files).
     Tagging,
+    /// Multiple choice (RACE-style JSON, any number of options).
+    MultipleChoice,
 }
 
 const SEQCLS: &str = "AlbertForSequenceClassification";
 const TOKCLS: &str = "AlbertForTokenClassification";
+const CHOICE: &str = "AlbertForMultipleChoice";
 
 /// How the weights start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -327,6 +335,31 @@ pub fn finetune(args: &FinetuneArgs) -> Result<()> {
                 &device,
             )
         }
+        Task::MultipleChoice => {
+            let train_data = choice::encode(
+                &dir.tokenizer,
+                &read_race(&args.train)?,
+                max_len,
+                &args.train,
+            )?;
+            let dev_data =
+                choice::encode(&dir.tokenizer, &read_race(&args.dev)?, max_len, &args.dev)?;
+            hf.config.labels = None;
+            hf.architectures = vec![CHOICE.into()];
+            let fresh = AlbertForMultipleChoice::new(&hf.config, &mut init, &device);
+            let model = initial(fresh, args.init, &dir.weights)?;
+            train::<MultipleChoice>(
+                model,
+                &hf,
+                &train_data,
+                &dev_data,
+                &dir,
+                &config,
+                "accuracy",
+                &args.out,
+                &device,
+            )
+        }
     }
 }
 
@@ -345,7 +378,7 @@ pub fn evaluate(
     let device = first_device(device_name)?;
     let config = &dir.hf.config;
     let labels = match (task, &config.labels) {
-        (Task::Regression, _) => Vec::new(),
+        (Task::Regression | Task::MultipleChoice, _) => Vec::new(),
         (_, Some(l)) if l.len() >= 2 => l.clone(),
         _ => {
             return Err(RunnerError::BadFile {
@@ -385,6 +418,13 @@ pub fn evaluate(
             )?;
             let preds = Tagging::predict(&m, config, &encoded, batch_size, pad, &device)?;
             Tagging::score(&encoded, &preds, &labels)
+        }
+        Task::MultipleChoice => {
+            let fresh = AlbertForMultipleChoice::new(config, &mut init, &device);
+            let (m, _) = load_hf(fresh, weights, MissingPolicy::Error)?;
+            let encoded = choice::encode(&dir.tokenizer, &read_race(data)?, max_len, data)?;
+            let preds = MultipleChoice::predict(&m, config, &encoded, batch_size, pad, &device)?;
+            MultipleChoice::score(&encoded, &preds, &labels)
         }
     };
     for (k, v) in &metrics {

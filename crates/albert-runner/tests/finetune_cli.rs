@@ -262,6 +262,56 @@ fn finetune_then_evaluate() {
         "{config}"
     );
 
+    // Multiple choice (RACE-style): 12 next-paragraph questions to train, 4 to evaluate.
+    let items: Vec<serde_json::Value> = serde_json::from_str(
+        &std::fs::read_to_string(shared.join("data/race-style/nextpara/dev.json")).expect("race"),
+    )
+    .expect("json");
+    let (mtrain, mdev) = (
+        tmp.path().join("mc-train.json"),
+        tmp.path().join("mc-dev.json"),
+    );
+    std::fs::write(&mtrain, serde_json::to_string(&items[..12]).expect("json")).expect("write");
+    std::fs::write(&mdev, serde_json::to_string(&items[12..16]).expect("json")).expect("write");
+    let mout = tmp.path().join("mc");
+    ok(&albert(&[
+        "finetune",
+        "--task",
+        "multiple-choice",
+        "--model",
+        s(&model),
+        "--train",
+        s(&mtrain),
+        "--dev",
+        s(&mdev),
+        "--out",
+        s(&mout),
+        "--epochs",
+        "1",
+        "--max-seq-length",
+        "64",
+        "--batch-size",
+        "4",
+    ]));
+    let o = albert(&[
+        "evaluate",
+        "--task",
+        "multiple-choice",
+        "--model",
+        s(&mout.join("model")),
+        "--data",
+        s(&mdev),
+        "--max-seq-length",
+        "64",
+    ]);
+    let printed = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success() && printed.contains("accuracy"),
+        "{printed}"
+    );
+    let preds = std::fs::read_to_string(mout.join("dev_predictions.jsonl")).expect("preds");
+    assert_eq!(preds.lines().count(), 4);
+
     // Bad input: a dev label the model does not know, named with file and line.
     let bad = tmp.path().join("bad.tsv");
     std::fs::write(&bad, "sentence\tlabel\nfine\t1\nodd\t7\n").expect("write");

@@ -3,6 +3,7 @@
 //! model kept in Hugging Face layout (written to a temporary directory, then renamed), a JSONL
 //! metrics log and a predictions file.
 
+pub mod choice;
 mod run;
 pub mod seqcls;
 pub mod tagging;
