@@ -70,13 +70,14 @@ enum Command {
     /// Fine-tune a model directory on a task; writes the best model (HF layout), metrics.jsonl,
     /// dev_predictions.jsonl and eval.json under --out.
     Finetune {
-        /// classification, regression, tagging or multiple-choice.
+        /// classification, regression, tagging, multiple-choice, squad1 or squad2.
         #[arg(long, value_enum)]
         task: crate::finetune::Task,
         /// Model directory: config.json, model.safetensors, spiece.model / tokenizer.json.
         #[arg(long)]
         model: PathBuf,
-        /// Training file (GLUE-style TSV; CoNLL for tagging; RACE-style JSON for multiple-choice).
+        /// Training file (GLUE-style TSV; CoNLL for tagging; RACE-style JSON for multiple-choice;
+        /// SQuAD JSON for squad1/squad2).
         #[arg(long)]
         train: PathBuf,
         /// Dev file, evaluated after every epoch.
@@ -113,13 +114,14 @@ enum Command {
     /// Evaluate a fine-tuned model directory on a labelled file; prints the metrics and writes
     /// them as one flat JSON object to --out.
     Evaluate {
-        /// classification, regression, tagging or multiple-choice.
+        /// classification, regression, tagging, multiple-choice, squad1 or squad2.
         #[arg(long, value_enum)]
         task: crate::finetune::Task,
         /// Model directory.
         #[arg(long)]
         model: PathBuf,
-        /// Labelled data (GLUE-style TSV; CoNLL for tagging; RACE-style JSON for multiple-choice).
+        /// Labelled data (GLUE-style TSV; CoNLL for tagging; RACE-style JSON for multiple-choice;
+        /// SQuAD JSON for squad1/squad2).
         #[arg(long)]
         data: PathBuf,
         /// Metrics JSON to write.

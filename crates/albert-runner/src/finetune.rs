@@ -1,9 +1,8 @@
 //! `albert finetune` and `albert evaluate` for sequence classification and regression on
-//! GLUE-style TSV files, token tagging on CoNLL-style files and multiple choice on RACE-style
-//! JSON. A model directory holds
-//! `config.json`, `model.safetensors` and the tokenizer (`spiece.model` or `tokenizer.json`):
-//! the pretraining run's `model/`, a Hugging Face checkpoint, or a fine-tuned model written by
-//! `albert finetune`.
+//! GLUE-style TSV files, token tagging on CoNLL-style files, multiple choice on RACE-style JSON
+//! and SQuAD v1.1/v2.0 span extraction. A model directory holds `config.json`,
+//! `model.safetensors` and the tokenizer (`spiece.model` or `tokenizer.json`): the pretraining
+//! run's `model/`, a Hugging Face checkpoint, or a fine-tuned model written by `albert finetune`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,7 +10,9 @@ use std::path::{Path, PathBuf};
 use albert_core::HfConfig;
 use albert_core::checkpoint::{MissingPolicy, load_hf};
 use albert_core::init::ParamInit;
+use albert_heads::features::qa::{QaDecodeConfig, QaWindowConfig, qa_features};
 use albert_heads::finetune::choice::{self, MultipleChoice};
+use albert_heads::finetune::qa::{QaData, SpanQa};
 use albert_heads::finetune::seqcls::{self, SeqCls};
 use albert_heads::finetune::tagging::{self, Tagging};
 use albert_heads::finetune::{
@@ -19,9 +20,11 @@ use albert_heads::finetune::{
 };
 use albert_heads::tasks::conll::read_conll;
 use albert_heads::tasks::race::read_race;
+use albert_heads::tasks::squad::read_squad;
 use albert_heads::tasks::tsv::read_tsv;
 use albert_heads::{
-    AlbertForMultipleChoice, AlbertForSequenceClassification, AlbertForTokenClassification,
+    AlbertForMultipleChoice, AlbertForQuestionAnswering, AlbertForSequenceClassification,
+    AlbertForTokenClassification,
 };
 use albert_tokenizer::AlbertTokenizer;
 use burn::module::Module;
@@ -42,11 +45,41 @@ pub enum Task {
     Tagging,
     /// Multiple choice (RACE-style JSON, any number of options).
     MultipleChoice,
+    /// SQuAD v1.1 span extraction.
+    Squad1,
+    /// SQuAD v2.0 span extraction with unanswerable questions.
+    Squad2,
+}
+
+/// SQuAD windows for `max_len` tokens: the paper's stride 128 and question cap 64, scaled down
+/// for short sequences.
+fn qa_data(
+    tokenizer: &AlbertTokenizer,
+    path: &Path,
+    max_len: usize,
+    version_2: bool,
+) -> Result<QaData> {
+    let examples = read_squad(path)?;
+    let window = QaWindowConfig {
+        max_seq_length: max_len,
+        doc_stride: 128.min(max_len / 3).max(1),
+        max_query_length: 64.min(max_len / 3).max(1),
+    };
+    let features = qa_features(tokenizer, &examples, &window)?;
+    Ok(QaData {
+        examples,
+        features,
+        decode: QaDecodeConfig {
+            version_2,
+            ..QaDecodeConfig::default()
+        },
+    })
 }
 
 const SEQCLS: &str = "AlbertForSequenceClassification";
 const TOKCLS: &str = "AlbertForTokenClassification";
 const CHOICE: &str = "AlbertForMultipleChoice";
+const QA: &str = "AlbertForQuestionAnswering";
 
 /// How the weights start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -360,6 +393,26 @@ pub fn finetune(args: &FinetuneArgs) -> Result<()> {
                 &device,
             )
         }
+        Task::Squad1 | Task::Squad2 => {
+            let v2 = args.task == Task::Squad2;
+            let train_data = qa_data(&dir.tokenizer, &args.train, max_len, v2)?;
+            let dev_data = qa_data(&dir.tokenizer, &args.dev, max_len, v2)?;
+            hf.config.labels = None;
+            hf.architectures = vec![QA.into()];
+            let fresh = AlbertForQuestionAnswering::new(&hf.config, &mut init, &device);
+            let model = initial(fresh, args.init, &dir.weights)?;
+            train::<SpanQa>(
+                model,
+                &hf,
+                &train_data,
+                &dev_data,
+                &dir,
+                &config,
+                "f1",
+                &args.out,
+                &device,
+            )
+        }
     }
 }
 
@@ -378,7 +431,7 @@ pub fn evaluate(
     let device = first_device(device_name)?;
     let config = &dir.hf.config;
     let labels = match (task, &config.labels) {
-        (Task::Regression | Task::MultipleChoice, _) => Vec::new(),
+        (Task::Regression | Task::MultipleChoice | Task::Squad1 | Task::Squad2, _) => Vec::new(),
         (_, Some(l)) if l.len() >= 2 => l.clone(),
         _ => {
             return Err(RunnerError::BadFile {
@@ -425,6 +478,13 @@ pub fn evaluate(
             let encoded = choice::encode(&dir.tokenizer, &read_race(data)?, max_len, data)?;
             let preds = MultipleChoice::predict(&m, config, &encoded, batch_size, pad, &device)?;
             MultipleChoice::score(&encoded, &preds, &labels)
+        }
+        Task::Squad1 | Task::Squad2 => {
+            let fresh = AlbertForQuestionAnswering::new(config, &mut init, &device);
+            let (m, _) = load_hf(fresh, weights, MissingPolicy::Error)?;
+            let encoded = qa_data(&dir.tokenizer, data, max_len, task == Task::Squad2)?;
+            let preds = SpanQa::predict(&m, config, &encoded, batch_size, pad, &device)?;
+            SpanQa::score(&encoded, &preds, &labels)
         }
     };
     for (k, v) in &metrics {

@@ -312,6 +312,57 @@ fn finetune_then_evaluate() {
     let preds = std::fs::read_to_string(mout.join("dev_predictions.jsonl")).expect("preds");
     assert_eq!(preds.lines().count(), 4);
 
+    // SQuAD v2.0 (the fixture file: 80 questions, 40 unanswerable): train and evaluate on it.
+    let squad = shared.join("data/squad-style/fixtures/fixtures-v2.0.json");
+    let qout = tmp.path().join("qa");
+    ok(&albert(&[
+        "finetune",
+        "--task",
+        "squad2",
+        "--model",
+        s(&model),
+        "--train",
+        s(&squad),
+        "--dev",
+        s(&squad),
+        "--out",
+        s(&qout),
+        "--epochs",
+        "1",
+        "--max-seq-length",
+        "64",
+    ]));
+    let qmetrics = tmp.path().join("qa.json");
+    ok(&albert(&[
+        "evaluate",
+        "--task",
+        "squad2",
+        "--model",
+        s(&qout.join("model")),
+        "--data",
+        s(&squad),
+        "--max-seq-length",
+        "64",
+        "--out",
+        s(&qmetrics),
+    ]));
+    let q: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&qmetrics).expect("qa metrics"))
+            .expect("json");
+    for key in [
+        "exact",
+        "f1",
+        "HasAns_f1",
+        "NoAns_exact",
+        "best_f1",
+        "best_f1_thresh",
+    ] {
+        assert!(q.contains_key(key), "{key} missing in {q:?}");
+    }
+    assert_eq!(q["total"].as_f64(), Some(80.0));
+    let preds = std::fs::read_to_string(qout.join("dev_predictions.jsonl")).expect("preds");
+    assert_eq!(preds.lines().count(), 80);
+
     // Bad input: a dev label the model does not know, named with file and line.
     let bad = tmp.path().join("bad.tsv");
     std::fs::write(&bad, "sentence\tlabel\nfine\t1\nodd\t7\n").expect("write");

@@ -148,6 +148,9 @@ pub struct QaAnswer {
     pub example: usize,
     /// The answer ("" = no answer).
     pub text: String,
+    /// The best valid span's text, even when the v2.0 decision was "no answer" (what the
+    /// no-answer threshold search admits).
+    pub best_span: Option<String>,
     /// Best span score (start + end logit), `-inf` when no valid span exists.
     pub span_score: f64,
     /// Lowest null score (`[CLS]` start + end logit) over the example's windows.
@@ -181,6 +184,7 @@ pub fn qa_answers(
         .map(|example| QaAnswer {
             example,
             text: String::new(),
+            best_span: None,
             span_score: f64::NEG_INFINITY,
             null_score: f64::INFINITY,
         })
@@ -212,8 +216,9 @@ pub fn qa_answers(
         let context = &examples[answer.example].context;
         let abstain = config.version_2
             && (span.is_none() || answer.null_score_diff() > config.null_threshold);
-        if let (Some((a, b)), false) = (span, abstain) {
-            answer.text = context[a..b].to_string();
+        answer.best_span = span.map(|(a, b)| context[a..b].to_string());
+        if !abstain {
+            answer.text = answer.best_span.clone().unwrap_or_default();
         }
     }
     answers

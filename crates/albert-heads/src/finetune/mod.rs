@@ -4,6 +4,7 @@
 //! metrics log and a predictions file.
 
 pub mod choice;
+pub mod qa;
 mod run;
 pub mod seqcls;
 pub mod tagging;
