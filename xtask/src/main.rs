@@ -378,14 +378,23 @@ fn ablate_sentence(base: TrainArgs) -> anyhow::Result<()> {
 }
 
 /// The tasks of the results table: name, `--task`, train and dev files under the data folder,
-/// and the metric reported.
-const FINETUNE_TASKS: [(&str, &str, &str, &str, &str); 4] = [
+/// the metric reported, and the epochs (`None`: `--epochs`; the two largest tasks get one).
+type TableTask = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<usize>,
+);
+const FINETUNE_TASKS: [TableTask; 6] = [
     (
         "sentiment (SST-2-style)",
         "classification",
         "glue-style/sst2_vader_movie/train.tsv",
         "glue-style/sst2_vader_movie/dev.tsv",
         "accuracy",
+        None,
     ),
     (
         "BBC topic",
@@ -393,6 +402,7 @@ const FINETUNE_TASKS: [(&str, &str, &str, &str, &str); 4] = [
         "glue-style/bbc_topic/train.tsv",
         "glue-style/bbc_topic/dev.tsv",
         "accuracy",
+        None,
     ),
     (
         "Lee similarity (STS-B-style)",
@@ -400,6 +410,7 @@ const FINETUNE_TASKS: [(&str, &str, &str, &str, &str); 4] = [
         "glue-style/stsb_lee/train.tsv",
         "glue-style/stsb_lee/dev.tsv",
         "pearson",
+        None,
     ),
     (
         "Brown POS",
@@ -407,6 +418,23 @@ const FINETUNE_TASKS: [(&str, &str, &str, &str, &str); 4] = [
         "token-tagging/brown_pos/train.conll",
         "token-tagging/brown_pos/dev.conll",
         "accuracy",
+        None,
+    ),
+    (
+        "next-paragraph choice (RACE-style)",
+        "multiple-choice",
+        "race-style/nextpara/train.json.gz",
+        "race-style/nextpara/dev.json",
+        "accuracy",
+        Some(1),
+    ),
+    (
+        "cloze QA (SQuAD v2.0-style)",
+        "squad2",
+        "squad-style/cloze/train-v2.0.json.gz",
+        "squad-style/cloze/dev-v2.0.json",
+        "f1",
+        Some(1),
     ),
 ];
 
@@ -434,9 +462,11 @@ fn finetune_table(
         "{} is not a model directory",
         model.display()
     );
-    let mut table =
-        String::from("| task | metric | pretrained | random init |\n|---|---|---|---|\n");
-    for (name, task, train, dev, metric) in FINETUNE_TASKS {
+    let mut table = String::from(
+        "| task | metric | pretrained | random init | epochs |\n|---|---|---|---|---|\n",
+    );
+    for (name, task, train, dev, metric, task_epochs) in FINETUNE_TASKS {
+        let epochs = task_epochs.unwrap_or(epochs);
         let mut row = Vec::new();
         for init in ["pretrained", "random"] {
             let slug: String = name
@@ -486,7 +516,10 @@ fn finetune_table(
             let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&eval)?)?;
             row.push(v["metrics"][metric].as_f64().unwrap_or(f64::NAN));
         }
-        table += &format!("| {name} | {metric} | {:.4} | {:.4} |\n", row[0], row[1]);
+        table += &format!(
+            "| {name} | {metric} | {:.4} | {:.4} | {epochs} |\n",
+            row[0], row[1]
+        );
     }
     std::fs::create_dir_all(&out)?;
     std::fs::write(out.join("table.md"), &table)?;
