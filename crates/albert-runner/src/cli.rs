@@ -156,6 +156,39 @@ enum Command {
         #[arg(long, default_value = "cpu")]
         device: String,
     },
+    /// Predict the tokens at each [MASK] of a text with a pretraining model (JSON on stdout).
+    FillMask {
+        /// Model directory with an `AlbertForPreTraining` checkpoint (a pretraining run's `model/`).
+        #[arg(long)]
+        model: PathBuf,
+        /// Text with one or more `[MASK]`.
+        #[arg(long)]
+        text: String,
+        /// Candidates per mask.
+        #[arg(long, default_value_t = 5)]
+        top_k: usize,
+        /// cpu (flex), wgpu or cuda.
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
+    /// Answer a question from a context with a SQuAD-fine-tuned model (JSON on stdout).
+    Answer {
+        /// Model directory written by `albert finetune --task squad1|squad2`.
+        #[arg(long)]
+        model: PathBuf,
+        /// The question.
+        #[arg(long)]
+        question: String,
+        /// The context passage.
+        #[arg(long)]
+        context: String,
+        /// Tokens per window.
+        #[arg(long, default_value_t = 384)]
+        max_seq_length: usize,
+        /// cpu (flex), wgpu or cuda.
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
     /// Pretrain ALBERT (MLM + SOP, LAMB) from a TOML config; everything is written under --out.
     Pretrain {
         /// The run's TOML config (model, data, instances, optimizer, schedule, run).
@@ -385,6 +418,29 @@ fn run_command(command: Command) -> Result<()> {
                 &device,
             )?;
             eprintln!("classified {n} inputs");
+            Ok(())
+        }
+        Command::FillMask {
+            model,
+            text,
+            top_k,
+            device,
+        } => {
+            println!(
+                "{}",
+                crate::infer::fill_mask(&model, &text, top_k, &device)?
+            );
+            Ok(())
+        }
+        Command::Answer {
+            model,
+            question,
+            context,
+            max_seq_length,
+            device,
+        } => {
+            let a = crate::infer::answer(&model, &question, &context, max_seq_length, &device)?;
+            println!("{a}");
             Ok(())
         }
         Command::Pretrain {

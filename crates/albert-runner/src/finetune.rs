@@ -53,7 +53,7 @@ pub enum Task {
 
 /// SQuAD windows for `max_len` tokens: the paper's stride 128 and question cap 64, scaled down
 /// for short sequences.
-fn qa_data(
+pub(crate) fn qa_data(
     tokenizer: &AlbertTokenizer,
     path: &Path,
     max_len: usize,
@@ -122,14 +122,14 @@ pub struct FinetuneArgs {
 }
 
 /// The files of a model directory.
-struct ModelDir {
-    hf: HfConfig,
-    weights: PathBuf,
-    tokenizer: AlbertTokenizer,
-    tokenizer_files: Vec<PathBuf>,
+pub(crate) struct ModelDir {
+    pub(crate) hf: HfConfig,
+    pub(crate) weights: PathBuf,
+    pub(crate) tokenizer: AlbertTokenizer,
+    pub(crate) tokenizer_files: Vec<PathBuf>,
 }
 
-fn model_dir(dir: &Path) -> Result<ModelDir> {
+pub(crate) fn model_dir(dir: &Path) -> Result<ModelDir> {
     let config = dir.join("config.json");
     let weights = dir.join("model.safetensors");
     for f in [&config, &weights] {
@@ -165,7 +165,7 @@ fn has_architecture(hf: &HfConfig, name: &str) -> bool {
     hf.architectures.iter().any(|a| a == name)
 }
 
-fn first_device(name: &str) -> Result<Device> {
+pub(crate) fn first_device(name: &str) -> Result<Device> {
     devices(name)?
         .into_iter()
         .next()

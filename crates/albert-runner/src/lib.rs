@@ -7,7 +7,7 @@
 //! - `albert info` prints the architecture and parameter counts ([`info`]);
 //! - `albert pretrain --config FILE.toml --out DIR [--resume]` pretrains ([`pretrain`]);
 //! - `albert finetune` / `albert evaluate` fine-tune and score classification and regression
-//!   models ([`finetune`]);
+//!   models ([`finetune`]); `albert fill-mask` / `albert answer` run inference ([`infer`]);
 //! - `albert tokenizer encode|train` encodes JSON lines and trains vocabularies ([`tokenize`]).
 //!
 //! Backends are cargo features of this crate (`flex` default; `wgpu`; `cuda`, opt-in), the
@@ -18,6 +18,7 @@ pub mod device;
 mod error;
 pub mod finetune;
 pub mod forward;
+pub mod infer;
 pub mod info;
 pub mod inputs;
 pub mod models;

@@ -363,6 +363,48 @@ fn finetune_then_evaluate() {
     let preds = std::fs::read_to_string(qout.join("dev_predictions.jsonl")).expect("preds");
     assert_eq!(preds.lines().count(), 80);
 
+    // answer: a span of the context (or "" for no answer).
+    let context = "The Eiffel Tower was completed in 1889 in Paris.";
+    let o = albert(&[
+        "answer",
+        "--model",
+        s(&qout.join("model")),
+        "--question",
+        "When was it completed?",
+        "--context",
+        context,
+        "--max-seq-length",
+        "64",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let a: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let text = a["answer"].as_str().expect("answer");
+    assert!(context.contains(text), "{a}");
+
+    // fill-mask with the pretraining model: top-5 candidates, most likely first.
+    let o = albert(&[
+        "fill-mask",
+        "--model",
+        s(&model),
+        "--text",
+        "It was a [MASK] day.",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let candidates = v[0]["candidates"].as_array().expect("candidates");
+    assert_eq!(candidates.len(), 5);
+    let p: Vec<f64> = candidates
+        .iter()
+        .map(|c| c["probability"].as_f64().expect("p"))
+        .collect();
+    assert!(
+        p.windows(2).all(|w| w[0] >= w[1]) && p.iter().sum::<f64>() <= 1.0 + 1e-6,
+        "{p:?}"
+    );
+    let o = albert(&["fill-mask", "--model", s(&model), "--text", "No mask here."]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no [MASK]"));
+
     // Bad input: a dev label the model does not know, named with file and line.
     let bad = tmp.path().join("bad.tsv");
     std::fs::write(&bad, "sentence\tlabel\nfine\t1\nodd\t7\n").expect("write");
