@@ -2,11 +2,12 @@
 //! the same loss as the questions one by one), and the loop learns a signal carried by the
 //! article (its first word names the right option) on real sentences.
 
+mod common;
+
 use albert_core::init::ParamInit;
-use albert_core::{AlbertConfig, HfConfig};
 use albert_heads::AlbertForMultipleChoice;
+use albert_heads::finetune::FinetuneTask;
 use albert_heads::finetune::choice::{MultipleChoice, encode, option_text};
-use albert_heads::finetune::{FinetuneConfig, FinetuneTask, RunFiles, finetune};
 use albert_heads::tasks::race::ChoiceExample;
 use albert_heads::tasks::tsv::read_tsv;
 use albert_testdata::shared_path;
@@ -45,15 +46,7 @@ fn padding_options_are_neutral_and_the_loop_learns() {
         })
         .collect();
     let path = std::path::Path::new("inline.json");
-    let albert = AlbertConfig::new()
-        .with_vocab_size(tokenizer.vocab_size())
-        .with_embedding_size(16)
-        .with_hidden_size(32)
-        .with_num_hidden_layers(2)
-        .with_num_attention_heads(2)
-        .with_intermediate_size(64)
-        .with_max_position_embeddings(64)
-        .with_classifier_dropout_prob(0.0);
+    let albert = common::tiny_albert(tokenizer.vocab_size(), 32);
     let device = Device::flex();
     let model = AlbertForMultipleChoice::new(&albert, &mut ParamInit::new(5, 0.02), &device);
 
@@ -75,33 +68,17 @@ fn padding_options_are_neutral_and_the_loop_learns() {
     let (train, dev) = examples.split_at(500);
     let train_data = encode(&tokenizer, train, 24, path).expect("train");
     let dev_data = encode(&tokenizer, dev, 24, path).expect("dev");
-    let config = FinetuneConfig {
-        max_seq_length: 24,
-        batch_size: 16,
-        epochs: 10,
-        learning_rate: 3e-3,
-        warmup_ratio: 0.1,
-        classifier_dropout: 0.0,
-        ..FinetuneConfig::default()
-    };
+    let config = common::quick(24, 10);
     let tmp = tempfile::tempdir().expect("tmp");
-    let files = RunFiles {
-        out: tmp.path(),
-        tokenizer_files: std::slice::from_ref(&spm),
-        progress: false,
-    };
-    let summary = finetune::<MultipleChoice>(
+    let summary = common::train::<MultipleChoice>(
         model,
-        &HfConfig::new(albert.clone()),
+        &albert,
         &train_data,
         &dev_data,
-        0,
         &config,
-        "accuracy",
-        &files,
-        &device,
-    )
-    .expect("finetune");
+        &spm,
+        tmp.path(),
+    );
     let best = summary.best.1["accuracy"];
     eprintln!("per epoch {:?}", summary.epochs);
     // Chance is (1/2 + 1/4) / 2 = 0.375; measured 0.76 (the signal is found around epoch 7).

@@ -4,12 +4,13 @@
 //! wrong optimiser wiring) stays near chance. Also: the best model is written in HF layout and
 //! reloads to the same predictions; the metrics log and predictions file are written.
 
+mod common;
+
+use albert_core::HfConfig;
 use albert_core::checkpoint::{MissingPolicy, load_hf};
 use albert_core::init::ParamInit;
-use albert_core::{AlbertConfig, HfConfig};
 use albert_heads::AlbertForSequenceClassification;
 use albert_heads::finetune::seqcls::{SeqCls, encode, label_set, predict, score};
-use albert_heads::finetune::{FinetuneConfig, RunFiles, finetune};
 use albert_heads::tasks::tsv::{Label, TextExample, read_tsv};
 use albert_testdata::shared_path;
 use albert_tokenizer::AlbertTokenizer;
@@ -43,29 +44,11 @@ fn classification_loop_learns_and_saves() {
     let (train, dev) = labelled.split_at(280);
     let labels = label_set(train);
     assert_eq!(labels, vec!["north", "south"]);
-    let config = FinetuneConfig {
-        max_seq_length: 16,
-        batch_size: 16,
-        epochs: 8,
-        learning_rate: 3e-3,
-        warmup_ratio: 0.1,
-        classifier_dropout: 0.0,
-        ..FinetuneConfig::default()
-    };
+    let config = common::quick(16, 8);
     let path = std::path::Path::new("inline.tsv");
     let train_data = encode(&tokenizer, train, &labels, 16, path).expect("train");
     let dev_data = encode(&tokenizer, dev, &labels, 16, path).expect("dev");
-    let albert = AlbertConfig::new()
-        .with_vocab_size(tokenizer.vocab_size())
-        .with_embedding_size(16)
-        .with_hidden_size(32)
-        .with_num_hidden_layers(2)
-        .with_num_attention_heads(2)
-        .with_intermediate_size(64)
-        .with_max_position_embeddings(64)
-        .with_classifier_dropout_prob(0.0)
-        .with_labels(Some(labels.clone()));
-    let hf = HfConfig::new(albert.clone());
+    let albert = common::tiny_albert(tokenizer.vocab_size(), 32).with_labels(Some(labels.clone()));
     let device = Device::flex();
     let model =
         AlbertForSequenceClassification::new(&albert, 2, &mut ParamInit::new(7, 0.02), &device);
@@ -73,23 +56,15 @@ fn classification_loop_learns_and_saves() {
     let chance = score(&dev_data.targets, &before, &labels)["accuracy"];
 
     let tmp = tempfile::tempdir().expect("tmp");
-    let files = RunFiles {
-        out: tmp.path(),
-        tokenizer_files: std::slice::from_ref(&spm),
-        progress: false,
-    };
-    let summary = finetune::<SeqCls>(
+    let summary = common::train::<SeqCls>(
         model,
-        &hf,
+        &albert,
         &train_data,
         &dev_data,
-        0,
         &config,
-        "accuracy",
-        &files,
-        &device,
-    )
-    .expect("finetune");
+        &spm,
+        tmp.path(),
+    );
     let best = summary.best.1["accuracy"];
     eprintln!(
         "dev accuracy before {chance:.3}, per epoch {:?}",

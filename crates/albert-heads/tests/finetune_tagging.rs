@@ -2,12 +2,11 @@
 //! (universal POS tags) beats the majority-tag baseline on held-out sentences by a wide margin,
 //! and writes its model, log and predictions; unknown tags are named with file and line.
 
-use albert_core::AlbertConfig;
-use albert_core::HfConfig;
+mod common;
+
 use albert_core::init::ParamInit;
 use albert_heads::AlbertForTokenClassification;
 use albert_heads::finetune::tagging::{Tagging, encode, tag_set};
-use albert_heads::finetune::{FinetuneConfig, RunFiles, finetune};
 use albert_heads::tasks::conll::read_conll;
 use albert_testdata::shared_path;
 use albert_tokenizer::AlbertTokenizer;
@@ -38,17 +37,7 @@ fn tagging_loop_beats_the_majority_baseline() {
         .count() as f64
         / dev.iter().map(|s| s.tags.len()).sum::<usize>() as f64;
 
-    let albert = AlbertConfig::new()
-        .with_vocab_size(tokenizer.vocab_size())
-        .with_embedding_size(32)
-        .with_hidden_size(64)
-        .with_num_hidden_layers(2)
-        .with_num_attention_heads(2)
-        .with_intermediate_size(128)
-        .with_max_position_embeddings(64)
-        .with_classifier_dropout_prob(0.0)
-        .with_labels(Some(tags.clone()));
-    let hf = HfConfig::new(albert.clone());
+    let albert = common::tiny_albert(tokenizer.vocab_size(), 64).with_labels(Some(tags.clone()));
     let device = Device::flex();
     let model = AlbertForTokenClassification::new(
         &albert,
@@ -57,32 +46,16 @@ fn tagging_loop_beats_the_majority_baseline() {
         &device,
     );
     let tmp = tempfile::tempdir().expect("tmp");
-    let config = FinetuneConfig {
-        max_seq_length: 64,
-        batch_size: 16,
-        epochs: 5,
-        learning_rate: 3e-3,
-        warmup_ratio: 0.1,
-        classifier_dropout: 0.0,
-        ..FinetuneConfig::default()
-    };
-    let files = RunFiles {
-        out: tmp.path(),
-        tokenizer_files: std::slice::from_ref(&spm),
-        progress: false,
-    };
-    let summary = finetune::<Tagging>(
+    let config = common::quick(64, 5);
+    let summary = common::train::<Tagging>(
         model,
-        &hf,
+        &albert,
         &train_data,
         &dev_data,
-        0,
         &config,
-        "accuracy",
-        &files,
-        &device,
-    )
-    .expect("finetune");
+        &spm,
+        tmp.path(),
+    );
     let best = summary.best.1["accuracy"];
     eprintln!("majority {majority:.3}; per epoch {:?}", summary.epochs);
     assert!(

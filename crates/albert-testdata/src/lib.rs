@@ -28,3 +28,31 @@ pub fn shared_path(what: &str) -> Option<PathBuf> {
     eprintln!("skipping: {} not found", path.display());
     None
 }
+
+/// The `[model]`, `[data]` and `[instances]` tables of a tiny pretraining config (E 16, H 32,
+/// 2 layers, 32-token instances) on `data/pretrain/sample.txt` with the fixture tokenizer, for
+/// tests to complete with their own `[schedule]` and `[run]`.
+pub fn tiny_pretrain_toml(shared: &Path) -> String {
+    format!(
+        r#"
+[model]
+embedding_size = 16
+hidden_size = 32
+num_hidden_layers = 2
+num_attention_heads = 2
+intermediate_size = 64
+max_position_embeddings = 64
+
+[data]
+corpus = ["{corpus}"]
+tokenizer = "{tokenizer}"
+held_out_every = 5
+
+[instances]
+max_seq_length = 32
+max_predictions_per_seq = 5
+"#,
+        corpus = shared.join("data/pretrain/sample.txt").display(),
+        tokenizer = shared.join("fixtures/tokenizer/spiece.model").display(),
+    )
+}

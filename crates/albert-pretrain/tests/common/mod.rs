@@ -15,25 +15,8 @@ pub fn shared() -> Option<PathBuf> {
 
 /// A tiny model on `data/pretrain/sample.txt`: 12 steps of 2 × 4 sequences.
 pub fn tiny_config(shared: &Path) -> PretrainConfig {
-    let text = format!(
-        r#"
-[model]
-embedding_size = 16
-hidden_size = 32
-num_hidden_layers = 2
-num_attention_heads = 2
-intermediate_size = 64
-max_position_embeddings = 64
-
-[data]
-corpus = ["{corpus}"]
-tokenizer = "{tokenizer}"
-held_out_every = 5
-
-[instances]
-max_seq_length = 32
-max_predictions_per_seq = 5
-
+    let text = albert_testdata::tiny_pretrain_toml(shared)
+        + r#"
 [schedule]
 peak = 0.01
 warmup_steps = 3
@@ -48,10 +31,7 @@ eval_every = 4
 eval_batches = 2
 checkpoint_every = 4
 keep_last = 2
-"#,
-        corpus = shared.join("data/pretrain/sample.txt").display(),
-        tokenizer = shared.join("fixtures/tokenizer/spiece.model").display(),
-    );
+"#;
     PretrainConfig::from_toml(&text, Path::new("inline.toml")).expect("config")
 }
 
