@@ -207,6 +207,10 @@ fn save_model<M: Module>(model: &M, hf: &HfConfig, files: &RunFiles<'_>, dir: &P
         }
     }
     let old = dir.with_extension("old");
+    if old.exists() {
+        // Left by an interrupted earlier save; `dir` itself is complete.
+        std::fs::remove_dir_all(&old).map_err(|e| io(&old, e))?;
+    }
     if dir.exists() {
         std::fs::rename(dir, &old).map_err(|e| io(dir, e))?;
     }
