@@ -7,9 +7,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use albert_core::HfConfig;
 use albert_core::checkpoint::{MissingPolicy, load_hf};
 use albert_core::init::ParamInit;
+use albert_core::{AlbertConfig, HfConfig};
 use albert_heads::features::qa::{QaDecodeConfig, QaWindowConfig, qa_features};
 use albert_heads::finetune::choice::{self, MultipleChoice};
 use albert_heads::finetune::qa::{QaData, SpanQa};
@@ -163,6 +163,41 @@ pub(crate) fn model_dir(dir: &Path) -> Result<ModelDir> {
 
 fn has_architecture(hf: &HfConfig, name: &str) -> bool {
     hf.architectures.iter().any(|a| a == name)
+}
+
+/// The model `build` makes from the directory's config, with the directory's weights loaded
+/// (every tensor required).
+pub(crate) fn load_model<M: Module>(
+    dir: &ModelDir,
+    device: &Device,
+    build: impl FnOnce(&AlbertConfig, &mut ParamInit, &Device) -> M,
+) -> Result<M> {
+    let config = &dir.hf.config;
+    let fresh = build(
+        config,
+        &mut ParamInit::new(0, config.initializer_range),
+        device,
+    );
+    let (model, _) = load_hf(
+        fresh,
+        std::slice::from_ref(&dir.weights),
+        MissingPolicy::Error,
+    )?;
+    Ok(model)
+}
+
+/// Loads `T`'s model from `dir`, predicts over `data` and scores it.
+fn score_with<T: FinetuneTask>(
+    model: T::Model,
+    dir: &ModelDir,
+    data: &T::Data,
+    labels: &[String],
+    batch_size: usize,
+    device: &Device,
+) -> Result<BTreeMap<String, f64>> {
+    let pad = dir.tokenizer.special_ids().pad;
+    let preds = T::predict(&model, &dir.hf.config, data, batch_size, pad, device)?;
+    Ok(T::score(data, &preds, labels))
 }
 
 pub(crate) fn first_device(name: &str) -> Result<Device> {
@@ -441,50 +476,33 @@ pub fn evaluate(
         }
     };
     let max_len = max_seq_length.min(config.max_position_embeddings);
-    let pad = dir.tokenizer.special_ids().pad;
-    let mut init = ParamInit::new(0, config.initializer_range);
-    let weights = std::slice::from_ref(&dir.weights);
+    let (tok, n) = (&dir.tokenizer, labels.len());
     let metrics = match task {
         Task::Classification | Task::Regression => {
-            let fresh = AlbertForSequenceClassification::new(
-                config,
-                labels.len().max(1),
-                &mut init,
-                &device,
-            );
-            let (m, _) = load_hf(fresh, weights, MissingPolicy::Error)?;
-            let encoded = seqcls::encode(&dir.tokenizer, &read_tsv(data)?, &labels, max_len, data)?;
-            let preds = SeqCls::predict(&m, config, &encoded, batch_size, pad, &device)?;
-            SeqCls::score(&encoded, &preds, &labels)
+            let m = load_model(&dir, &device, |c, i, d| {
+                AlbertForSequenceClassification::new(c, n.max(1), i, d)
+            })?;
+            let encoded = seqcls::encode(tok, &read_tsv(data)?, &labels, max_len, data)?;
+            score_with::<SeqCls>(m, &dir, &encoded, &labels, batch_size, &device)?
         }
         Task::Tagging => {
-            let fresh = AlbertForTokenClassification::new(config, labels.len(), &mut init, &device);
-            let (m, _) = load_hf(fresh, weights, MissingPolicy::Error)?;
+            let m = load_model(&dir, &device, |c, i, d| {
+                AlbertForTokenClassification::new(c, n, i, d)
+            })?;
             let fallback = labels.first().cloned().unwrap_or_default();
-            let encoded = tagging::encode(
-                &dir.tokenizer,
-                &read_conll(data)?,
-                &labels,
-                &fallback,
-                max_len,
-                data,
-            )?;
-            let preds = Tagging::predict(&m, config, &encoded, batch_size, pad, &device)?;
-            Tagging::score(&encoded, &preds, &labels)
+            let sentences = read_conll(data)?;
+            let encoded = tagging::encode(tok, &sentences, &labels, &fallback, max_len, data)?;
+            score_with::<Tagging>(m, &dir, &encoded, &labels, batch_size, &device)?
         }
         Task::MultipleChoice => {
-            let fresh = AlbertForMultipleChoice::new(config, &mut init, &device);
-            let (m, _) = load_hf(fresh, weights, MissingPolicy::Error)?;
-            let encoded = choice::encode(&dir.tokenizer, &read_race(data)?, max_len, data)?;
-            let preds = MultipleChoice::predict(&m, config, &encoded, batch_size, pad, &device)?;
-            MultipleChoice::score(&encoded, &preds, &labels)
+            let m = load_model(&dir, &device, AlbertForMultipleChoice::new)?;
+            let encoded = choice::encode(tok, &read_race(data)?, max_len, data)?;
+            score_with::<MultipleChoice>(m, &dir, &encoded, &labels, batch_size, &device)?
         }
         Task::Squad1 | Task::Squad2 => {
-            let fresh = AlbertForQuestionAnswering::new(config, &mut init, &device);
-            let (m, _) = load_hf(fresh, weights, MissingPolicy::Error)?;
-            let encoded = qa_data(&dir.tokenizer, data, max_len, task == Task::Squad2)?;
-            let preds = SpanQa::predict(&m, config, &encoded, batch_size, pad, &device)?;
-            SpanQa::score(&encoded, &preds, &labels)
+            let m = load_model(&dir, &device, AlbertForQuestionAnswering::new)?;
+            let encoded = qa_data(tok, data, max_len, task == Task::Squad2)?;
+            score_with::<SpanQa>(m, &dir, &encoded, &labels, batch_size, &device)?
         }
     };
     for (k, v) in &metrics {
@@ -511,17 +529,10 @@ pub fn classify(
     let device = first_device(device_name)?;
     let config = &dir.hf.config;
     let labels = config.labels.clone().unwrap_or_default();
-    let fresh = AlbertForSequenceClassification::new(
-        config,
-        labels.len().max(1),
-        &mut ParamInit::new(0, config.initializer_range),
-        &device,
-    );
-    let (m, _) = load_hf(
-        fresh,
-        std::slice::from_ref(&dir.weights),
-        MissingPolicy::Error,
-    )?;
+    let n = labels.len().max(1);
+    let m = load_model(&dir, &device, |c, i, d| {
+        AlbertForSequenceClassification::new(c, n, i, d)
+    })?;
     let mut bytes = Vec::new();
     let name = input.map_or_else(|| PathBuf::from("<stdin>"), Path::to_path_buf);
     let io = |e: std::io::Error| RunnerError::Io {

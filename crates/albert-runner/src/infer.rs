@@ -3,8 +3,6 @@
 
 use std::path::Path;
 
-use albert_core::checkpoint::{MissingPolicy, load_hf};
-use albert_core::init::ParamInit;
 use albert_core::{AlbertForPreTraining, EncoderOutputs, TokenBatch};
 use albert_heads::AlbertForQuestionAnswering;
 use albert_heads::finetune::FinetuneTask;
@@ -15,7 +13,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use serde_json::json;
 
 use crate::error::{Result, RunnerError};
-use crate::finetune::{first_device, model_dir};
+use crate::finetune::{first_device, load_model, model_dir};
 
 /// The `top_k` most likely tokens at every `[MASK]` of `text`, as
 /// `[{"position", "candidates": [{"token", "id", "probability"}]}]`.
@@ -28,16 +26,7 @@ pub fn fill_mask(
     let dir = model_dir(model)?;
     let device = first_device(device_name)?;
     let config = &dir.hf.config;
-    let fresh = AlbertForPreTraining::new(
-        config,
-        &mut ParamInit::new(0, config.initializer_range),
-        &device,
-    );
-    let (m, _) = load_hf(
-        fresh,
-        std::slice::from_ref(&dir.weights),
-        MissingPolicy::Error,
-    )?;
+    let m = load_model(&dir, &device, AlbertForPreTraining::new)?;
     let enc = dir
         .tokenizer
         .encode(text, None, &EncodeOptions::default())
@@ -95,16 +84,7 @@ pub fn answer(
     let dir = model_dir(model)?;
     let device = first_device(device_name)?;
     let config = &dir.hf.config;
-    let fresh = AlbertForQuestionAnswering::new(
-        config,
-        &mut ParamInit::new(0, config.initializer_range),
-        &device,
-    );
-    let (m, _) = load_hf(
-        fresh,
-        std::slice::from_ref(&dir.weights),
-        MissingPolicy::Error,
-    )?;
+    let m = load_model(&dir, &device, AlbertForQuestionAnswering::new)?;
     let example = SquadExample {
         id: "q".into(),
         title: String::new(),

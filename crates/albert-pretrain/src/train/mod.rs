@@ -5,6 +5,7 @@
 
 pub mod checkpoint;
 pub mod config;
+mod eval;
 pub mod metrics;
 
 use std::io::IsTerminal;
@@ -26,6 +27,8 @@ use crate::objectives::{PretrainMetrics, pretrain_forward};
 use albert_core::clip::{clip_global_norm, global_norm};
 use checkpoint::{CheckpointDir, TrainState};
 pub use config::{DataSection, ModelSection, PretrainConfig, RunSection};
+use eval::evaluate;
+pub use eval::{FinalEval, evaluate_sentence_tasks};
 use metrics::MetricsRecord;
 
 /// How to run.
@@ -125,7 +128,7 @@ impl<'a> DataStream<'a> {
 
 /// Sums of metrics over batches, for averages.
 #[derive(Debug, Default, Clone, Copy)]
-struct Window {
+pub(super) struct Window {
     batches: f64,
     mlm_loss: f64,
     sop_loss: f64,
@@ -137,7 +140,7 @@ struct Window {
 }
 
 impl Window {
-    fn add(&mut self, m: &PretrainMetrics, tokens: usize) {
+    pub(super) fn add(&mut self, m: &PretrainMetrics, tokens: usize) {
         self.batches += 1.0;
         self.mlm_loss += m.masked_lm_loss;
         self.sop_loss += m.sentence_order_loss;
@@ -148,7 +151,7 @@ impl Window {
         self.tokens += tokens as f64;
     }
 
-    fn record(&self, kind: &str, step: u64, task: SentenceTask) -> MetricsRecord {
+    pub(super) fn record(&self, kind: &str, step: u64, task: SentenceTask) -> MetricsRecord {
         let b = self.batches.max(1.0);
         let mlm_loss = self.mlm_loss / b;
         let sop_loss = (task != SentenceTask::None).then_some(self.sop_loss / b);
@@ -166,95 +169,6 @@ impl Window {
             tokens_per_second: None,
             masked_lm_unigram_baseline: None,
         }
-    }
-}
-
-/// Share of the most frequent masked label among all masked labels of `instances`.
-fn unigram_baseline(instances: &[Instance]) -> Option<f64> {
-    let mut counts = std::collections::HashMap::new();
-    for l in instances.iter().flat_map(|i| &i.masked_labels) {
-        *counts.entry(*l).or_insert(0usize) += 1;
-    }
-    let total: usize = counts.values().sum();
-    (total > 0).then(|| counts.values().copied().max().unwrap_or(0) as f64 / total as f64)
-}
-
-fn evaluate(
-    model: &AlbertForPreTraining,
-    eval: &[Instance],
-    config: &PretrainConfig,
-    device: &Device,
-    step: u64,
-) -> MetricsRecord {
-    let model = model.valid();
-    let mut w = Window::default();
-    for chunk in eval.chunks(config.run.batch_size) {
-        let batch = collate(chunk, None, model_pad(config), device);
-        let out = pretrain_forward(&model, &batch, config.instances.sentence_task);
-        w.add(&out.metrics(&batch), batch.tokens);
-    }
-    let mut r = w.record("eval", step, config.instances.sentence_task);
-    r.masked_lm_unigram_baseline = unigram_baseline(eval);
-    r
-}
-
-fn model_pad(_config: &PretrainConfig) -> u32 {
-    0
-}
-
-/// The end-of-run evaluation written to `final_eval.json`: held-out masked-LM accuracy, and the
-/// sentence head's accuracy on both sentence-level tasks whatever the run trained on — the
-/// paper's Table 5 columns (an NSP-trained model is scored on SOP and vice versa).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct FinalEval {
-    /// Steps the model was trained for.
-    pub step: u64,
-    /// The sentence-level objective of training.
-    pub trained_task: SentenceTask,
-    /// Held-out masked-LM accuracy (on the SOP-built instances).
-    pub masked_lm_accuracy: f64,
-    /// Held-out masked-LM loss.
-    pub masked_lm_loss: f64,
-    /// Always predicting the most frequent masked token.
-    pub masked_lm_unigram_baseline: f64,
-    /// Held-out sentence-order accuracy (pure SOP pairs: single-segment chunks skipped).
-    pub sop_accuracy: f64,
-    /// Held-out next-sentence accuracy (half of the B segments from another held-out document).
-    pub nsp_accuracy: f64,
-    /// Held-out instances per task.
-    pub instances: usize,
-}
-
-/// Scores `model` on held-out MLM, SOP and NSP instances (at most `limit` of each).
-pub fn evaluate_sentence_tasks(
-    model: &AlbertForPreTraining,
-    held_out: &TokenizedCorpus,
-    config: &PretrainConfig,
-    device: &Device,
-    step: u64,
-    limit: usize,
-) -> FinalEval {
-    let score = |task| {
-        let mut cfg = config.clone();
-        cfg.instances.sentence_task = task;
-        cfg.instances.single_chunk = crate::data::SingleChunkPolicy::Skip;
-        let set: Vec<Instance> = epoch_instances(held_out, &cfg.instances, 0)
-            .into_iter()
-            .take(limit)
-            .collect();
-        (evaluate(model, &set, &cfg, device, step), set.len())
-    };
-    let (sop, n) = score(SentenceTask::Sop);
-    let (nsp, _) = score(SentenceTask::Nsp);
-    FinalEval {
-        step,
-        trained_task: config.instances.sentence_task,
-        masked_lm_accuracy: sop.masked_lm_accuracy,
-        masked_lm_loss: sop.masked_lm_loss,
-        masked_lm_unigram_baseline: sop.masked_lm_unigram_baseline.unwrap_or(f64::NAN),
-        sop_accuracy: sop.sentence_order_accuracy,
-        nsp_accuracy: nsp.sentence_order_accuracy,
-        instances: n,
     }
 }
 
