@@ -410,7 +410,7 @@ fn run_command(command: Command) -> Result<()> {
             max_seq_length,
             device,
         } => {
-            let n = crate::finetune::classify(
+            let n = crate::infer::classify(
                 &model,
                 input.as_deref(),
                 batch_size,

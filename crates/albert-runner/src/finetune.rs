@@ -253,19 +253,37 @@ fn initial<M: Module>(fresh: M, init: Init, weights: &Path) -> Result<M> {
     })
 }
 
-/// Runs the loop for task `T` and reports where everything went.
-#[allow(clippy::too_many_arguments)]
+/// What every task's fine-tuning run shares.
+struct RunContext<'a> {
+    args: &'a FinetuneArgs,
+    dir: &'a ModelDir,
+    config: &'a FinetuneConfig,
+    device: &'a Device,
+}
+
+/// Builds `T`'s model with `build` (from `hf`, seeded by the run), loads the directory's
+/// weights unless `--init random`, runs the loop and reports where everything went.
 fn train<T: FinetuneTask>(
-    model: T::Model,
+    ctx: &RunContext<'_>,
     hf: &HfConfig,
+    build: impl FnOnce(&AlbertConfig, &mut ParamInit, &Device) -> T::Model,
     train: &T::Data,
     dev: &T::Data,
-    dir: &ModelDir,
-    config: &FinetuneConfig,
     main_metric: &str,
-    out: &Path,
-    device: &Device,
 ) -> Result<()> {
+    let RunContext {
+        args,
+        dir,
+        config,
+        device,
+    } = *ctx;
+    let out = args.out.as_path();
+    let mut init = ParamInit::new(config.seed, hf.config.initializer_range);
+    let model = initial(
+        build(&hf.config, &mut init, device),
+        args.init,
+        &dir.weights,
+    )?;
     eprintln!(
         "fine-tuning on {} examples ({} dev), {} epochs of batch {}, lr {:e}, max {} tokens",
         T::len(train),
@@ -310,7 +328,12 @@ pub fn finetune(args: &FinetuneArgs) -> Result<()> {
     let max_len = config.max_seq_length;
     let mut hf = dir.hf.clone();
     hf.config.classifier_dropout_prob = config.classifier_dropout;
-    let mut init = ParamInit::new(config.seed, hf.config.initializer_range);
+    let ctx = RunContext {
+        args,
+        dir: &dir,
+        config: &config,
+        device: &device,
+    };
     match args.task {
         Task::Classification | Task::Regression => {
             let train_rows = read_tsv(&args.train)?;
@@ -337,28 +360,19 @@ pub fn finetune(args: &FinetuneArgs) -> Result<()> {
             let train_data =
                 seqcls::encode(&dir.tokenizer, &train_rows, &labels, max_len, &args.train)?;
             let dev_data = seqcls::encode(&dir.tokenizer, &dev_rows, &labels, max_len, &args.dev)?;
-            let fresh = AlbertForSequenceClassification::new(
-                &hf.config,
-                labels.len().max(1),
-                &mut init,
-                &device,
-            );
-            let model = initial(fresh, args.init, &dir.weights)?;
+            let n = labels.len().max(1);
             let main_metric = match args.task {
                 Task::Regression => "pearson",
                 _ if args.preset.as_deref() == Some("cola") => "mcc",
                 _ => "accuracy",
             };
             train::<SeqCls>(
-                model,
+                &ctx,
                 &hf,
+                |c, i, d| AlbertForSequenceClassification::new(c, n, i, d),
                 &train_data,
                 &dev_data,
-                &dir,
-                &config,
                 main_metric,
-                &args.out,
-                &device,
             )
         }
         Task::Tagging => {
@@ -388,19 +402,14 @@ pub fn finetune(args: &FinetuneArgs) -> Result<()> {
                 max_len,
                 &args.dev,
             )?;
-            let fresh =
-                AlbertForTokenClassification::new(&hf.config, tags.len(), &mut init, &device);
-            let model = initial(fresh, args.init, &dir.weights)?;
+            let n = tags.len();
             train::<Tagging>(
-                model,
+                &ctx,
                 &hf,
+                |c, i, d| AlbertForTokenClassification::new(c, n, i, d),
                 &train_data,
                 &dev_data,
-                &dir,
-                &config,
                 "accuracy",
-                &args.out,
-                &device,
             )
         }
         Task::MultipleChoice => {
@@ -414,18 +423,13 @@ pub fn finetune(args: &FinetuneArgs) -> Result<()> {
                 choice::encode(&dir.tokenizer, &read_race(&args.dev)?, max_len, &args.dev)?;
             hf.config.labels = None;
             hf.architectures = vec![CHOICE.into()];
-            let fresh = AlbertForMultipleChoice::new(&hf.config, &mut init, &device);
-            let model = initial(fresh, args.init, &dir.weights)?;
             train::<MultipleChoice>(
-                model,
+                &ctx,
                 &hf,
+                AlbertForMultipleChoice::new,
                 &train_data,
                 &dev_data,
-                &dir,
-                &config,
                 "accuracy",
-                &args.out,
-                &device,
             )
         }
         Task::Squad1 | Task::Squad2 => {
@@ -434,18 +438,13 @@ pub fn finetune(args: &FinetuneArgs) -> Result<()> {
             let dev_data = qa_data(&dir.tokenizer, &args.dev, max_len, v2)?;
             hf.config.labels = None;
             hf.architectures = vec![QA.into()];
-            let fresh = AlbertForQuestionAnswering::new(&hf.config, &mut init, &device);
-            let model = initial(fresh, args.init, &dir.weights)?;
             train::<SpanQa>(
-                model,
+                &ctx,
                 &hf,
+                AlbertForQuestionAnswering::new,
                 &train_data,
                 &dev_data,
-                &dir,
-                &config,
                 "f1",
-                &args.out,
-                &device,
             )
         }
     }
@@ -512,90 +511,4 @@ pub fn evaluate(
         write_json(path, &serde_json::to_value(&metrics).unwrap_or_default())?;
     }
     Ok(metrics)
-}
-
-/// Runs `albert classify`: one JSON line per input line (`text` or `text<TAB>pair`) of `input`
-/// (stdin when `None`): `{"label", "probabilities"}` for a classifier, `{"score"}` for a
-/// regression model. Returns the number of lines.
-pub fn classify(
-    model: &Path,
-    input: Option<&Path>,
-    batch_size: usize,
-    max_seq_length: usize,
-    device_name: &str,
-) -> Result<usize> {
-    use std::io::{Read, Write};
-    let dir = model_dir(model)?;
-    let device = first_device(device_name)?;
-    let config = &dir.hf.config;
-    let labels = config.labels.clone().unwrap_or_default();
-    let n = labels.len().max(1);
-    let m = load_model(&dir, &device, |c, i, d| {
-        AlbertForSequenceClassification::new(c, n, i, d)
-    })?;
-    let mut bytes = Vec::new();
-    let name = input.map_or_else(|| PathBuf::from("<stdin>"), Path::to_path_buf);
-    let io = |e: std::io::Error| RunnerError::Io {
-        path: name.clone(),
-        source: e,
-    };
-    match input {
-        Some(p) => bytes = std::fs::read(p).map_err(io)?,
-        None => {
-            std::io::stdin().read_to_end(&mut bytes).map_err(io)?;
-        }
-    }
-    let mut rows = Vec::new();
-    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
-        let line = std::str::from_utf8(line).map_err(|_| RunnerError::BadFile {
-            path: name.clone(),
-            message: format!("line {}: invalid UTF-8", i + 1),
-        })?;
-        let line = line.trim_end_matches('\r');
-        if line.trim().is_empty() {
-            continue;
-        }
-        let (a, b) = match line.split_once('\t') {
-            Some((a, b)) => (a.to_string(), Some(b.to_string())),
-            None => (line.to_string(), None),
-        };
-        rows.push((a, b));
-    }
-    let max_len = max_seq_length.min(config.max_position_embeddings);
-    let options = albert_tokenizer::EncodeOptions {
-        truncation: Some((max_len, albert_tokenizer::TruncationStrategy::LongestFirst)),
-        padding: None,
-    };
-    let encodings = dir
-        .tokenizer
-        .encode_batch(&rows, &options)
-        .map_err(albert_heads::HeadsError::from)?;
-    let inputs: Vec<(Vec<u32>, Vec<u32>)> =
-        encodings.into_iter().map(|e| (e.ids, e.type_ids)).collect();
-    let pad = dir.tokenizer.special_ids().pad;
-    let outputs = seqcls::probabilities(&m, config, &inputs, batch_size, pad, &device)?;
-    let stdout = std::io::stdout();
-    let mut w = stdout.lock();
-    for p in &outputs {
-        let value = if labels.len() >= 2 {
-            let best = p
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map_or(0, |(i, _)| i);
-            let probs: serde_json::Map<String, serde_json::Value> = labels
-                .iter()
-                .zip(p)
-                .map(|(l, v)| (l.clone(), serde_json::json!(v)))
-                .collect();
-            serde_json::json!({"label": labels[best], "probabilities": probs})
-        } else {
-            serde_json::json!({"score": p.first()})
-        };
-        writeln!(w, "{value}").map_err(|e| RunnerError::Io {
-            path: PathBuf::from("<stdout>"),
-            source: e,
-        })?;
-    }
-    Ok(outputs.len())
 }

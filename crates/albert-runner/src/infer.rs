@@ -1,13 +1,15 @@
-//! Inference on model directories: `albert fill-mask` (a pretraining model's masked-LM head)
-//! and `albert answer` (a SQuAD-fine-tuned model). `albert classify` lives with fine-tuning.
+//! Inference on model directories: `albert classify` (a fine-tuned sequence model),
+//! `albert fill-mask` (a pretraining model's masked-LM head) and `albert answer` (a
+//! SQuAD-fine-tuned model).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use albert_core::{AlbertForPreTraining, EncoderOutputs, TokenBatch};
-use albert_heads::AlbertForQuestionAnswering;
 use albert_heads::finetune::FinetuneTask;
 use albert_heads::finetune::qa::{QaData, SpanQa};
+use albert_heads::finetune::seqcls;
 use albert_heads::tasks::squad::SquadExample;
+use albert_heads::{AlbertForQuestionAnswering, AlbertForSequenceClassification};
 use albert_tokenizer::EncodeOptions;
 use burn::tensor::{Int, Tensor, TensorData};
 use serde_json::json;
@@ -113,4 +115,90 @@ pub fn answer(
         .first()
         .ok_or_else(|| RunnerError::Usage("no answer produced".into()))?;
     Ok(json!({"answer": a.text, "null_score_diff": a.null_score_diff()}))
+}
+
+/// Runs `albert classify`: one JSON line per input line (`text` or `text<TAB>pair`) of `input`
+/// (stdin when `None`): `{"label", "probabilities"}` for a classifier, `{"score"}` for a
+/// regression model. Returns the number of lines.
+pub fn classify(
+    model: &Path,
+    input: Option<&Path>,
+    batch_size: usize,
+    max_seq_length: usize,
+    device_name: &str,
+) -> Result<usize> {
+    use std::io::{Read, Write};
+    let dir = model_dir(model)?;
+    let device = first_device(device_name)?;
+    let config = &dir.hf.config;
+    let labels = config.labels.clone().unwrap_or_default();
+    let n = labels.len().max(1);
+    let m = load_model(&dir, &device, |c, i, d| {
+        AlbertForSequenceClassification::new(c, n, i, d)
+    })?;
+    let mut bytes = Vec::new();
+    let name = input.map_or_else(|| PathBuf::from("<stdin>"), Path::to_path_buf);
+    let io = |e: std::io::Error| RunnerError::Io {
+        path: name.clone(),
+        source: e,
+    };
+    match input {
+        Some(p) => bytes = std::fs::read(p).map_err(io)?,
+        None => {
+            std::io::stdin().read_to_end(&mut bytes).map_err(io)?;
+        }
+    }
+    let mut rows = Vec::new();
+    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        let line = std::str::from_utf8(line).map_err(|_| RunnerError::BadFile {
+            path: name.clone(),
+            message: format!("line {}: invalid UTF-8", i + 1),
+        })?;
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() {
+            continue;
+        }
+        let (a, b) = match line.split_once('\t') {
+            Some((a, b)) => (a.to_string(), Some(b.to_string())),
+            None => (line.to_string(), None),
+        };
+        rows.push((a, b));
+    }
+    let max_len = max_seq_length.min(config.max_position_embeddings);
+    let options = albert_tokenizer::EncodeOptions {
+        truncation: Some((max_len, albert_tokenizer::TruncationStrategy::LongestFirst)),
+        padding: None,
+    };
+    let encodings = dir
+        .tokenizer
+        .encode_batch(&rows, &options)
+        .map_err(albert_heads::HeadsError::from)?;
+    let inputs: Vec<(Vec<u32>, Vec<u32>)> =
+        encodings.into_iter().map(|e| (e.ids, e.type_ids)).collect();
+    let pad = dir.tokenizer.special_ids().pad;
+    let outputs = seqcls::probabilities(&m, config, &inputs, batch_size, pad, &device)?;
+    let stdout = std::io::stdout();
+    let mut w = stdout.lock();
+    for p in &outputs {
+        let value = if labels.len() >= 2 {
+            let best = p
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map_or(0, |(i, _)| i);
+            let probs: serde_json::Map<String, serde_json::Value> = labels
+                .iter()
+                .zip(p)
+                .map(|(l, v)| (l.clone(), serde_json::json!(v)))
+                .collect();
+            serde_json::json!({"label": labels[best], "probabilities": probs})
+        } else {
+            serde_json::json!({"score": p.first()})
+        };
+        writeln!(w, "{value}").map_err(|e| RunnerError::Io {
+            path: PathBuf::from("<stdout>"),
+            source: e,
+        })?;
+    }
+    Ok(outputs.len())
 }

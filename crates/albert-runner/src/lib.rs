@@ -6,8 +6,9 @@
 //! - `albert export` writes an HF-layout directory;
 //! - `albert info` prints the architecture and parameter counts ([`info`]);
 //! - `albert pretrain --config FILE.toml --out DIR [--resume]` pretrains ([`pretrain`]);
-//! - `albert finetune` / `albert evaluate` fine-tune and score classification and regression
-//!   models ([`finetune`]); `albert fill-mask` / `albert answer` run inference ([`infer`]);
+//! - `albert finetune` / `albert evaluate` fine-tune and score models on every task kind
+//!   ([`finetune`]); `albert classify` / `albert fill-mask` / `albert answer` run inference
+//!   ([`infer`]);
 //! - `albert tokenizer encode|train` encodes JSON lines and trains vocabularies ([`tokenize`]).
 //!
 //! Backends are cargo features of this crate (`flex` default; `wgpu`; `cuda`, opt-in), the
