@@ -2,7 +2,7 @@
 //! the same loss as the questions one by one), and the loop learns a signal carried by the
 //! article (its first word names the right option) on real sentences.
 
-mod common;
+use crate::common;
 
 use albert_core::init::ParamInit;
 use albert_heads::AlbertForMultipleChoice;

@@ -2,7 +2,7 @@
 //! position, the question asking for it; a tiny model trained on the windows finds the span on
 //! held-out sentences (scored with the official SQuAD metric), far above an untrained model.
 
-mod common;
+use crate::common;
 
 use albert_core::init::ParamInit;
 use albert_heads::AlbertForQuestionAnswering;

@@ -2,7 +2,7 @@
 //! reproduces the uninterrupted run's loss and accuracy trace exactly, and ends with the same
 //! weights. Also: a second run into the same directory without --resume is refused.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

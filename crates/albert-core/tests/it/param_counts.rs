@@ -1,7 +1,7 @@
 //! Parameter counts against HF (`base-shape/params.json`, all four sizes, shared and not) and
 //! against the paper's Table 4 (ALBERT-base, E = 128, four sharing modes).
 
-mod common;
+use crate::common;
 
 use albert_core::init::ParamInit;
 use albert_core::{

@@ -2,7 +2,7 @@
 //! over 2 groups of 2 inner layers), batch `pair` (padded). Every head and batch of both
 //! fixtures is checked end to end by `albert-runner`'s `hf_parity` tests.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

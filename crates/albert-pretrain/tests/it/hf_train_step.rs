@@ -3,7 +3,7 @@
 //! tied word embeddings receive the lookup's and the decoder's gradient), full gradients and
 //! post-step values of the tracked parameters, and the tracked word-embedding rows.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

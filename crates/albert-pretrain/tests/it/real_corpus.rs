@@ -1,7 +1,7 @@
 //! Instance creation on a real corpus (`../shared/data/pretrain/sample.txt`, the fixture's
 //! SentencePiece vocabulary): every instance well-formed.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

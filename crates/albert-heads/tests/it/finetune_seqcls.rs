@@ -4,7 +4,7 @@
 //! wrong optimiser wiring) stays near chance. Also: the best model is written in HF layout and
 //! reloads to the same predictions; the metrics log and predictions file are written.
 
-mod common;
+use crate::common;
 
 use albert_core::HfConfig;
 use albert_core::checkpoint::{MissingPolicy, load_hf};

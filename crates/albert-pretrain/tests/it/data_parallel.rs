@@ -3,7 +3,7 @@
 //! the same order), so the loss trace and the final weights are identical. Also checks the
 //! end-of-run evaluation (`final_eval.json`).
 
-mod common;
+use crate::common;
 
 use albert_pretrain::train::{FinalEval, TrainOptions, pretrain};
 use burn::tensor::Device;

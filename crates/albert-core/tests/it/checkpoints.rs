@@ -1,7 +1,7 @@
 //! HF checkpoints in and out: exact key sets, round trips, the tied decoder in both forms,
 //! sharing-mode export, burn records, and clear errors on bad files.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! through `spiece.model` and `tokenizer.json` with identical encodings, and (when Python's
 //! `sentencepiece` is installed) that the library loads our `spiece.model` and segments as we do.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::Command;

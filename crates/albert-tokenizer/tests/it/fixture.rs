@@ -1,7 +1,7 @@
 //! Against `../shared/fixtures/tokenizer`: 227 texts encoded by HF's slow `AlbertTokenizer`
 //! (Python + sentencepiece), HF's fast tokenizer (`tokenizer.json`), and bare sentencepiece.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -1,7 +1,7 @@
 //! Any UTF-8 input encodes without panicking, with offsets inside the text on character
 //! boundaries; corrupt model files are clear errors.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

@@ -2,7 +2,7 @@
 //! (universal POS tags) beats the majority-tag baseline on held-out sentences by a wide margin,
 //! and writes its model, log and predictions; unknown tags are named with file and line.
 
-mod common;
+use crate::common;
 
 use albert_core::init::ParamInit;
 use albert_heads::AlbertForTokenClassification;

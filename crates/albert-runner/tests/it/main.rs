@@ -1,0 +1,7 @@
+//! Integration tests of `albert-runner`, in one binary (one link per crate keeps CI's build small).
+
+mod cli;
+mod finetune_cli;
+mod hf_parity;
+mod pretrain_cli;
+mod tokenizer_cli;

@@ -1,0 +1,6 @@
+//! Integration tests of `albert-tokenizer`, in one binary (one link per crate keeps CI's build small).
+
+mod common;
+mod fixture;
+mod robustness;
+mod training;
