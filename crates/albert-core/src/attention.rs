@@ -4,6 +4,8 @@
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, Linear};
 use burn::tensor::activation::softmax;
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Device, Tensor};
 
 use crate::config::AlbertConfig;
@@ -65,20 +67,65 @@ impl AlbertAttention {
         let heads = self.num_heads;
         let d = h / heads;
         let split = |t: Tensor<3>| t.reshape([b, n, heads, d]).swap_dims(1, 2);
-        let q = split(self.query.forward(x.clone()));
+        // Scaling q (n·d values) instead of the scores (n·n) is the same product, and exact
+        // when √d is a power of two (d = 16, 64, 256).
+        let q = split(self.query.forward(x.clone())) / (d as f64).sqrt();
         let k = split(self.key.forward(x.clone()));
         let v = split(self.value.forward(x.clone()));
 
-        let scores = q.matmul(k.swap_dims(2, 3)) / (d as f64).sqrt() + mask_add;
-        let probs = softmax(scores, 3);
-        let context = self
-            .attention_dropout
-            .forward(probs.clone())
-            .matmul(v)
-            .swap_dims(1, 2)
-            .reshape([b, n, h]);
+        let (context, probs) = if !return_probs && !x.device().is_autodiff() {
+            // Inference: the backend's fused attention (flex runs softmax(q·kᵀ + bias)·v per
+            // head without materialising the scores of every head at once). The additive
+            // mask is passed as a bias broadcast over heads.
+            let bias = mask_add.expand([b, 1, n, n]);
+            let options = AttentionModuleOptions {
+                scale: Some(1.0),
+                ..Default::default()
+            };
+            (attention(q, k, v, None, Some(bias), options), None)
+        } else {
+            let scores = q.matmul(k.swap_dims(2, 3)) + mask_add;
+            let probs = softmax(scores, 3);
+            let context = self.attention_dropout.forward(probs.clone()).matmul(v);
+            (context, return_probs.then_some(probs))
+        };
+        let context = context.swap_dims(1, 2).reshape([b, n, h]);
         let projected = self.output_dropout.forward(self.dense.forward(context));
         let out = self.layer_norm.forward(x + projected);
-        (out, return_probs.then_some(probs))
+        (out, probs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Distribution, TensorData};
+
+    /// The fused inference path (taken when no probabilities are asked for) and the explicit
+    /// one agree, padded keys included.
+    #[test]
+    fn fused_and_explicit_attention_agree() {
+        let device = Device::flex();
+        let config = AlbertConfig::new()
+            .with_hidden_size(32)
+            .with_num_attention_heads(4)
+            .with_intermediate_size(64);
+        let att = AlbertAttention::new(&config, &mut ParamInit::new(3, 0.2), &device);
+        let x = Tensor::<3>::random([2, 5, 32], Distribution::Normal(0.0, 1.0), &device);
+        // Second sequence: last two keys are padding.
+        let mask = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, f32::MIN, f32::MIN];
+        let mask_add =
+            Tensor::<4>::from_data(TensorData::new(mask.to_vec(), [2, 1, 1, 5]), &device);
+        let (fused, none) = att.forward(x.clone(), mask_add.clone(), false);
+        let (explicit, probs) = att.forward(x, mask_add, true);
+        assert!(none.is_none() && probs.is_some());
+        let a = fused.into_data().try_to_vec::<f32>().expect("f32");
+        let b = explicit.into_data().try_to_vec::<f32>().expect("f32");
+        let max = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max);
+        assert!(max < 1e-5, "max difference {max}");
     }
 }
