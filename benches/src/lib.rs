@@ -1,10 +1,26 @@
-//! Shared helpers for the criterion benchmarks in `benches/benches/`.
+//! Benchmarks: the scenarios (model sizes × batch shapes × inference / training step), their
+//! timing and JSON records, the machine's measured FMA peak, and helpers for the criterion
+//! benchmarks in `benches/benches/`.
 //!
-//! Run with `cargo bench -p albert-benches --bench tokenizer`. Benchmarks read the team's
-//! corpora from `../shared/data/pretrain` (or `$ALBERT_SHARED_DIR/data/pretrain`).
+//! - `cargo bench -p albert-benches --bench model` / `--bench tokenizer` / `--bench instances`
+//!   (criterion);
+//! - the `albert-bench` binary measures one scenario per process for `cargo xtask bench`, which
+//!   interleaves it with `benches/pytorch_bench.py` and writes the report.
+//!
+//! The tokenizer benchmarks read the team's corpora from `../shared/data/pretrain` (or
+//! `$ALBERT_SHARED_DIR/data/pretrain`).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+
+pub mod measure;
+pub mod peak;
+pub mod scenario;
+
+/// The repository root.
+pub fn repo_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
 
 /// `../shared` beside the repository, or `$ALBERT_SHARED_DIR`.
 pub fn shared_dir() -> PathBuf {

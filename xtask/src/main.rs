@@ -6,6 +6,7 @@ use std::process::{Command, ExitCode};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod bench;
 mod experiments;
 use experiments::{ablate_sentence, finetune_table};
 
@@ -151,6 +152,34 @@ enum Task {
         /// cpu, wgpu or cuda.
         #[arg(long, default_value = "cpu")]
         device: String,
+    },
+    /// Benchmark inference and training steps (tiny, albert-base, albert-large shapes),
+    /// tokenizer and instance-creation throughput; optionally against PyTorch + transformers,
+    /// interleaved in the same invocation. Writes bench.md, bench.json and bench.svg.
+    Bench {
+        /// Which scenarios.
+        #[arg(long, value_enum, default_value = "default")]
+        suite: bench::Suite,
+        /// Only these scenarios of the suite (comma-separated names such as
+        /// `base-train-8x128`, `tokenize`, `instances-128`, `peak`).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        /// Backends to benchmark, comma-separated: cpu, wgpu, cuda (wgpu/cuda build the bench
+        /// binary with that feature).
+        #[arg(long, value_delimiter = ',', default_value = "cpu")]
+        devices: Vec<String>,
+        /// Processes per scenario and implementation (ratios are medians over them).
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+        /// Also run benches/pytorch_bench.py (needs `pip install torch transformers`).
+        #[arg(long)]
+        compare_pytorch: bool,
+        /// Python interpreter for --compare-pytorch.
+        #[arg(long, default_value = "python3")]
+        python: String,
+        /// Where the report goes.
+        #[arg(long, default_value = "docs/bench")]
+        out: PathBuf,
     },
     /// What CI runs: formatting, clippy, the test suite, and the CUDA type-check.
     Ci,
@@ -391,6 +420,23 @@ fn run(task: Task) -> anyhow::Result<()> {
             check_cuda()
         }
         Task::CheckCuda => check_cuda(),
+        Task::Bench {
+            suite,
+            only,
+            devices,
+            repeats,
+            compare_pytorch,
+            python,
+            out,
+        } => bench::bench(bench::BenchArgs {
+            suite,
+            only,
+            devices,
+            repeats,
+            compare_pytorch,
+            python,
+            out: absolute(&out)?,
+        }),
     }
 }
 

@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""PyTorch + transformers side of `cargo xtask bench --compare-pytorch`.
+
+Measures one model scenario in this process, the same way `albert-bench model` does, and prints
+one JSON record (the fields of `albert_benches::measure::Record`) on stdout:
+
+    python3 benches/pytorch_bench.py model --size base --mode train --batch 8 --seq 128
+
+- infer: `AlbertForPreTraining` forward under `torch.inference_mode()` (MLM logits at every
+  position and SOP logits).
+- train: forward with `labels` (-100 except 20 masked positions per sequence) and
+  `sentence_order_label`, `loss.backward()`, `torch.optim.AdamW` step (lr 1e-4, weight decay
+  0.01, eps 1e-6), `zero_grad(set_to_none=True)`.
+
+Random weights (seeded), no dropout (v2 configs), default thread settings (torch uses every
+physical core). Needs `pip install torch transformers`.
+"""
+
+import argparse
+import json
+import sys
+import time
+
+PREDICTIONS_PER_SEQ = 20
+
+SIZES = {
+    # The HF fixture's tiny config (../shared/fixtures/hf-albert/tiny/config.json).
+    "tiny": dict(vocab_size=1000, embedding_size=32, hidden_size=64, num_hidden_layers=3,
+                 num_attention_heads=4, intermediate_size=128, max_position_embeddings=128),
+    "base": dict(vocab_size=30000, embedding_size=128, hidden_size=768, num_hidden_layers=12,
+                 num_attention_heads=12, intermediate_size=3072, max_position_embeddings=512),
+    "large": dict(vocab_size=30000, embedding_size=128, hidden_size=1024, num_hidden_layers=24,
+                  num_attention_heads=16, intermediate_size=4096, max_position_embeddings=512),
+}
+
+
+def peak_rss_mib():
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
+def forward_flops(c, n, mlm_rows):
+    """Matmul FLOPs of one sequence, as `albert_benches::scenario::forward_flops`."""
+    v, e, h, i = c["vocab_size"], c["embedding_size"], c["hidden_size"], c["intermediate_size"]
+    layer = 8 * n * h * h + 4 * n * n * h + 4 * n * h * i
+    return (2 * n * e * h + c["num_hidden_layers"] * layer + 2 * h * h + 4 * h
+            + 2 * mlm_rows * h * e + 2 * mlm_rows * e * v)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="what", required=True)
+    m = sub.add_parser("model")
+    m.add_argument("--size", choices=sorted(SIZES), required=True)
+    m.add_argument("--mode", choices=["infer", "train"], required=True)
+    m.add_argument("--batch", type=int, required=True)
+    m.add_argument("--seq", type=int, required=True)
+    m.add_argument("--device", default="cpu")
+    m.add_argument("--warmup", type=int, default=1)
+    m.add_argument("--iters", type=int, default=5)
+    a = p.parse_args()
+
+    import torch
+    from transformers import AlbertConfig, AlbertForPreTraining
+
+    torch.manual_seed(0)
+    cfg = dict(hidden_act="gelu_new", hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+               classifier_dropout_prob=0.0, type_vocab_size=2, **SIZES[a.size])
+    device = torch.device(a.device)
+    model = AlbertForPreTraining(AlbertConfig(**cfg)).to(device)
+    b, n = a.batch, a.seq
+    g = torch.Generator().manual_seed(1)
+    input_ids = torch.randint(5, cfg["vocab_size"], (b, n), generator=g).to(device)
+    token_type_ids = (torch.arange(n) >= n // 2).long().expand(b, n).contiguous().to(device)
+    attention_mask = torch.ones(b, n, dtype=torch.long, device=device)
+    k = min(PREDICTIONS_PER_SEQ, n)
+    labels = torch.full((b, n), -100, dtype=torch.long)
+    for row in range(b):
+        pos = torch.randperm(n, generator=g)[:k]
+        labels[row, pos] = torch.randint(5, cfg["vocab_size"], (k,), generator=g)
+    labels = labels.to(device)
+    sop = torch.randint(0, 2, (b,), generator=g).to(device)
+
+    loss_value = [None]
+    if a.mode == "infer":
+        model.eval()
+
+        def step():
+            with torch.inference_mode():
+                out = model(input_ids=input_ids, token_type_ids=token_type_ids,
+                            attention_mask=attention_mask)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            return out
+    else:
+        model.train()
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01, eps=1e-6)
+
+        def step():
+            out = model(input_ids=input_ids, token_type_ids=token_type_ids,
+                        attention_mask=attention_mask, labels=labels,
+                        sentence_order_label=sop)
+            out.loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            loss_value[0] = float(out.loss.detach())
+
+    print(f"pytorch_bench: {a.size}-{a.mode}-{b}x{n} on {a.device} (torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads): {a.warmup} warm-up + {a.iters} timed iterations",
+          file=sys.stderr)
+    for _ in range(a.warmup):
+        step()
+    seconds = []
+    for _ in range(a.iters):
+        t = time.perf_counter()
+        step()
+        seconds.append(time.perf_counter() - t)
+    s = sorted(seconds)
+    mid = len(s) // 2
+    median = s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
+    fwd = forward_flops(cfg, n, n) * b  # HF projects every position onto the vocabulary
+    record = dict(
+        implementation="pytorch",
+        device=a.device,
+        scenario=f"{a.size}-{a.mode}-{b}x{n}",
+        seconds=seconds,
+        median_s=median,
+        units=float(b),
+        unit="sequences",
+        tokens=float(b * n),
+        flops=float(fwd if a.mode == "infer" else 3 * fwd),
+        peak_rss_mib=peak_rss_mib(),
+        loss=loss_value[0],
+    )
+    print(json.dumps(record))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,246 @@
+//! `albert-bench`: measures one scenario in this process and prints one JSON record on stdout
+//! (progress on stderr). `cargo xtask bench` runs it once per scenario and repetition, so each
+//! record's peak RSS belongs to that scenario alone, interleaved with `pytorch_bench.py`.
+//!
+//! ```text
+//! albert-bench model --size base --mode train --batch 8 --seq 128 [--device cpu] [--iters 5]
+//! albert-bench tokenize [--tokenizer FILE] [--corpus FILE]
+//! albert-bench instances [--tokenizer FILE] [--corpus FILE] [--seq 128]
+//! albert-bench peak
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use albert_benches::measure::{Record, median, peak_rss_mib, run_model, time_iterations};
+use albert_benches::peak::peak_gflops;
+use albert_benches::scenario::{Mode, Scenario, Size};
+use albert_benches::{repo_dir, shared_dir};
+use albert_pretrain::data::{DataConfig, TokenizedCorpus, epoch_instances};
+use albert_tokenizer::{AlbertTokenizer, EncodeOptions};
+use clap::{Parser, Subcommand};
+use rayon::prelude::*;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "albert-bench",
+    about = "Measure one benchmark scenario; prints a JSON record"
+)]
+struct Cli {
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(Debug, Subcommand)]
+enum What {
+    /// Inference or a training step of an ALBERT size at one batch shape.
+    Model {
+        /// tiny, base or large.
+        #[arg(long)]
+        size: Size,
+        /// infer or train.
+        #[arg(long)]
+        mode: Mode,
+        /// Sequences per batch.
+        #[arg(long)]
+        batch: usize,
+        /// Tokens per sequence.
+        #[arg(long)]
+        seq: usize,
+        /// cpu, wgpu, cuda (as `albert --device`).
+        #[arg(long, default_value = "cpu")]
+        device: String,
+        /// Untimed iterations first.
+        #[arg(long, default_value_t = 1)]
+        warmup: usize,
+        /// Timed iterations.
+        #[arg(long, default_value_t = 5)]
+        iters: usize,
+    },
+    /// Tokenizer encode throughput over a corpus, on every core.
+    Tokenize {
+        #[command(flatten)]
+        text: TextArgs,
+    },
+    /// Pretraining-instance creation (SOP pairs, n-gram masking) throughput, on every core.
+    Instances {
+        #[command(flatten)]
+        text: TextArgs,
+        /// `max_seq_length` of the instances.
+        #[arg(long, default_value_t = 128)]
+        seq: usize,
+    },
+    /// The machine's peak f32 FMA rate on every core.
+    Peak,
+}
+
+#[derive(Debug, clap::Args)]
+struct TextArgs {
+    /// SentencePiece model or tokenizer.json [default: ../shared/fixtures/tokenizer/spiece.model]
+    #[arg(long)]
+    tokenizer: Option<PathBuf>,
+    /// Corpus file, plain or .gz [default: the repository's data/pretrain/austen.txt.gz]
+    #[arg(long)]
+    corpus: Option<PathBuf>,
+    /// Untimed iterations first.
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
+    /// Timed iterations.
+    #[arg(long, default_value_t = 3)]
+    iters: usize,
+}
+
+impl TextArgs {
+    fn load(&self) -> Result<(AlbertTokenizer, PathBuf), String> {
+        let tok_path = self
+            .tokenizer
+            .clone()
+            .unwrap_or_else(|| shared_dir().join("fixtures/tokenizer/spiece.model"));
+        let tok = AlbertTokenizer::from_path(&tok_path)
+            .map_err(|e| format!("{}: {e}", tok_path.display()))?;
+        let corpus = self
+            .corpus
+            .clone()
+            .unwrap_or_else(|| repo_dir().join("data/pretrain/austen.txt.gz"));
+        Ok((tok, corpus))
+    }
+}
+
+fn text_record(scenario: &str, seconds: Vec<f64>, units: f64, unit: &str, tokens: f64) -> Record {
+    Record {
+        implementation: "burn".into(),
+        device: "cpu".into(),
+        scenario: scenario.into(),
+        median_s: median(&seconds),
+        seconds,
+        units,
+        unit: unit.into(),
+        tokens,
+        flops: 0.0,
+        peak_rss_mib: peak_rss_mib(),
+        loss: None,
+    }
+}
+
+fn run(what: What) -> Result<String, String> {
+    let record = match what {
+        What::Model {
+            size,
+            mode,
+            batch,
+            seq,
+            device,
+            warmup,
+            iters,
+        } => {
+            if batch == 0 || seq < 4 || iters == 0 {
+                return Err("--batch and --iters must be ≥ 1 and --seq ≥ 4".into());
+            }
+            let max = size.config().max_position_embeddings;
+            if seq > max {
+                return Err(format!("--seq {seq} exceeds the model's {max} positions"));
+            }
+            let dev = albert_runner::device::device(&device).map_err(|e| e.to_string())?;
+            albert_runner::device::probe(&dev, &device).map_err(|e| e.to_string())?;
+            let scenario = Scenario {
+                size,
+                mode,
+                batch,
+                seq,
+            };
+            eprintln!(
+                "albert-bench: {} on {device}: {warmup} warm-up + {iters} timed iterations",
+                scenario.name()
+            );
+            run_model(scenario, &dev, &device, warmup, iters)
+        }
+        What::Tokenize { text } => {
+            let (tok, corpus) = text.load()?;
+            let lines = read_lines(&corpus)?;
+            let encode = || {
+                lines
+                    .par_iter()
+                    .map(|l| {
+                        tok.encode(l, None, &EncodeOptions::default())
+                            .map_or(0, |e| e.ids.len())
+                    })
+                    .sum::<usize>()
+            };
+            let tokens = encode() as f64;
+            eprintln!(
+                "albert-bench: tokenize {} lines ({tokens} tokens) of {}",
+                lines.len(),
+                corpus.display()
+            );
+            let seconds = time_iterations(text.warmup, text.iters, || {
+                std::hint::black_box(encode());
+            });
+            text_record("tokenize", seconds, tokens, "tokens", tokens)
+        }
+        What::Instances { text, seq } => {
+            let (tok, corpus) = text.load()?;
+            let corpus_data =
+                TokenizedCorpus::from_files(std::slice::from_ref(&corpus), &tok, true)
+                    .map_err(|e| e.to_string())?;
+            let config = DataConfig {
+                max_seq_length: seq,
+                ..DataConfig::default()
+            };
+            config.validate().map_err(|e| e.to_string())?;
+            let mut epoch = 0;
+            let mut count = 0;
+            let seconds = time_iterations(text.warmup, text.iters, || {
+                count = epoch_instances(&corpus_data, &config, epoch).len();
+                epoch += 1;
+            });
+            eprintln!(
+                "albert-bench: {count} instances of ≤ {seq} tokens per epoch of {}",
+                corpus.display()
+            );
+            text_record(
+                &format!("instances-{seq}"),
+                seconds,
+                count as f64,
+                "instances",
+                0.0,
+            )
+        }
+        What::Peak => {
+            let threads = std::thread::available_parallelism().map_or(1, usize::from);
+            let (gflops, isa) = peak_gflops(threads);
+            eprintln!("albert-bench: peak {gflops:.0} GFLOP/s ({isa}, {threads} threads)");
+            return Ok(serde_json::json!({
+                "scenario": "peak",
+                "gflops": gflops,
+                "isa": isa,
+                "threads": threads,
+            })
+            .to_string());
+        }
+    };
+    if let Some(loss) = record.loss
+        && !loss.is_finite()
+    {
+        return Err(format!("{}: training loss is {loss}", record.scenario));
+    }
+    serde_json::to_string(&record).map_err(|e| e.to_string())
+}
+
+fn read_lines(path: &std::path::Path) -> Result<Vec<String>, String> {
+    let docs = albert_pretrain::data::read_documents(std::slice::from_ref(&path.to_path_buf()))
+        .map_err(|e| e.to_string())?;
+    Ok(docs.into_iter().flatten().collect())
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse().what) {
+        Ok(json) => {
+            println!("{json}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("albert-bench: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Timing one scenario in one process, and the JSON record that `albert-bench` and
+//! `pytorch_bench.py` both print (one object per line) for `cargo xtask bench` to compare.
+
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::scenario::{Scenario, Workload};
+
+/// One measured scenario in one process. `pytorch_bench.py` writes the same fields.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Record {
+    /// `burn` or `pytorch`.
+    pub implementation: String,
+    /// Backend / device: `cpu` (flex), `wgpu`, `cuda`, or PyTorch's `cpu`.
+    pub device: String,
+    /// `tiny-infer-32x128`, `tokenize`, `instances`, ...
+    pub scenario: String,
+    /// Seconds of every timed iteration, in order (after the warm-up ones).
+    pub seconds: Vec<f64>,
+    /// Median of `seconds`.
+    pub median_s: f64,
+    /// Work units per iteration: sequences for model scenarios, tokens or instances otherwise.
+    pub units: f64,
+    /// What `units` counts: `sequences`, `tokens`, `instances`.
+    pub unit: String,
+    /// Tokens per iteration (sequences × length for model scenarios).
+    pub tokens: f64,
+    /// Matmul FLOPs per iteration (0 where not meaningful).
+    pub flops: f64,
+    /// Peak resident set of the process (`VmHWM`), MiB; `None` where it cannot be read.
+    pub peak_rss_mib: Option<f64>,
+    /// Last training loss (a finite value shows the step really ran), if any.
+    pub loss: Option<f64>,
+}
+
+impl Record {
+    /// Units per second at the median.
+    pub fn per_second(&self) -> f64 {
+        self.units / self.median_s
+    }
+
+    /// Achieved matmul GFLOP/s at the median.
+    pub fn gflops(&self) -> f64 {
+        self.flops / self.median_s / 1e9
+    }
+}
+
+/// The median of `xs` (mean of the middle two for an even count); NaN when empty.
+pub fn median(xs: &[f64]) -> f64 {
+    let mut v: Vec<f64> = xs.iter().copied().filter(|x| !x.is_nan()).collect();
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    }
+}
+
+/// Peak resident set size of this process in MiB (`VmHWM` of `/proc/self/status`, Linux).
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// Times `iters` calls of `f` after `warmup` untimed ones; returns the seconds of each.
+pub fn time_iterations(warmup: usize, iters: usize, mut f: impl FnMut()) -> Vec<f64> {
+    for _ in 0..warmup {
+        f();
+    }
+    (0..iters)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .collect()
+}
+
+/// Runs a model scenario on `device_name`'s device: builds the workload, warms up, times.
+pub fn run_model(
+    scenario: Scenario,
+    device: &burn::tensor::Device,
+    device_name: &str,
+    warmup: usize,
+    iters: usize,
+) -> Record {
+    let mut workload = Workload::new(scenario, device);
+    let mut loss = f32::NAN;
+    let seconds = time_iterations(warmup, iters, || loss = workload.step());
+    Record {
+        implementation: "burn".into(),
+        device: device_name.into(),
+        scenario: scenario.name(),
+        median_s: median(&seconds),
+        seconds,
+        units: scenario.batch as f64,
+        unit: "sequences".into(),
+        tokens: (scenario.batch * scenario.seq) as f64,
+        flops: scenario.flops(),
+        peak_rss_mib: peak_rss_mib(),
+        loss: (!loss.is_nan()).then_some(f64::from(loss)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert!(median(&[]).is_nan());
+    }
+
+    #[test]
+    fn peak_rss_is_read_on_linux() {
+        if cfg!(target_os = "linux") {
+            let mib = peak_rss_mib().expect("VmHWM");
+            assert!(mib > 1.0 && mib < 1e6, "{mib}");
+        }
+    }
+}
