@@ -66,12 +66,14 @@ impl AlbertAttention {
         let [b, n, h] = x.dims();
         let heads = self.num_heads;
         let d = h / heads;
-        let split = |t: Tensor<3>| t.reshape([b, n, heads, d]).swap_dims(1, 2);
+        // The projections run on `[B·n, H]`: one 2-D matmul instead of a batch of B.
+        let rows = x.clone().reshape([b * n, h]);
+        let split = |t: Tensor<2>| t.reshape([b, n, heads, d]).swap_dims(1, 2);
         // Scaling q (n·d values) instead of the scores (n·n) is the same product, and exact
         // when √d is a power of two (d = 16, 64, 256).
-        let q = split(self.query.forward(x.clone())) / (d as f64).sqrt();
-        let k = split(self.key.forward(x.clone()));
-        let v = split(self.value.forward(x.clone()));
+        let q = split(self.query.forward(rows.clone())) / (d as f64).sqrt();
+        let k = split(self.key.forward(rows.clone()));
+        let v = split(self.value.forward(rows));
 
         let (context, probs) = if !return_probs && !x.device().is_autodiff() {
             // Inference: the backend's fused attention (flex runs softmax(q·kᵀ + bias)·v per
@@ -89,8 +91,10 @@ impl AlbertAttention {
             let context = self.attention_dropout.forward(probs.clone()).matmul(v);
             (context, return_probs.then_some(probs))
         };
-        let context = context.swap_dims(1, 2).reshape([b, n, h]);
-        let projected = self.output_dropout.forward(self.dense.forward(context));
+        let context = context.swap_dims(1, 2).reshape([b * n, h]);
+        let projected = self
+            .output_dropout
+            .forward(self.dense.forward(context).reshape([b, n, h]));
         let out = self.layer_norm.forward(x + projected);
         (out, probs)
     }

@@ -43,8 +43,12 @@ impl AlbertFeedForward {
     /// - `a` (the attention block's output): `[B, n, H]`
     /// - output: `[B, n, H]`
     pub fn forward(&self, a: Tensor<3>) -> Tensor<3> {
-        let inner = activation::apply(self.act, self.ffn.forward(a.clone()));
-        let out = self.dropout.forward(self.ffn_output.forward(inner));
+        // The projections run on `[B·n, ·]`: one 2-D matmul instead of a batch of B.
+        let [b, n, h] = a.dims();
+        let inner = activation::apply(self.act, self.ffn.forward(a.clone().reshape([b * n, h])));
+        let out = self
+            .dropout
+            .forward(self.ffn_output.forward(inner).reshape([b, n, h]));
         self.full_layer_layer_norm.forward(a + out)
     }
 }

@@ -110,7 +110,11 @@ impl AlbertTransformer {
         record: EncoderOutputs,
     ) -> EncoderOutput {
         let layers = self.num_hidden_layers;
-        let mut x = self.embedding_hidden_mapping_in.forward(embeddings);
+        let [b, n, e] = embeddings.dims();
+        let mut x = self
+            .embedding_hidden_mapping_in
+            .forward(embeddings.reshape([b * n, e]))
+            .reshape([b, n, self.embedding_hidden_mapping_in.weight.dims()[1]]);
         let mut hidden_states = record.hidden_states.then(|| vec![x.clone()]);
         let mut attentions = record.attentions.then(Vec::new);
         let mut inner_outputs = record.inner_layer_outputs.then(Vec::new);
