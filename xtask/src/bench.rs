@@ -575,6 +575,12 @@ impl Report<'_> {
             }
         }
         let _ = writeln!(s, "\n## Targets\n");
+        if self.torch.is_none() {
+            let _ = writeln!(
+                s,
+                "The speed and memory targets are ratios to PyTorch: rerun with `--compare-pytorch`.\n"
+            );
+        }
         let _ = writeln!(s, "| target | measured | met |");
         let _ = writeln!(s, "|---|---:|---|");
         for (sc, what, min) in TARGETS {
