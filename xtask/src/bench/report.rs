@@ -1,116 +1,16 @@
-//! `cargo xtask bench`: runs benchmark scenarios, each in its own process (`albert-bench`, and
-//! `benches/pytorch_bench.py` with `--compare-pytorch`, interleaved A B B A … so both sides see
-//! the same machine state), and writes `bench.json`, `bench.md` and `bench.svg`.
+//! The benchmark report: per-scenario summaries, paired burn/PyTorch ratios, the targets,
+//! and the markdown and SVG renderings.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use anyhow::{Context, bail, ensure};
 use serde_json::{Value, json};
 
-use crate::{cargo, root};
-
-/// The scenario sets of `--suite`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Suite {
-    /// Tiny config, 32 × 128, inference and training (about a minute).
-    Quick,
-    /// The issue's targets: tiny 32 × 128 and albert-base 8 × 128, inference and training,
-    /// tokenizer and instance-creation throughput, the FMA peak.
-    Default,
-    /// Default plus the memory grid (albert-base at 4/16 × 128 and 8 × 64/256) and
-    /// albert-large 8 × 128.
-    Full,
-}
-
-/// Options of `cargo xtask bench`.
-#[derive(Debug, Clone)]
-pub struct BenchArgs {
-    pub suite: Suite,
-    pub only: Vec<String>,
-    pub devices: Vec<String>,
-    pub repeats: usize,
-    pub compare_pytorch: bool,
-    pub python: String,
-    pub out: PathBuf,
-}
-
-/// A model scenario: `(size, mode, batch, seq)`.
-type ModelCase = (&'static str, &'static str, usize, usize);
-
-fn model_cases(suite: Suite) -> Vec<ModelCase> {
-    let mut v = vec![("tiny", "infer", 32, 128), ("tiny", "train", 32, 128)];
-    if suite == Suite::Quick {
-        return v;
-    }
-    v.extend([("base", "infer", 8, 128), ("base", "train", 8, 128)]);
-    if suite == Suite::Full {
-        for mode in ["infer", "train"] {
-            v.extend([
-                ("base", mode, 4, 128),
-                ("base", mode, 16, 128),
-                ("base", mode, 8, 64),
-                ("base", mode, 8, 256),
-                ("large", mode, 8, 128),
-            ]);
-        }
-    }
-    v
-}
-
-fn case_name((size, mode, b, n): ModelCase) -> String {
-    format!("{size}-{mode}-{b}x{n}")
-}
-
-/// Warm-up and timed iterations per process: enough to settle, few enough for base/large.
-fn iterations(size: &str) -> (usize, usize) {
-    match size {
-        "tiny" => (3, 20),
-        "base" => (1, 3),
-        _ => (1, 2),
-    }
-}
-
-/// Runs one process and parses the JSON record on the last line of its stdout.
-fn record_of(mut cmd: Command, what: &str) -> anyhow::Result<Value> {
-    eprintln!("  {what}");
-    let out = cmd
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .with_context(|| format!("starting {what}"))?;
-    ensure!(out.status.success(), "{what} failed ({})", out.status);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))
-        .with_context(|| format!("{what} printed no JSON record"))?;
-    serde_json::from_str(line).with_context(|| format!("{what}: bad JSON record {line:?}"))
-}
-
-fn f(v: &Value, key: &str) -> f64 {
-    v.get(key).and_then(Value::as_f64).unwrap_or(f64::NAN)
-}
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.retain(|x| x.is_finite());
-    if xs.is_empty() {
-        return f64::NAN;
-    }
-    xs.sort_by(f64::total_cmp);
-    let m = xs.len() / 2;
-    if xs.len() % 2 == 1 {
-        xs[m]
-    } else {
-        (xs[m - 1] + xs[m]) / 2.0
-    }
-}
+use super::{f, median};
 
 /// Per-process records of one (implementation, device, scenario), summarised.
 #[derive(Debug, Clone)]
-struct Summary {
+pub(super) struct Summary {
     implementation: String,
     device: String,
     scenario: String,
@@ -122,7 +22,7 @@ struct Summary {
     peak_rss_mib: f64,
 }
 
-fn summarise(records: &[Value]) -> Vec<Summary> {
+pub(super) fn summarise(records: &[Value]) -> Vec<Summary> {
     let mut groups: BTreeMap<(String, String, String), Vec<&Value>> = BTreeMap::new();
     for r in records.iter().filter(|r| r.get("implementation").is_some()) {
         let key = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_string();
@@ -178,261 +78,16 @@ fn paired_ratio(records: &[Value], scenario: &str, device: &str, key: &str) -> f
     )
 }
 
-fn python_has_torch(python: &str) -> Option<String> {
-    let out = Command::new(python)
-        .args([
-            "-c",
-            "import torch, transformers; print(torch.__version__, transformers.__version__)",
-        ])
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-fn machine() -> Value {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu = cpuinfo
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split(':').nth(1))
-        .map_or("unknown".to_string(), |s| s.trim().to_string());
-    let flags = cpuinfo
-        .lines()
-        .find(|l| l.starts_with("flags"))
-        .unwrap_or("");
-    let isa = if flags.contains(" avx512f") {
-        "AVX-512"
-    } else if flags.contains(" avx2") {
-        "AVX2"
-    } else {
-        "no AVX2"
-    };
-    let mem_gib = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|k| k.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |k| k / 1024.0 / 1024.0);
-    let rustc = Command::new("rustc")
-        .arg("--version")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-    json!({
-        "cpu": cpu,
-        "isa": isa,
-        "threads": std::thread::available_parallelism().map_or(1, usize::from),
-        "memory_gib": (mem_gib * 10.0).round() / 10.0,
-        "os": std::env::consts::OS,
-        "rustc": rustc,
-    })
-}
-
-/// Runs the suite and writes the report.
-pub fn bench(args: BenchArgs) -> anyhow::Result<()> {
-    ensure!(args.repeats >= 1, "--repeats must be at least 1");
-    let torch = if args.compare_pytorch {
-        match python_has_torch(&args.python) {
-            Some(v) => Some(v),
-            None => bail!(
-                "--compare-pytorch: `{} -c 'import torch, transformers'` failed; install them \
-                 with `{} -m pip install torch transformers` (several GB)",
-                args.python,
-                args.python
-            ),
-        }
-    } else {
-        None
-    };
-    let mut features = Vec::new();
-    for d in &args.devices {
-        match d.as_str() {
-            "cpu" => {}
-            "wgpu" | "cuda" => features.push(d.clone()),
-            other => bail!("--devices: unknown device {other:?} (cpu, wgpu, cuda)"),
-        }
-    }
-    let mut build = vec![
-        "build",
-        "--release",
-        "-p",
-        "albert-benches",
-        "--bin",
-        "albert-bench",
-    ];
-    let joined = features.join(",");
-    if !features.is_empty() {
-        build.extend(["--features", &joined]);
-    }
-    cargo(&build, &[])?;
-    let exe = root().join("target/release/albert-bench");
-    let script = root().join("benches/pytorch_bench.py");
-
-    let mut cases = model_cases(args.suite);
-    let mut extras = if args.suite == Suite::Quick {
-        vec![]
-    } else {
-        vec!["tokenize", "instances-128", "peak"]
-    };
-    // The pipeline scenarios encode with the team fixture's vocabulary.
-    let shared = std::env::var_os("ALBERT_SHARED_DIR")
-        .map_or_else(|| root().join("../shared"), PathBuf::from);
-    if !shared.join("fixtures/tokenizer/spiece.model").exists() {
-        eprintln!(
-            "note: {} not found: skipping the tokenize and instances-128 scenarios",
-            shared.join("fixtures/tokenizer/spiece.model").display()
-        );
-        extras.retain(|e| *e == "peak");
-    }
-    if !args.only.is_empty() {
-        cases.retain(|c| args.only.contains(&case_name(*c)));
-        extras.retain(|e| args.only.iter().any(|o| o == e));
-        ensure!(
-            !cases.is_empty() || !extras.is_empty(),
-            "--only {:?} matches no scenario of --suite {:?}",
-            args.only,
-            args.suite
-        );
-    }
-
-    let mut records: Vec<Value> = Vec::new();
-    let mut peak: Vec<Value> = Vec::new();
-    for rep in 0..args.repeats {
-        eprintln!("repetition {}/{}", rep + 1, args.repeats);
-        for &case in &cases {
-            let (size, mode, b, n) = case;
-            let (warmup, iters) = iterations(size);
-            let common = [
-                "model".to_string(),
-                "--size".into(),
-                size.into(),
-                "--mode".into(),
-                mode.into(),
-                "--batch".into(),
-                b.to_string(),
-                "--seq".into(),
-                n.to_string(),
-                "--warmup".into(),
-                warmup.to_string(),
-                "--iters".into(),
-                iters.to_string(),
-            ];
-            let mut runs: Vec<(Command, String)> = args
-                .devices
-                .iter()
-                .map(|d| {
-                    let mut c = Command::new(&exe);
-                    c.args(&common).args(["--device", d]);
-                    (c, format!("burn {} on {d}", case_name(case)))
-                })
-                .collect();
-            if torch.is_some() {
-                let mut c = Command::new(&args.python);
-                c.arg(&script).args(&common);
-                let py = (c, format!("pytorch {}", case_name(case)));
-                // Alternate who goes first: A B, then B A.
-                if rep % 2 == 0 {
-                    runs.push(py);
-                } else {
-                    runs.insert(0, py);
-                }
-            }
-            for (cmd, what) in runs {
-                records.push(record_of(cmd, &what)?);
-            }
-        }
-        for extra in &extras {
-            let mut c = Command::new(&exe);
-            match *extra {
-                "tokenize" => c.arg("tokenize"),
-                "instances-128" => c.args(["instances", "--seq", "128"]),
-                _ => c.arg("peak"),
-            };
-            let r = record_of(c, &format!("burn {extra}"))?;
-            if *extra == "peak" {
-                peak.push(r);
-            } else {
-                records.push(r);
-            }
-        }
-    }
-
-    let peak_gflops = median(peak.iter().map(|p| f(p, "gflops")).collect());
-    let peak_isa = peak
-        .first()
-        .and_then(|p| p.get("isa"))
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let summaries = summarise(&records);
-    let report = Report {
-        machine: machine(),
-        torch: torch.clone(),
-        peak_gflops,
-        peak_isa,
-        summaries,
-        records: &records,
-        devices: &args.devices,
-        command: command_line(&args),
-    };
-    let md = report.markdown();
-    println!("{md}");
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
-    write_atomic(&args.out.join("bench.md"), &md)?;
-    write_atomic(&args.out.join("bench.svg"), &report.svg())?;
-    let json = json!({
-        "machine": report.machine,
-        "pytorch": torch,
-        "peak_gflops": peak_gflops,
-        "peak": peak,
-        "command": report.command,
-        "records": records,
-        "ratios": report.ratios_json(),
-    });
-    write_atomic(
-        &args.out.join("bench.json"),
-        &serde_json::to_string_pretty(&json)?,
-    )?;
-    eprintln!("wrote {}/bench.{{md,json,svg}}", args.out.display());
-    Ok(())
-}
-
-fn command_line(args: &BenchArgs) -> String {
-    let mut s = format!("cargo xtask bench --suite {:?}", args.suite).to_lowercase();
-    if !args.only.is_empty() {
-        let _ = write!(s, " --only {}", args.only.join(","));
-    }
-    if args.devices != ["cpu"] {
-        let _ = write!(s, " --devices {}", args.devices.join(","));
-    }
-    let _ = write!(s, " --repeats {}", args.repeats);
-    if args.compare_pytorch {
-        s.push_str(" --compare-pytorch");
-    }
-    s
-}
-
-fn write_atomic(path: &Path, text: &str) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))
-}
-
-struct Report<'a> {
-    machine: Value,
-    torch: Option<String>,
-    peak_gflops: f64,
-    peak_isa: String,
-    summaries: Vec<Summary>,
-    records: &'a [Value],
-    devices: &'a [String],
-    command: String,
+/// Everything the report renders.
+pub(super) struct Report<'a> {
+    pub machine: Value,
+    pub torch: Option<String>,
+    pub peak_gflops: f64,
+    pub peak_isa: String,
+    pub summaries: Vec<Summary>,
+    pub records: &'a [Value],
+    pub devices: &'a [String],
+    pub command: String,
 }
 
 /// The issue's targets: (scenario, what, minimum burn/PyTorch ratio).
@@ -477,7 +132,7 @@ impl Report<'_> {
         v
     }
 
-    fn ratios_json(&self) -> Value {
+    pub(super) fn ratios_json(&self) -> Value {
         let mut out = serde_json::Map::new();
         for sc in self.model_scenarios() {
             for d in self.devices {
@@ -496,7 +151,7 @@ impl Report<'_> {
         Value::Object(out)
     }
 
-    fn markdown(&self) -> String {
+    pub(super) fn markdown(&self) -> String {
         let m = &self.machine;
         let mut s = String::new();
         let _ = writeln!(s, "# Benchmark report\n");
@@ -641,7 +296,7 @@ impl Report<'_> {
 
     /// Two panels: burn ÷ PyTorch speed per scenario (1.0 and the targets marked), and peak
     /// RSS per scenario for both.
-    fn svg(&self) -> String {
+    pub(super) fn svg(&self) -> String {
         let scen: Vec<String> = self
             .model_scenarios()
             .into_iter()
@@ -749,5 +404,83 @@ impl Report<'_> {
         }
         s.push_str("</svg>\n");
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(imp: &str, scenario: &str, median_s: f64, rss: f64) -> Value {
+        json!({
+            "implementation": imp, "device": "cpu", "scenario": scenario,
+            "seconds": [median_s], "median_s": median_s, "units": 8.0, "unit": "sequences",
+            "tokens": 1024.0, "flops": 1e9, "peak_rss_mib": rss, "loss": null,
+        })
+    }
+
+    /// Three back-to-back pairs: burn 2, 4, 3 s against PyTorch 1, 1, 1.5 s; speed ratios
+    /// 0.5, 0.25, 0.5 (median 0.5) and RSS ratios 0.5, 1, 0.5 (median 0.5).
+    fn records() -> Vec<Value> {
+        vec![
+            record("burn", "base-train-8x128", 2.0, 100.0),
+            record("pytorch", "base-train-8x128", 1.0, 200.0),
+            record("pytorch", "base-train-8x128", 1.0, 200.0),
+            record("burn", "base-train-8x128", 4.0, 200.0),
+            record("burn", "base-train-8x128", 3.0, 100.0),
+            record("pytorch", "base-train-8x128", 1.5, 200.0),
+        ]
+    }
+
+    #[test]
+    fn ratios_pair_the_processes_in_order() {
+        let r = records();
+        assert_eq!(paired_ratio(&r, "base-train-8x128", "cpu", "median_s"), 0.5);
+        assert_eq!(
+            paired_ratio(&r, "base-train-8x128", "cpu", "peak_rss_mib"),
+            0.5
+        );
+    }
+
+    #[test]
+    fn summaries_take_medians_over_processes() {
+        let s = summarise(&records());
+        let burn = s.iter().find(|s| s.implementation == "burn").expect("burn");
+        assert_eq!(burn.median_s, 3.0);
+        assert_eq!(burn.per_second, 8.0 / 3.0);
+        assert_eq!(burn.peak_rss_mib, 100.0);
+        let torch = s
+            .iter()
+            .find(|s| s.implementation == "pytorch")
+            .expect("pytorch");
+        assert_eq!(torch.median_s, 1.0);
+    }
+
+    #[test]
+    fn markdown_reports_the_targets() {
+        let r = records();
+        let devices = vec!["cpu".to_string()];
+        let report = Report {
+            machine: json!({"cpu": "test", "isa": "AVX2", "threads": 2, "memory_gib": 1.0, "os": "linux", "rustc": "rustc"}),
+            torch: Some("2.15".into()),
+            peak_gflops: 100.0,
+            peak_isa: "AVX2 FMA".into(),
+            summaries: summarise(&r),
+            records: &r,
+            devices: &devices,
+            command: "cargo xtask bench".into(),
+        };
+        let md = report.markdown();
+        assert!(
+            md.contains("| base-train-8x128 speed ≥ 1.0× PyTorch | 0.50× | no |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| base-train-8x128 peak RSS ≤ 0.7× PyTorch | 0.50× | yes |"),
+            "{md}"
+        );
+        // 1 GFLOP in 3 s of a 100 GFLOP/s machine.
+        assert!(md.contains("| 0.33 | 0% |"), "{md}");
+        assert!(report.svg().contains("0.50×"));
     }
 }
