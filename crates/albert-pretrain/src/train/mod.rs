@@ -315,6 +315,32 @@ pub fn pretrain(
     )?;
     let (train, held_out) = corpus.split_held_out(config.data.held_out_every)?;
     let (ts, hs) = (train.stats(), held_out.stats());
+    if config.instances.sentence_task == SentenceTask::Nsp && ts.documents < 2 {
+        // Random-next segments come from another document: with one, every NSP pair would be
+        // "in order" and the sentence head would learn a constant.
+        return Err(PretrainError::Corpus(format!(
+            "sentence_task = \"nsp\" needs at least two training documents (random next \
+             segments come from another document), but {} leaves {} after holding out every \
+             {}th; add documents (blank line between them) or use \"sop\"",
+            config
+                .data
+                .corpus
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            ts.documents,
+            config.data.held_out_every
+        )));
+    }
+    if hs.documents < 2 {
+        say(&format!(
+            "warning: {} held-out document(s): NSP pairs take their random next segment \
+             from another document, so the final evaluation's nsp_accuracy will only see \
+             in-order pairs",
+            hs.documents
+        ));
+    }
     say(&format!(
         "corpus: {} training documents ({} segments, {} tokens), {} held-out documents",
         ts.documents, ts.segments, ts.tokens, hs.documents

@@ -98,6 +98,12 @@ fn bad_configs_and_corpora_fail_cleanly() {
     std::fs::write(&bad_utf8, b"good line\n\xfe\n").expect("write");
     let one_line = tmp.path().join("one.txt");
     std::fs::write(&one_line, "A single line in a single document.\n").expect("write");
+    let two_docs = tmp.path().join("two.txt");
+    std::fs::write(
+        &two_docs,
+        "The first document has a line.\nAnd another one.\n\nThe second document.\nIts end.\n",
+    )
+    .expect("write");
     let cases: Vec<(String, &str)> = vec![
         (config(&empty, &tokenizer, ""), "no text"),
         (
@@ -107,6 +113,12 @@ fn bad_configs_and_corpora_fail_cleanly() {
         (
             config(&one_line, &tokenizer, ""),
             "cannot hold out documents",
+        ),
+        (
+            // One document left for training: NSP would only ever see in-order pairs.
+            config(&two_docs, &tokenizer, "")
+                .replace("[instances]\n", "[instances]\nsentence_task = \"nsp\"\n"),
+            "needs at least two training documents",
         ),
         (
             config(
