@@ -10,6 +10,7 @@ use burn::tensor::{Device, Tensor};
 
 use crate::config::AlbertConfig;
 use crate::init::{ParamInit, layer_norm};
+use crate::rows::{flatten, linear_rows};
 
 /// Query/key/value projections, output projection (`dense`) and the residual LayerNorm.
 #[derive(Module, Debug)]
@@ -66,8 +67,8 @@ impl AlbertAttention {
         let [b, n, h] = x.dims();
         let heads = self.num_heads;
         let d = h / heads;
-        // The projections run on `[B·n, H]`: one 2-D matmul instead of a batch of B.
-        let rows = x.clone().reshape([b * n, h]);
+        // The projections run on `[B·n, H]` rows (see `rows`).
+        let rows = flatten(x.clone());
         let split = |t: Tensor<2>| t.reshape([b, n, heads, d]).swap_dims(1, 2);
         // Scaling q (n·d values) instead of the scores (n·n) is the same product, and exact
         // when √d is a power of two (d = 16, 64, 256).
@@ -91,10 +92,10 @@ impl AlbertAttention {
             let context = self.attention_dropout.forward(probs.clone()).matmul(v);
             (context, return_probs.then_some(probs))
         };
-        let context = context.swap_dims(1, 2).reshape([b * n, h]);
+        let context = context.swap_dims(1, 2).reshape([b, n, h]);
         let projected = self
             .output_dropout
-            .forward(self.dense.forward(context).reshape([b, n, h]));
+            .forward(linear_rows(&self.dense, context));
         let out = self.layer_norm.forward(x + projected);
         (out, probs)
     }

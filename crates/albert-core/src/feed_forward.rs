@@ -8,6 +8,7 @@ use burn::tensor::{Device, Tensor};
 use crate::activation;
 use crate::config::{AlbertConfig, HiddenAct};
 use crate::init::{ParamInit, layer_norm};
+use crate::rows::linear_rows;
 
 /// `LayerNorm(a + ffn_output(act(ffn(a))))`.
 #[derive(Module, Debug)]
@@ -43,12 +44,8 @@ impl AlbertFeedForward {
     /// - `a` (the attention block's output): `[B, n, H]`
     /// - output: `[B, n, H]`
     pub fn forward(&self, a: Tensor<3>) -> Tensor<3> {
-        // The projections run on `[B·n, ·]`: one 2-D matmul instead of a batch of B.
-        let [b, n, h] = a.dims();
-        let inner = activation::apply(self.act, self.ffn.forward(a.clone().reshape([b * n, h])));
-        let out = self
-            .dropout
-            .forward(self.ffn_output.forward(inner).reshape([b, n, h]));
+        let inner = activation::apply(self.act, linear_rows(&self.ffn, a.clone()));
+        let out = self.dropout.forward(linear_rows(&self.ffn_output, inner));
         self.full_layer_layer_norm.forward(a + out)
     }
 }

@@ -51,6 +51,7 @@ pub mod io;
 pub mod loss;
 mod model;
 pub mod optim;
+mod rows;
 pub mod schedule;
 mod transformer;
 

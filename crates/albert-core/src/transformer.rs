@@ -20,6 +20,7 @@ use crate::attention::AlbertAttention;
 use crate::config::{AlbertConfig, group_index};
 use crate::feed_forward::AlbertFeedForward;
 use crate::init::ParamInit;
+use crate::rows::linear_rows;
 
 /// The encoder stack.
 #[derive(Module, Debug)]
@@ -110,11 +111,7 @@ impl AlbertTransformer {
         record: EncoderOutputs,
     ) -> EncoderOutput {
         let layers = self.num_hidden_layers;
-        let [b, n, e] = embeddings.dims();
-        let mut x = self
-            .embedding_hidden_mapping_in
-            .forward(embeddings.reshape([b * n, e]))
-            .reshape([b, n, self.embedding_hidden_mapping_in.weight.dims()[1]]);
+        let mut x = linear_rows(&self.embedding_hidden_mapping_in, embeddings);
         let mut hidden_states = record.hidden_states.then(|| vec![x.clone()]);
         let mut attentions = record.attentions.then(Vec::new);
         let mut inner_outputs = record.inner_layer_outputs.then(Vec::new);
