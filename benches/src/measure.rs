@@ -35,6 +35,31 @@ pub struct Record {
 }
 
 impl Record {
+    /// A record of this process's measurement: `seconds` per iteration, each doing `units` of
+    /// `unit` over `tokens` tokens; the median and the peak RSS so far are filled in. No FLOP
+    /// count or loss: model scenarios set those.
+    pub fn burn(
+        device: &str,
+        scenario: String,
+        seconds: Vec<f64>,
+        (units, unit): (f64, &str),
+        tokens: f64,
+    ) -> Self {
+        Self {
+            implementation: "burn".into(),
+            device: device.into(),
+            scenario,
+            median_s: median(&seconds),
+            seconds,
+            units,
+            unit: unit.into(),
+            tokens,
+            flops: 0.0,
+            peak_rss_mib: peak_rss_mib(),
+            loss: None,
+        }
+    }
+
     /// Units per second at the median.
     pub fn per_second(&self) -> f64 {
         self.units / self.median_s
@@ -95,17 +120,15 @@ pub fn run_model(
     let mut loss = f32::NAN;
     let seconds = time_iterations(warmup, iters, || loss = workload.step());
     Record {
-        implementation: "burn".into(),
-        device: device_name.into(),
-        scenario: scenario.name(),
-        median_s: median(&seconds),
-        seconds,
-        units: scenario.batch as f64,
-        unit: "sequences".into(),
-        tokens: (scenario.batch * scenario.seq) as f64,
         flops: scenario.flops(),
-        peak_rss_mib: peak_rss_mib(),
         loss: (!loss.is_nan()).then_some(f64::from(loss)),
+        ..Record::burn(
+            device_name,
+            scenario.name(),
+            seconds,
+            (scenario.batch as f64, "sequences"),
+            (scenario.batch * scenario.seq) as f64,
+        )
     }
 }
 

@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use albert_benches::measure::{Record, median, peak_rss_mib, run_model, time_iterations};
+use albert_benches::measure::{Record, run_model, time_iterations};
 use albert_benches::peak::peak_gflops;
 use albert_benches::scenario::{Mode, Scenario, Size};
 use albert_benches::{repo_dir, shared_dir};
@@ -106,22 +106,6 @@ impl TextArgs {
     }
 }
 
-fn text_record(scenario: &str, seconds: Vec<f64>, units: f64, unit: &str, tokens: f64) -> Record {
-    Record {
-        implementation: "burn".into(),
-        device: "cpu".into(),
-        scenario: scenario.into(),
-        median_s: median(&seconds),
-        seconds,
-        units,
-        unit: unit.into(),
-        tokens,
-        flops: 0.0,
-        peak_rss_mib: peak_rss_mib(),
-        loss: None,
-    }
-}
-
 fn run(what: What) -> Result<String, String> {
     let record = match what {
         What::Model {
@@ -175,7 +159,13 @@ fn run(what: What) -> Result<String, String> {
             let seconds = time_iterations(text.warmup, text.iters, || {
                 std::hint::black_box(encode());
             });
-            text_record("tokenize", seconds, tokens, "tokens", tokens)
+            Record::burn(
+                "cpu",
+                "tokenize".into(),
+                seconds,
+                (tokens, "tokens"),
+                tokens,
+            )
         }
         What::Instances { text, seq } => {
             let (tok, corpus) = text.load()?;
@@ -197,11 +187,11 @@ fn run(what: What) -> Result<String, String> {
                 "albert-bench: {count} instances of ≤ {seq} tokens per epoch of {}",
                 corpus.display()
             );
-            text_record(
-                &format!("instances-{seq}"),
+            Record::burn(
+                "cpu",
+                format!("instances-{seq}"),
                 seconds,
-                count as f64,
-                "instances",
+                (count as f64, "instances"),
                 0.0,
             )
         }
