@@ -59,16 +59,6 @@ impl Record {
             loss: None,
         }
     }
-
-    /// Units per second at the median.
-    pub fn per_second(&self) -> f64 {
-        self.units / self.median_s
-    }
-
-    /// Achieved matmul GFLOP/s at the median.
-    pub fn gflops(&self) -> f64 {
-        self.flops / self.median_s / 1e9
-    }
 }
 
 /// The median of `xs` (mean of the middle two for an even count); NaN when empty.
