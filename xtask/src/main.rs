@@ -94,7 +94,8 @@ enum Task {
         /// SentencePiece vocabulary size.
         #[arg(long, default_value_t = 8000)]
         vocab_size: usize,
-        /// cpu, wgpu or cuda (wgpu and cuda build the runner with that feature).
+        /// cpu, wgpu, cuda, remote:ws://HOST:PORT, or a comma-separated list (data-parallel);
+        /// wgpu, cuda and remote build the runner with that feature.
         #[arg(long, default_value = "cpu")]
         device: String,
         /// Sentence-level objective: sop (ALBERT), nsp (BERT) or none.
@@ -217,13 +218,32 @@ fn albert(device: &str, args: &[String]) -> anyhow::Result<()> {
     let mut cmd: Vec<String> = ["run", "--release", "--quiet", "-p", "albert-runner"]
         .map(String::from)
         .to_vec();
-    if device == "wgpu" || device == "cuda" {
-        cmd.extend(["--features".to_string(), device.to_string()]);
+    let features = backend_features(device);
+    if !features.is_empty() {
+        cmd.extend(["--features".to_string(), features.join(",")]);
     }
     cmd.push("--".into());
     cmd.extend(args.iter().cloned());
     let refs: Vec<&str> = cmd.iter().map(String::as_str).collect();
     cargo(&refs, &[])
+}
+
+/// The `albert-runner` features a `--device` list needs beyond the default CPU backend:
+/// `wgpu:0,wgpu:1` → `wgpu`, `remote:ws://…` → `remote`.
+fn backend_features(devices: &str) -> Vec<&'static str> {
+    let mut features = Vec::new();
+    for name in devices.split(',').map(str::trim) {
+        let feature = match name.split(':').next() {
+            Some("wgpu") => "wgpu",
+            Some("cuda") => "cuda",
+            Some("remote") => "remote",
+            _ => continue,
+        };
+        if !features.contains(&feature) {
+            features.push(feature);
+        }
+    }
+    features
 }
 
 fn model_table(size: Size, seq_len: usize) -> String {
@@ -447,5 +467,23 @@ fn main() -> ExitCode {
             eprintln!("xtask: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backend_features;
+
+    #[test]
+    fn device_lists_pick_the_runner_features() {
+        assert!(backend_features("cpu").is_empty());
+        assert!(backend_features("cpu,cpu").is_empty());
+        assert_eq!(backend_features("wgpu"), ["wgpu"]);
+        assert_eq!(backend_features("wgpu:0, wgpu:1"), ["wgpu"]);
+        assert_eq!(backend_features("cuda:0,cuda:1"), ["cuda"]);
+        assert_eq!(
+            backend_features("remote:ws://a:3000,remote:ws://b:3000#1,wgpu"),
+            ["remote", "wgpu"]
+        );
     }
 }

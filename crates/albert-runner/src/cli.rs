@@ -203,9 +203,27 @@ enum Command {
         /// Override [run] steps.
         #[arg(long)]
         steps: Option<u64>,
-        /// Override [run] device: cpu, wgpu or cuda.
+        /// Override [run] device: cpu, wgpu, cuda, remote:ws://HOST:PORT, or a comma-separated
+        /// list of them (data-parallel replicas).
         #[arg(long)]
         device: Option<String>,
+    },
+    /// Host this machine's devices for other machines' `--device remote:ws://HOST:PORT`
+    /// (burn's remote backend over WebSocket; needs the `remote` feature). Runs until Ctrl+C.
+    Serve {
+        /// TCP port to listen on.
+        #[arg(long, default_value_t = 3000)]
+        port: u16,
+        /// Address to listen on (0.0.0.0: every IPv4 interface; 127.0.0.1: this machine only).
+        #[arg(long, default_value = "0.0.0.0")]
+        bind: String,
+        /// The devices to host, comma-separated (clients pick one with `#N`): cpu, wgpu:N, cuda:N.
+        #[arg(long, default_value = "cpu")]
+        device: String,
+        /// Accept only clients presenting this token (clients set ALBERT_REMOTE_TOKEN). The
+        /// WebSocket transport is unencrypted: use it on a trusted network.
+        #[arg(long, env = "ALBERT_REMOTE_TOKEN")]
+        token: Option<String>,
     },
     /// Encode text with, or train, an ALBERT SentencePiece vocabulary.
     Tokenizer {
@@ -450,6 +468,12 @@ fn run_command(command: Command) -> Result<()> {
             steps,
             device: device_name,
         } => crate::pretrain::run(&config, &out, resume, steps, device_name.as_deref()),
+        Command::Serve {
+            port,
+            bind,
+            device,
+            token,
+        } => crate::serve::run(&bind, port, &device, token.as_deref()),
         Command::Tokenizer { command } => match command {
             TokenizerCommand::Encode {
                 tokenizer,

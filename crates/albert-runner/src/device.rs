@@ -1,12 +1,15 @@
 //! Picking the burn device from `--device`: the backends compiled into this binary are chosen
-//! by cargo features (`flex` default, `wgpu`, `cuda`), the device at run time.
+//! by cargo features (`flex` default, `wgpu`, `cuda`, `remote`), the device at run time.
 
 use burn::tensor::Device;
 
 use crate::error::{Result, RunnerError};
 
 /// The `--device` values.
-pub const DEVICE_NAMES: [&str; 3] = ["cpu", "wgpu", "cuda"];
+pub const DEVICE_NAMES: [&str; 4] = ["cpu", "wgpu", "cuda", "remote:ws://HOST:PORT"];
+
+/// The environment variable holding the token a remote server's `--token` asks for.
+pub const REMOTE_TOKEN_ENV: &str = "ALBERT_REMOTE_TOKEN";
 
 /// The backends this binary was built with, by `--device` name.
 pub fn compiled_backends() -> Vec<&'static str> {
@@ -20,6 +23,9 @@ pub fn compiled_backends() -> Vec<&'static str> {
     if cfg!(feature = "cuda") {
         v.push("cuda");
     }
+    if cfg!(feature = "remote") {
+        v.push("remote");
+    }
     v
 }
 
@@ -32,8 +38,13 @@ fn not_built(name: &str, feature: &str) -> RunnerError {
 }
 
 /// The device for a `--device` name: `cpu` (burn's `flex` backend), `wgpu` (the default
-/// adapter), `wgpu:N` (the N-th discrete GPU), `cuda` or `cuda:N`.
+/// adapter), `wgpu:N` (the N-th discrete GPU), `cuda` or `cuda:N`, or `remote:ws://HOST:PORT`
+/// (device 0 of the `albert serve` server there; `remote:ws://HOST:PORT#N` for its N-th).
+/// A remote device is connected here, so an unreachable server is an error now, not later.
 pub fn device(name: &str) -> Result<Device> {
+    if name.starts_with("remote:") {
+        return remote_device(name, std::env::var(REMOTE_TOKEN_ENV).ok().as_deref());
+    }
     let (kind, index) = match name.split_once(':') {
         Some((k, i)) => {
             let index = i.parse::<usize>().map_err(|_| {
@@ -72,6 +83,49 @@ pub fn device(name: &str) -> Result<Device> {
             DEVICE_NAMES.join(", ")
         ))),
     }
+}
+
+/// Connects the device `name` = `remote:ws://HOST:PORT` (optionally `#N` for the server's N-th
+/// device), presenting `token` (what [`device`] reads from [`REMOTE_TOKEN_ENV`]) if given.
+#[cfg(feature = "remote")]
+pub fn remote_device(name: &str, token: Option<&str>) -> Result<Device> {
+    use burn::remote::RemoteHost;
+    let url = name.strip_prefix("remote:").ok_or_else(|| {
+        RunnerError::Usage(format!(
+            "--device {name:?}: expected `remote:ws://HOST:PORT`"
+        ))
+    })?;
+    let (url, index) = match url.rsplit_once('#') {
+        Some((u, i)) => (
+            u,
+            i.parse::<usize>().map_err(|_| {
+                RunnerError::Usage(format!(
+                    "--device {name:?}: the device index after `#` must be a number"
+                ))
+            })?,
+        ),
+        None => (url, 0),
+    };
+    if !(url.starts_with("ws://") || url.starts_with("wss://")) {
+        return Err(RunnerError::Usage(format!(
+            "--device {name:?}: expected `remote:ws://HOST:PORT` (the address `albert serve` \
+             listens on)"
+        )));
+    }
+    let mut host = RemoteHost::websocket(url);
+    if let Some(token) = token {
+        host = host.with_credential(token);
+    }
+    Device::remote_options(&host)
+        .device_index(index)
+        .init()
+        .map_err(|e| RunnerError::Usage(format!("--device {name}: cannot connect: {e}")))
+}
+
+/// Without the `remote` feature: the error saying how to rebuild.
+#[cfg(not(feature = "remote"))]
+pub fn remote_device(name: &str, _token: Option<&str>) -> Result<Device> {
+    Err(not_built(name, "remote"))
 }
 
 /// The devices of a comma-separated list (`cuda:0,cuda:1`): data-parallel replicas, the first

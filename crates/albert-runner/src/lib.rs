@@ -9,10 +9,12 @@
 //! - `albert finetune` / `albert evaluate` fine-tune and score models on every task kind
 //!   ([`finetune`]); `albert classify` / `albert fill-mask` / `albert answer` run inference
 //!   ([`infer`]);
-//! - `albert tokenizer encode|train` encodes JSON lines and trains vocabularies ([`tokenize`]).
+//! - `albert tokenizer encode|train` encodes JSON lines and trains vocabularies ([`tokenize`]);
+//! - `albert serve` hosts this machine's devices for remote clients ([`serve`], feature `remote`).
 //!
-//! Backends are cargo features of this crate (`flex` default; `wgpu`; `cuda`, opt-in), the
-//! device a run-time choice (`--device cpu|wgpu|cuda`, see [`device`]).
+//! Backends are cargo features of this crate (`flex` default; `wgpu`; `cuda` and `remote`,
+//! opt-in), the device a run-time choice (`--device cpu|wgpu|cuda|remote:ws://HOST:PORT`, see
+//! [`device`]).
 
 pub mod cli;
 pub mod device;
@@ -25,6 +27,7 @@ pub mod inputs;
 pub mod models;
 pub mod parity;
 pub mod pretrain;
+pub mod serve;
 pub mod tokenize;
 
 pub use error::{Result, RunnerError};

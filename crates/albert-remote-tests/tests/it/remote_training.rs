@@ -1,0 +1,144 @@
+//! Training on devices hosted by `albert serve` (burn's remote backend over WebSocket): two
+//! servers on this machine, each hosting the CPU, stand in for two machines. The client drives
+//! both replicas, gathers their gradients on the first server and steps there; the result must be
+//! the run one local device makes with two accumulated micro-batches — same losses, same weights.
+
+use std::net::TcpListener;
+use std::path::Path;
+
+use albert_pretrain::train::metrics::MetricsRecord;
+use albert_pretrain::train::{PretrainConfig, TrainOptions, pretrain};
+use albert_runner::device::{devices, probe, remote_device};
+use burn::tensor::Device;
+
+/// Starts an `albert serve` server for the CPU on a free local port (token optional); returns
+/// its `remote:` device name. The server thread lives until the test process exits.
+fn start_server(token: Option<&'static str>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a local port");
+    let port = listener.local_addr().expect("address").port();
+    std::thread::spawn(move || {
+        albert_runner::serve::serve(listener, vec![Device::flex()], token).expect("serve");
+    });
+    format!("remote:ws://127.0.0.1:{port}")
+}
+
+fn tiny_config(shared: &Path) -> PretrainConfig {
+    let text = albert_testdata::tiny_pretrain_toml(shared)
+        + r#"
+[schedule]
+peak = 0.01
+warmup_steps = 2
+total_steps = 6
+
+[run]
+steps = 6
+batch_size = 4
+gradient_accumulation = 2
+log_every = 1
+eval_every = 3
+eval_batches = 1
+checkpoint_every = 3
+"#;
+    PretrainConfig::from_toml(&text, Path::new("inline.toml")).expect("config")
+}
+
+fn without_timing(records: &[MetricsRecord]) -> Vec<MetricsRecord> {
+    records
+        .iter()
+        .cloned()
+        .map(|mut r| {
+            r.sequences_per_second = None;
+            r.tokens_per_second = None;
+            r
+        })
+        .collect()
+}
+
+#[test]
+fn two_remote_servers_train_like_one_local_device() {
+    let Some(data) = albert_testdata::shared_path("data") else {
+        return;
+    };
+    let shared = data.parent().expect("shared dir").to_path_buf();
+    let spec = format!("{},{}", start_server(None), start_server(None));
+    let remote = devices(&spec).unwrap_or_else(|e| panic!("{spec}: {e}"));
+    assert_eq!(remote.len(), 2);
+
+    let accumulated = tiny_config(&shared);
+    let mut parallel = accumulated.clone();
+    parallel.run.gradient_accumulation = 1;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (local_dir, remote_dir) = (tmp.path().join("local"), tmp.path().join("remote"));
+    let local = pretrain(
+        &accumulated,
+        &local_dir,
+        &[Device::flex()],
+        &TrainOptions::default(),
+    )
+    .expect("local run");
+    let served = pretrain(&parallel, &remote_dir, &remote, &TrainOptions::default())
+        .expect("run on two remote servers");
+    assert_eq!(served.steps, 6);
+    assert_eq!(
+        without_timing(&local.records),
+        without_timing(&served.records)
+    );
+    let weights =
+        |dir: &Path| std::fs::read(dir.join("model/model.safetensors")).expect("exported weights");
+    assert_eq!(
+        weights(&local_dir),
+        weights(&remote_dir),
+        "weights trained on the remote servers differ from the local run's"
+    );
+}
+
+#[test]
+fn remote_device_errors_are_clear() {
+    // Nothing listens (the client retries for ~15 s before giving up) on a port we bound and released.
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("address").port()
+    };
+    let name = format!("remote:ws://127.0.0.1:{port}");
+    let err = devices(&name).expect_err("no server there").to_string();
+    assert!(
+        err.contains(&name) && err.contains("cannot connect"),
+        "{err}"
+    );
+
+    let err = devices("remote:http://127.0.0.1:1")
+        .expect_err("not a ws URL")
+        .to_string();
+    assert!(err.contains("remote:ws://HOST:PORT"), "{err}");
+    let err = devices("remote:ws://127.0.0.1:1#x")
+        .expect_err("bad index")
+        .to_string();
+    assert!(err.contains("index"), "{err}");
+
+    // `albert serve`: a taken port and a remote device to serve are usage errors.
+    let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("address").port();
+    let err = albert_runner::serve::run("127.0.0.1", port, "cpu", None)
+        .expect_err("port taken")
+        .to_string();
+    assert!(
+        err.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{err}"
+    );
+    let err = albert_runner::serve::run("127.0.0.1", 0, "remote:ws://127.0.0.1:1", None)
+        .expect_err("serving a remote device")
+        .to_string();
+    assert!(err.contains("cannot be served again"), "{err}");
+
+    // A server with a token turns away a client without it or with another one, and serves the
+    // client presenting it.
+    let guarded = start_server(Some("s3cret"));
+    for token in [None, Some("guess")] {
+        let err = remote_device(&guarded, token)
+            .expect_err("refused")
+            .to_string();
+        assert!(err.contains(&guarded), "{token:?}: {err}");
+    }
+    let device = remote_device(&guarded, Some("s3cret")).expect("the right token");
+    probe(&device, &guarded).expect("a computation on the guarded server");
+}

@@ -1,0 +1,75 @@
+//! `albert serve`: hosts this machine's devices for `--device remote:ws://HOST:PORT` clients,
+//! through burn's remote backend (WebSocket transport, feature `remote`). The client keeps the
+//! autodiff graph and drives the run; the server executes the tensor operations it is sent.
+
+use std::net::TcpListener;
+
+use burn::tensor::Device;
+
+use crate::error::{Result, RunnerError};
+
+/// Serves `devices` on `listener` until the process receives Ctrl+C or SIGTERM. With `token`,
+/// only clients presenting it (`ALBERT_REMOTE_TOKEN` on the client) open sessions.
+#[cfg(feature = "remote")]
+pub fn serve(listener: TcpListener, devices: Vec<Device>, token: Option<&str>) -> Result<()> {
+    use burn::server::{RemoteServer, TokenAuthorizer, WebSocketTransport};
+    let mut server = RemoteServer::new(devices);
+    if let Some(token) = token {
+        let authorizer =
+            TokenAuthorizer::new(token).map_err(|e| RunnerError::Usage(format!("--token: {e}")))?;
+        server = server.with_authorizer(authorizer);
+    }
+    server
+        .serve(WebSocketTransport::from_listener(listener))
+        .map_err(|e| RunnerError::Usage(format!("albert serve: {e}")))
+}
+
+/// Without the `remote` feature there is nothing to serve with.
+#[cfg(not(feature = "remote"))]
+pub fn serve(_listener: TcpListener, _devices: Vec<Device>, _token: Option<&str>) -> Result<()> {
+    Err(not_built())
+}
+
+fn not_built() -> RunnerError {
+    RunnerError::Usage(
+        "albert serve: this albert binary was built without the `remote` feature; rebuild with \
+         `--features remote`"
+            .into(),
+    )
+}
+
+/// Binds `bind:port` (a clear error when the port is taken), then [`serve`]s the devices of the
+/// comma-separated `device_spec` (`cpu`, `cuda:0,cuda:1`, …; every device one backend).
+pub fn run(bind: &str, port: u16, device_spec: &str, token: Option<&str>) -> Result<()> {
+    if !cfg!(feature = "remote") {
+        return Err(not_built());
+    }
+    if device_spec
+        .split(',')
+        .any(|d| d.trim().starts_with("remote:"))
+    {
+        return Err(RunnerError::Usage(
+            "albert serve --device: a remote device cannot be served again; name this \
+             machine's devices (cpu, wgpu, cuda:N)"
+                .into(),
+        ));
+    }
+    let devices = crate::device::devices(device_spec)?;
+    let listener = TcpListener::bind((bind, port)).map_err(|e| io_usage(bind, port, e))?;
+    let local = listener.local_addr().map_err(|e| io_usage(bind, port, e))?;
+    eprintln!(
+        "serving {device_spec} on ws://{local} (clients: --device remote:ws://THIS_HOST:{}{}); \
+         Ctrl+C to stop",
+        local.port(),
+        if token.is_some() {
+            ", with ALBERT_REMOTE_TOKEN set to the token"
+        } else {
+            ""
+        }
+    );
+    serve(listener, devices, token)
+}
+
+fn io_usage(bind: &str, port: u16, e: std::io::Error) -> RunnerError {
+    RunnerError::Usage(format!("albert serve: cannot listen on {bind}:{port}: {e}"))
+}
