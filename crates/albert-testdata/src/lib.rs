@@ -56,3 +56,68 @@ max_predictions_per_seq = 5
         tokenizer = shared.join("fixtures/tokenizer/spiece.model").display(),
     )
 }
+
+/// The `[schedule]` and `[run]` tables of a tiny test run (LAMB peak 0.01, batch 4, one log line
+/// per step unless set), to append to [`tiny_pretrain_toml`].
+#[derive(Debug, Clone, Copy)]
+pub struct TinyRun {
+    /// Optimisation steps (also the schedule's total).
+    pub steps: u64,
+    /// Warm-up steps.
+    pub warmup_steps: u64,
+    /// Micro-batches per step.
+    pub gradient_accumulation: u64,
+    /// Steps per train log line.
+    pub log_every: u64,
+    /// Steps between evaluations (0: none).
+    pub eval_every: u64,
+    /// Batches per evaluation.
+    pub eval_batches: u64,
+    /// Steps between checkpoints.
+    pub checkpoint_every: u64,
+}
+
+impl Default for TinyRun {
+    fn default() -> Self {
+        TinyRun {
+            steps: 6,
+            warmup_steps: 2,
+            gradient_accumulation: 1,
+            log_every: 1,
+            eval_every: 0,
+            eval_batches: 1,
+            checkpoint_every: 3,
+        }
+    }
+}
+
+impl TinyRun {
+    /// The tables as TOML text.
+    pub fn toml(&self) -> String {
+        format!(
+            r#"
+[schedule]
+peak = 0.01
+warmup_steps = {warmup}
+total_steps = {steps}
+
+[run]
+steps = {steps}
+batch_size = 4
+gradient_accumulation = {accumulation}
+log_every = {log_every}
+eval_every = {eval_every}
+eval_batches = {eval_batches}
+checkpoint_every = {checkpoint_every}
+keep_last = 2
+"#,
+            warmup = self.warmup_steps,
+            steps = self.steps,
+            accumulation = self.gradient_accumulation,
+            log_every = self.log_every,
+            eval_every = self.eval_every,
+            eval_batches = self.eval_batches,
+            checkpoint_every = self.checkpoint_every,
+        )
+    }
+}

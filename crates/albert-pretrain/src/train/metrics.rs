@@ -43,6 +43,19 @@ pub struct MetricsRecord {
     pub masked_lm_unigram_baseline: Option<f64>,
 }
 
+impl MetricsRecord {
+    /// The record without its wall-clock fields (sequences/s, tokens/s): what two runs of the
+    /// same config must agree on exactly (an interrupted and resumed run and an uninterrupted
+    /// one; one device with accumulated micro-batches and several replicas).
+    pub fn without_timing(&self) -> MetricsRecord {
+        MetricsRecord {
+            sequences_per_second: None,
+            tokens_per_second: None,
+            ..self.clone()
+        }
+    }
+}
+
 /// Appends records to `path`.
 pub fn append(path: &Path, records: &[MetricsRecord]) -> Result<()> {
     let io = |source| PretrainError::Io {

@@ -23,35 +23,17 @@ fn start_server(token: Option<&'static str>) -> String {
 }
 
 fn tiny_config(shared: &Path) -> PretrainConfig {
-    let text = albert_testdata::tiny_pretrain_toml(shared)
-        + r#"
-[schedule]
-peak = 0.01
-warmup_steps = 2
-total_steps = 6
-
-[run]
-steps = 6
-batch_size = 4
-gradient_accumulation = 2
-log_every = 1
-eval_every = 3
-eval_batches = 1
-checkpoint_every = 3
-"#;
+    let run = albert_testdata::TinyRun {
+        gradient_accumulation: 2,
+        eval_every: 3,
+        ..albert_testdata::TinyRun::default()
+    };
+    let text = albert_testdata::tiny_pretrain_toml(shared) + &run.toml();
     PretrainConfig::from_toml(&text, Path::new("inline.toml")).expect("config")
 }
 
 fn without_timing(records: &[MetricsRecord]) -> Vec<MetricsRecord> {
-    records
-        .iter()
-        .cloned()
-        .map(|mut r| {
-            r.sequences_per_second = None;
-            r.tokens_per_second = None;
-            r
-        })
-        .collect()
+    records.iter().map(MetricsRecord::without_timing).collect()
 }
 
 #[test]

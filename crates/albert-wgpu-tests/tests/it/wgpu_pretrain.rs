@@ -10,21 +10,8 @@ use albert_runner::device::{device, probe};
 use albert_runner::parity::shared_dir;
 
 fn tiny_config(shared: &Path) -> PretrainConfig {
-    let text = albert_testdata::tiny_pretrain_toml(shared)
-        + r#"
-[schedule]
-peak = 0.01
-warmup_steps = 2
-total_steps = 6
-
-[run]
-steps = 6
-batch_size = 4
-log_every = 1
-eval_every = 0
-eval_batches = 1
-checkpoint_every = 3
-"#;
+    let text =
+        albert_testdata::tiny_pretrain_toml(shared) + &albert_testdata::TinyRun::default().toml();
     PretrainConfig::from_toml(&text, Path::new("inline.toml")).expect("config")
 }
 

@@ -15,35 +15,20 @@ pub fn shared() -> Option<PathBuf> {
 
 /// A tiny model on `data/pretrain/sample.txt`: 12 steps of 2 × 4 sequences.
 pub fn tiny_config(shared: &Path) -> PretrainConfig {
-    let text = albert_testdata::tiny_pretrain_toml(shared)
-        + r#"
-[schedule]
-peak = 0.01
-warmup_steps = 3
-total_steps = 12
-
-[run]
-steps = 12
-batch_size = 4
-gradient_accumulation = 2
-log_every = 2
-eval_every = 4
-eval_batches = 2
-checkpoint_every = 4
-keep_last = 2
-"#;
+    let run = albert_testdata::TinyRun {
+        steps: 12,
+        warmup_steps: 3,
+        gradient_accumulation: 2,
+        log_every: 2,
+        eval_every: 4,
+        eval_batches: 2,
+        checkpoint_every: 4,
+    };
+    let text = albert_testdata::tiny_pretrain_toml(shared) + &run.toml();
     PretrainConfig::from_toml(&text, Path::new("inline.toml")).expect("config")
 }
 
 /// The records without their wall-clock fields.
 pub fn without_timing(records: &[MetricsRecord]) -> Vec<MetricsRecord> {
-    records
-        .iter()
-        .cloned()
-        .map(|mut r| {
-            r.sequences_per_second = None;
-            r.tokens_per_second = None;
-            r
-        })
-        .collect()
+    records.iter().map(MetricsRecord::without_timing).collect()
 }
