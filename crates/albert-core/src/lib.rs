@@ -48,6 +48,8 @@ pub mod heads;
 mod hf_config;
 pub mod init;
 pub mod io;
+#[cfg(feature = "flex-kernels")]
+pub mod kernels;
 pub mod loss;
 mod model;
 pub mod optim;

@@ -1,0 +1,199 @@
+//! Fused CPU kernels for the `flex` backend (feature `flex-kernels`), as a burn backend
+//! extension: one pass forward and one pass backward where burn composes several element-wise
+//! ops, each multi-threaded and with a vectorisable `exp` (flex's unary ops call libm's scalar
+//! `expf` on one thread).
+//!
+//! - [`gelu_tanh`]: HF's `gelu_new`, forward `x·σ(u)` with `u = 2√(2/π)·x·(1 + 0.044715x²)`,
+//!   backward `g·(σ(u) + x·σ(u)(1 − σ(u))·u')`.
+//!
+//! The kernels run on flex devices and their autodiff; [`on_flex`] says when a tensor can take
+//! this path (other backends keep the composed burn ops).
+
+use burn::backend::autodiff::NodeId;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
+use burn::backend::{
+    Autodiff, AutodiffBackend, Backend, Dispatch, Flex, backend_extension, tensor::FloatTensor,
+};
+use burn::tensor::{DType, Device, Tensor};
+use burn_flex::FlexTensor;
+use rayon::prelude::*;
+
+/// `2·√(2/π)`.
+const TWO_K: f32 = 1.595_769_2;
+/// The cubic coefficient of `gelu_new`.
+const CUBIC: f32 = 0.044_715;
+/// Elements per parallel task: large enough that a task outweighs its scheduling.
+const CHUNK: usize = 1 << 14;
+
+/// The fused operations, dispatched to flex (and autodiff over flex) by burn's extension
+/// machinery.
+#[backend_extension(Flex, Autodiff)]
+pub trait AlbertKernels: Backend {
+    /// `gelu_new(x)`.
+    fn gelu_tanh(x: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// `grad · gelu_new'(x)`.
+    fn gelu_tanh_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self>;
+}
+
+/// Whether `device` runs on flex (with or without autodiff): where the kernels apply.
+pub fn on_flex(device: &Device) -> bool {
+    device.clone().inner() == Device::flex()
+}
+
+/// `gelu_new(x)` through the fused kernel. Only for tensors on a flex device ([`on_flex`]).
+pub fn gelu_tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    Tensor::from_dispatch(<Dispatch as AlbertKernels>::gelu_tanh(x.into_dispatch()))
+}
+
+impl AlbertKernels for Flex {
+    fn gelu_tanh(x: FlexTensor) -> FlexTensor {
+        map_f32(&x, |v| v * sigmoid_of(u_of(v)))
+    }
+
+    fn gelu_tanh_backward(x: FlexTensor, grad: FlexTensor) -> FlexTensor {
+        zip_f32(&x, &grad, |v, g| {
+            let s = sigmoid_of(u_of(v));
+            let du = TWO_K * (1.0 + 3.0 * CUBIC * v * v);
+            g * (s + v * s * (1.0 - s) * du)
+        })
+    }
+}
+
+impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodiff<B, C> {
+    fn gelu_tanh(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct GeluTanh;
+
+        impl<B: Backend + AlbertKernels> Backward<B, 1> for GeluTanh {
+            type State = NodeId;
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 1>,
+                grads: &mut Gradients,
+                checkpointer: &mut Checkpointer,
+            ) {
+                let input = checkpointer.retrieve_node_output(ops.state);
+                unary::<B, _>(ops.parents, ops.node, grads, |grad| {
+                    B::gelu_tanh_backward(input, grad)
+                });
+            }
+        }
+
+        match GeluTanh.prepare::<C>([x.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(mut prep) => {
+                let state = prep.checkpoint(&x);
+                prep.finish(state, B::gelu_tanh(x.primitive().clone()))
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::gelu_tanh(x.into_primitive())),
+        }
+    }
+
+    fn gelu_tanh_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        // Second derivatives are not needed by any ALBERT objective: run it untracked.
+        let out = B::gelu_tanh_backward(x.into_primitive(), grad.into_primitive());
+        Self::from_inner(out)
+    }
+}
+
+/// `u = 2√(2/π)·x·(1 + 0.044715x²)`.
+#[inline(always)]
+fn u_of(x: f32) -> f32 {
+    TWO_K * x * (1.0 + CUBIC * x * x)
+}
+
+/// `1 / (1 + e^{-u})`.
+#[inline(always)]
+fn sigmoid_of(u: f32) -> f32 {
+    1.0 / (1.0 + exp_approx(-u))
+}
+
+/// `e^x` within 2 ulp for normal results (Cephes' `expf`: range reduction by `ln 2` in two
+/// parts, a degree-6 polynomial, the exponent set through the bits), branch-free so loops over
+/// it vectorise. Inputs are clamped to `[-87.3, 88.7]` (results from ~1.2e-38 to ~3.3e38).
+#[inline(always)]
+pub fn exp_approx(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    // Adding and subtracting 1.5·2^23 rounds to the nearest integer without a libm call.
+    const ROUND: f32 = 12_582_912.0;
+    let x = x.clamp(-87.3, 88.7);
+    let n = (x * LOG2E + ROUND) - ROUND;
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
+        + 1.666_666_5e-1)
+        * r
+        + 0.5;
+    let p = p * r * r + r + 1.0;
+    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    p * scale
+}
+
+/// The tensor's f32 values in row-major order (contiguous copy if needed).
+fn contiguous_f32(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+    assert_eq!(t.dtype(), DType::F32, "albert kernels run on f32 tensors");
+    match t.as_slice::<f32>() {
+        Some(s) if t.is_contiguous() => std::borrow::Cow::Borrowed(s),
+        _ => std::borrow::Cow::Owned(t.to_contiguous().storage::<f32>().to_vec()),
+    }
+}
+
+/// `f` on every element, in parallel chunks.
+fn map_f32(x: &FlexTensor, f: impl Fn(f32) -> f32 + Sync) -> FlexTensor {
+    let input = contiguous_f32(x);
+    let mut out = FlexTensor::empty(x.layout().shape().clone(), DType::F32);
+    out.storage_mut::<f32>()
+        .par_chunks_mut(CHUNK)
+        .zip(input.par_chunks(CHUNK))
+        .for_each(|(o, i)| {
+            for (o, &v) in o.iter_mut().zip(i) {
+                *o = f(v);
+            }
+        });
+    out
+}
+
+/// `f` on every pair of elements of two same-shape tensors, in parallel chunks.
+fn zip_f32(a: &FlexTensor, b: &FlexTensor, f: impl Fn(f32, f32) -> f32 + Sync) -> FlexTensor {
+    assert_eq!(
+        a.layout().shape(),
+        b.layout().shape(),
+        "albert kernels: shapes differ"
+    );
+    let (ia, ib) = (contiguous_f32(a), contiguous_f32(b));
+    let mut out = FlexTensor::empty(a.layout().shape().clone(), DType::F32);
+    out.storage_mut::<f32>()
+        .par_chunks_mut(CHUNK)
+        .zip(ia.par_chunks(CHUNK).zip(ib.par_chunks(CHUNK)))
+        .for_each(|(o, (x, g))| {
+            for ((o, &v), &g) in o.iter_mut().zip(x).zip(g) {
+                *o = f(v, g);
+            }
+        });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Against `f64::exp` over the whole clamped range.
+    #[test]
+    fn exp_approx_is_within_two_ulp() {
+        let mut x = -87.0f32;
+        while x < 88.0 {
+            let want = f64::from(x).exp();
+            let got = f64::from(exp_approx(x));
+            let ulp = f64::from(f32::EPSILON) * want;
+            assert!(
+                (got - want).abs() <= 2.0 * ulp,
+                "exp({x}) = {got}, want {want}"
+            );
+            x += 0.013;
+        }
+    }
+}
