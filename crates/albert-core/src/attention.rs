@@ -25,6 +25,9 @@ pub struct AlbertAttention {
     pub dense: Linear,
     /// `LayerNorm(x + dense(attention))`.
     pub layer_norm: LayerNorm,
+    /// Its epsilon.
+    #[module(skip)]
+    pub layer_norm_eps: f64,
     /// Dropout on the attention probabilities.
     pub attention_dropout: Dropout,
     /// Dropout on the projected output, before the residual.
@@ -44,6 +47,7 @@ impl AlbertAttention {
             value: init.linear(h, h, device),
             dense: init.linear(h, h, device),
             layer_norm: layer_norm(h, config.layer_norm_eps, device),
+            layer_norm_eps: config.layer_norm_eps,
             attention_dropout: DropoutConfig::new(config.attention_probs_dropout_prob).init(),
             output_dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
             num_heads: config.num_attention_heads,
@@ -96,7 +100,7 @@ impl AlbertAttention {
         let projected = self
             .output_dropout
             .forward(linear_rows(&self.dense, context));
-        let out = self.layer_norm.forward(x + projected);
+        let out = crate::norm::layer_norm(&self.layer_norm, self.layer_norm_eps, x + projected);
         (out, probs)
     }
 }

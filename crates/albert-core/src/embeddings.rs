@@ -20,6 +20,9 @@ pub struct AlbertEmbeddings {
     pub token_type_embeddings: Embedding,
     /// LayerNorm over `E`.
     pub layer_norm: LayerNorm,
+    /// Its epsilon.
+    #[module(skip)]
+    pub layer_norm_eps: f64,
     /// Dropout `hidden_dropout_prob` (inactive outside training).
     pub dropout: Dropout,
 }
@@ -33,6 +36,7 @@ impl AlbertEmbeddings {
             position_embeddings: init.embedding(config.max_position_embeddings, e, device),
             token_type_embeddings: init.embedding(config.type_vocab_size, e, device),
             layer_norm: layer_norm(e, config.layer_norm_eps, device),
+            layer_norm_eps: config.layer_norm_eps,
             dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
         }
     }
@@ -49,6 +53,10 @@ impl AlbertEmbeddings {
         let embeddings = self.word_embeddings.forward(input_ids)
             + self.token_type_embeddings.forward(token_type_ids)
             + self.position_embeddings.forward(positions);
-        self.dropout.forward(self.layer_norm.forward(embeddings))
+        self.dropout.forward(crate::norm::layer_norm(
+            &self.layer_norm,
+            self.layer_norm_eps,
+            embeddings,
+        ))
     }
 }

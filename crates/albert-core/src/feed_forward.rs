@@ -19,6 +19,9 @@ pub struct AlbertFeedForward {
     pub ffn_output: Linear,
     /// The layer's output LayerNorm.
     pub full_layer_layer_norm: LayerNorm,
+    /// Its epsilon.
+    #[module(skip)]
+    pub layer_norm_eps: f64,
     /// Dropout on the FFN output before the residual. The original TF code applies it; HF
     /// defines it but never calls it (no difference at dropout 0, i.e. for every v2 model).
     pub dropout: Dropout,
@@ -35,6 +38,7 @@ impl AlbertFeedForward {
             ffn: init.linear(h, i, device),
             ffn_output: init.linear(i, h, device),
             full_layer_layer_norm: layer_norm(h, config.layer_norm_eps, device),
+            layer_norm_eps: config.layer_norm_eps,
             dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
             act: config.hidden_act,
         }
@@ -46,6 +50,6 @@ impl AlbertFeedForward {
     pub fn forward(&self, a: Tensor<3>) -> Tensor<3> {
         let inner = activation::apply(self.act, linear_rows(&self.ffn, a.clone()));
         let out = self.dropout.forward(linear_rows(&self.ffn_output, inner));
-        self.full_layer_layer_norm.forward(a + out)
+        crate::norm::layer_norm(&self.full_layer_layer_norm, self.layer_norm_eps, a + out)
     }
 }

@@ -5,6 +5,12 @@
 //!
 //! - [`gelu_tanh`]: HF's `gelu_new`, forward `x·σ(u)` with `u = 2√(2/π)·x·(1 + 0.044715x²)`,
 //!   backward `g·(σ(u) + x·σ(u)(1 − σ(u))·u')`.
+//! - [`layer_norm`]: forward is flex's own fused LayerNorm; burn's autodiff would instead record
+//!   the decomposed ops (mean, subtract, square, mean, add, sqrt, divide, scale, shift) and run
+//!   each one's backward. Here the backward is three fused passes: with `x̂ = (x − μ)·r`,
+//!   `r = 1/√(σ² + ε)` recomputed per row, `dx = r·(g·γ − mean(g·γ) − x̂·mean(g·γ·x̂))`,
+//!   `dγ = Σ_rows g·x̂`, `dβ = Σ_rows g`, the sums in a fixed chunk order (deterministic for any
+//!   thread count).
 //!
 //! The kernels run on flex devices and their autodiff; [`on_flex`] says when a tensor can take
 //! this path (other backends keep the composed burn ops).
@@ -36,16 +42,61 @@ pub trait AlbertKernels: Backend {
     fn gelu_tanh(x: FloatTensor<Self>) -> FloatTensor<Self>;
     /// `grad · gelu_new'(x)`.
     fn gelu_tanh_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// `(x − μ)/√(σ² + ε)·γ + β` over the last axis.
+    fn fused_layer_norm(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self>;
+    /// The LayerNorm's input gradient for the output gradient `grad`.
+    fn layer_norm_backward_input(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self>;
+    /// The LayerNorm's `γ` gradient, `Σ_rows grad·x̂`.
+    fn layer_norm_backward_gamma(
+        x: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self>;
+    /// The LayerNorm's `β` gradient, `Σ_rows grad`.
+    fn layer_norm_backward_beta(grad: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
-/// Whether `device` runs on flex (with or without autodiff): where the kernels apply.
+/// The environment variable that turns the kernels off when set to `0` (A/B benchmarks,
+/// debugging): every op then takes burn's composed path.
+pub const DISABLE_ENV: &str = "ALBERT_FLEX_KERNELS";
+
+/// Whether the kernels apply to `device`: a flex device (with or without autodiff), unless
+/// [`DISABLE_ENV`] is `0`.
 pub fn on_flex(device: &Device) -> bool {
-    device.clone().inner() == Device::flex()
+    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ENABLED.get_or_init(|| std::env::var(DISABLE_ENV).map_or(true, |v| v != "0"))
+        && device.clone().inner() == Device::flex()
 }
 
 /// `gelu_new(x)` through the fused kernel. Only for tensors on a flex device ([`on_flex`]).
 pub fn gelu_tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     Tensor::from_dispatch(<Dispatch as AlbertKernels>::gelu_tanh(x.into_dispatch()))
+}
+
+/// `LayerNorm(x)` with `γ`, `β`, `ε` through the fused kernels. Only for tensors on a flex
+/// device ([`on_flex`]).
+pub fn layer_norm<const D: usize>(
+    x: Tensor<D>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    epsilon: f64,
+) -> Tensor<D> {
+    Tensor::from_dispatch(<Dispatch as AlbertKernels>::fused_layer_norm(
+        x.into_dispatch(),
+        gamma.into_dispatch(),
+        beta.into_dispatch(),
+        epsilon,
+    ))
 }
 
 impl AlbertKernels for Flex {
@@ -59,6 +110,63 @@ impl AlbertKernels for Flex {
             let du = TWO_K * (1.0 + 3.0 * CUBIC * v * v);
             g * (s + v * s * (1.0 - s) * du)
         })
+    }
+
+    fn fused_layer_norm(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        epsilon: f64,
+    ) -> FlexTensor {
+        use burn::backend::ops::ModuleOps;
+        <Flex as ModuleOps<Flex>>::layer_norm(x, gamma, Some(beta), epsilon)
+    }
+
+    fn layer_norm_backward_input(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        grad: FlexTensor,
+        epsilon: f64,
+    ) -> FlexTensor {
+        let h = last_dim(&x);
+        let (xs, gs, gamma) = (
+            contiguous_f32(&x),
+            contiguous_f32(&grad),
+            contiguous_f32(&gamma),
+        );
+        let mut out = FlexTensor::empty(x.layout().shape().clone(), DType::F32);
+        out.storage_mut::<f32>()
+            .par_chunks_mut(rows_per_task(h) * h)
+            .zip(xs.par_chunks(rows_per_task(h) * h))
+            .zip(gs.par_chunks(rows_per_task(h) * h))
+            .for_each(|((o, x), g)| {
+                for ((o, x), g) in o.chunks_mut(h).zip(x.chunks(h)).zip(g.chunks(h)) {
+                    let (mean, r) = row_stats(x, epsilon);
+                    let (mut a, mut b) = (0.0f32, 0.0f32);
+                    for ((&x, &g), &w) in x.iter().zip(g).zip(gamma.iter()) {
+                        let dxh = g * w;
+                        a += dxh;
+                        b += dxh * (x - mean) * r;
+                    }
+                    let (a, b) = (a / h as f32, b / h as f32);
+                    for (((o, &x), &g), &w) in o.iter_mut().zip(x).zip(g).zip(gamma.iter()) {
+                        let xh = (x - mean) * r;
+                        *o = r * (g * w - a - xh * b);
+                    }
+                }
+            });
+        out
+    }
+
+    fn layer_norm_backward_gamma(x: FlexTensor, grad: FlexTensor, epsilon: f64) -> FlexTensor {
+        let h = last_dim(&x);
+        let (xs, gs) = (contiguous_f32(&x), contiguous_f32(&grad));
+        column_sums(h, &gs, Some(&xs), epsilon)
+    }
+
+    fn layer_norm_backward_beta(grad: FlexTensor) -> FlexTensor {
+        let h = last_dim(&grad);
+        column_sums(h, &contiguous_f32(&grad), None, 0.0)
     }
 }
 
@@ -97,6 +205,159 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
         let out = B::gelu_tanh_backward(x.into_primitive(), grad.into_primitive());
         Self::from_inner(out)
     }
+
+    fn fused_layer_norm(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct LayerNormOp;
+
+        impl<B: Backend + AlbertKernels> Backward<B, 3> for LayerNormOp {
+            /// The checkpointed input and `γ`, and `ε`.
+            type State = (NodeId, NodeId, f64);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 3>,
+                grads: &mut Gradients,
+                checkpointer: &mut Checkpointer,
+            ) {
+                let (x_id, gamma_id, epsilon) = ops.state;
+                let x: FloatTensor<B> = checkpointer.retrieve_node_output(x_id);
+                let gamma: FloatTensor<B> = checkpointer.retrieve_node_output(gamma_id);
+                let grad = grads.consume::<B>(&ops.node);
+                let [x_parent, gamma_parent, beta_parent] = ops.parents;
+                if let Some(node) = beta_parent {
+                    grads.register::<B>(node.id, B::layer_norm_backward_beta(grad.clone()));
+                }
+                if let Some(node) = gamma_parent {
+                    let g = B::layer_norm_backward_gamma(x.clone(), grad.clone(), epsilon);
+                    grads.register::<B>(node.id, g);
+                }
+                if let Some(node) = x_parent {
+                    let g = B::layer_norm_backward_input(x, gamma, grad, epsilon);
+                    grads.register::<B>(node.id, g);
+                }
+            }
+        }
+
+        match LayerNormOp
+            .prepare::<C>([x.node(), gamma.node(), beta.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let state = (prep.checkpoint(&x), prep.checkpoint(&gamma), epsilon);
+                let out = B::fused_layer_norm(
+                    x.primitive().clone(),
+                    gamma.primitive().clone(),
+                    beta.into_primitive(),
+                    epsilon,
+                );
+                prep.finish(state, out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::fused_layer_norm(
+                x.into_primitive(),
+                gamma.into_primitive(),
+                beta.into_primitive(),
+                epsilon,
+            )),
+        }
+    }
+
+    fn layer_norm_backward_input(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        let out = B::layer_norm_backward_input(
+            x.into_primitive(),
+            gamma.into_primitive(),
+            grad.into_primitive(),
+            epsilon,
+        );
+        Self::from_inner(out)
+    }
+
+    fn layer_norm_backward_gamma(
+        x: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        let out = B::layer_norm_backward_gamma(x.into_primitive(), grad.into_primitive(), epsilon);
+        Self::from_inner(out)
+    }
+
+    fn layer_norm_backward_beta(grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::from_inner(B::layer_norm_backward_beta(grad.into_primitive()))
+    }
+}
+
+/// The size of the last axis (the LayerNorm's `d_model`).
+fn last_dim(t: &FlexTensor) -> usize {
+    *t.layout()
+        .shape()
+        .last()
+        .expect("layer_norm: a tensor of rank ≥ 1")
+}
+
+/// Rows per parallel task: about [`CHUNK`] elements.
+fn rows_per_task(h: usize) -> usize {
+    (CHUNK / h.max(1)).max(1)
+}
+
+/// Mean and `1/√(var + ε)` of one row (biased variance, as the forward).
+#[inline]
+fn row_stats(x: &[f32], epsilon: f64) -> (f32, f32) {
+    let n = x.len() as f32;
+    let mean = x.iter().sum::<f32>() / n;
+    let var = x.iter().map(|&v| (v - mean) * (v - mean)).sum::<f32>() / n;
+    (mean, 1.0 / (var + epsilon as f32).sqrt())
+}
+
+/// `Σ_rows g` (without `x`) or `Σ_rows g·x̂` (with `x`), as a `[h]` tensor: per-task partial
+/// sums over fixed row chunks, added in chunk order.
+fn column_sums(h: usize, g: &[f32], x: Option<&[f32]>, epsilon: f64) -> FlexTensor {
+    let rows = rows_per_task(h) * h;
+    let partials: Vec<Vec<f32>> = g
+        .par_chunks(rows)
+        .enumerate()
+        .map(|(i, g)| {
+            let mut acc = vec![0.0f32; h];
+            match x {
+                Some(x) => {
+                    let x = &x[i * rows..i * rows + g.len()];
+                    for (g, x) in g.chunks(h).zip(x.chunks(h)) {
+                        let (mean, r) = row_stats(x, epsilon);
+                        for ((a, &g), &x) in acc.iter_mut().zip(g).zip(x) {
+                            *a += g * (x - mean) * r;
+                        }
+                    }
+                }
+                None => {
+                    for g in g.chunks(h) {
+                        for (a, &g) in acc.iter_mut().zip(g) {
+                            *a += g;
+                        }
+                    }
+                }
+            }
+            acc
+        })
+        .collect();
+    let mut out = FlexTensor::empty(burn::tensor::Shape::new([h]), DType::F32);
+    let sums = out.storage_mut::<f32>();
+    sums.fill(0.0);
+    for p in &partials {
+        for (s, v) in sums.iter_mut().zip(p) {
+            *s += v;
+        }
+    }
+    out
 }
 
 /// `u = 2√(2/π)·x·(1 + 0.044715x²)`.

@@ -52,6 +52,7 @@ pub mod io;
 pub mod kernels;
 pub mod loss;
 mod model;
+mod norm;
 pub mod optim;
 mod rows;
 pub mod schedule;

@@ -17,6 +17,9 @@ pub struct AlbertMlmHead {
     pub dense: Linear,
     /// LayerNorm over `E`.
     pub layer_norm: LayerNorm,
+    /// Its epsilon.
+    #[module(skip)]
+    pub layer_norm_eps: f64,
     /// Decoder bias `[V]` (HF `predictions.bias` = `predictions.decoder.bias`).
     pub bias: Param<Tensor<1>>,
     /// The transform's activation (the model's `hidden_act`).
@@ -30,6 +33,7 @@ impl AlbertMlmHead {
         Self {
             dense: init.linear(config.hidden_size, config.embedding_size, device),
             layer_norm: layer_norm(config.embedding_size, config.layer_norm_eps, device),
+            layer_norm_eps: config.layer_norm_eps,
             bias: zeros([config.vocab_size], device),
             act: config.hidden_act,
         }
@@ -41,9 +45,11 @@ impl AlbertMlmHead {
     /// - `hidden`: `[K, H]`
     /// - output: `[K, V]`
     pub fn forward_rows(&self, hidden: Tensor<2>, word_embeddings: &Embedding) -> Tensor<2> {
-        let t = self
-            .layer_norm
-            .forward(activation::apply(self.act, self.dense.forward(hidden)));
+        let t = crate::norm::layer_norm(
+            &self.layer_norm,
+            self.layer_norm_eps,
+            activation::apply(self.act, self.dense.forward(hidden)),
+        );
         let decoder = word_embeddings.weight.val().transpose(); // [E, V]
         t.matmul(decoder) + self.bias.val().unsqueeze::<2>()
     }
