@@ -134,11 +134,12 @@ impl AlbertKernels for Flex {
             contiguous_f32(&grad),
             contiguous_f32(&gamma),
         );
+        let task = rows_per_task(h) * h;
         let mut out = FlexTensor::empty(x.layout().shape().clone(), DType::F32);
         out.storage_mut::<f32>()
-            .par_chunks_mut(rows_per_task(h) * h)
-            .zip(xs.par_chunks(rows_per_task(h) * h))
-            .zip(gs.par_chunks(rows_per_task(h) * h))
+            .par_chunks_mut(task)
+            .zip(xs.par_chunks(task))
+            .zip(gs.par_chunks(task))
             .for_each(|((o, x), g)| {
                 for ((o, x), g) in o.chunks_mut(h).zip(x.chunks(h)).zip(g.chunks(h)) {
                     let (mean, r) = row_stats(x, epsilon);
