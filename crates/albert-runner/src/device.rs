@@ -29,9 +29,11 @@ pub fn compiled_backends() -> Vec<&'static str> {
     v
 }
 
-fn not_built(name: &str, feature: &str) -> RunnerError {
+/// The error for `what` (`--device cuda`, `albert serve`) needing a cargo `feature` this binary
+/// was built without.
+pub(crate) fn not_built(what: &str, feature: &str) -> RunnerError {
     RunnerError::Usage(format!(
-        "--device {name}: this albert binary was built without the `{feature}` feature \
+        "{what}: this albert binary was built without the `{feature}` feature \
          (built with: {}); rebuild with `--features {feature}`",
         compiled_backends().join(", ")
     ))
@@ -61,7 +63,7 @@ pub fn device(name: &str) -> Result<Device> {
             #[cfg(feature = "flex")]
             return Ok(Device::flex());
             #[cfg(not(feature = "flex"))]
-            return Err(not_built(name, "flex"));
+            return Err(not_built(&format!("--device {name}"), "flex"));
         }
         ("wgpu", _) => {
             #[cfg(feature = "wgpu")]
@@ -70,13 +72,13 @@ pub fn device(name: &str) -> Result<Device> {
                 burn::tensor::DeviceKind::DiscreteGpu,
             )));
             #[cfg(not(feature = "wgpu"))]
-            return Err(not_built(name, "wgpu"));
+            return Err(not_built(&format!("--device {name}"), "wgpu"));
         }
         ("cuda", _) => {
             #[cfg(feature = "cuda")]
             return Ok(Device::cuda(index.unwrap_or(0)));
             #[cfg(not(feature = "cuda"))]
-            return Err(not_built(name, "cuda"));
+            return Err(not_built(&format!("--device {name}"), "cuda"));
         }
         _ => Err(RunnerError::Usage(format!(
             "unknown --device {name:?} (expected one of: {}, optionally `wgpu:N` / `cuda:N`)",
@@ -125,7 +127,7 @@ pub fn remote_device(name: &str, token: Option<&str>) -> Result<Device> {
 /// Without the `remote` feature: the error saying how to rebuild.
 #[cfg(not(feature = "remote"))]
 pub fn remote_device(name: &str, _token: Option<&str>) -> Result<Device> {
-    Err(not_built(name, "remote"))
+    Err(not_built(&format!("--device {name}"), "remote"))
 }
 
 /// The devices of a comma-separated list (`cuda:0,cuda:1`): data-parallel replicas, the first

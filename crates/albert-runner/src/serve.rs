@@ -6,6 +6,7 @@ use std::net::TcpListener;
 
 use burn::tensor::Device;
 
+use crate::device::not_built;
 use crate::error::{Result, RunnerError};
 
 /// Serves `devices` on `listener` until the process receives Ctrl+C or SIGTERM. With `token`,
@@ -27,22 +28,14 @@ pub fn serve(listener: TcpListener, devices: Vec<Device>, token: Option<&str>) -
 /// Without the `remote` feature there is nothing to serve with.
 #[cfg(not(feature = "remote"))]
 pub fn serve(_listener: TcpListener, _devices: Vec<Device>, _token: Option<&str>) -> Result<()> {
-    Err(not_built())
-}
-
-fn not_built() -> RunnerError {
-    RunnerError::Usage(
-        "albert serve: this albert binary was built without the `remote` feature; rebuild with \
-         `--features remote`"
-            .into(),
-    )
+    Err(not_built("albert serve", "remote"))
 }
 
 /// Binds `bind:port` (a clear error when the port is taken), then [`serve`]s the devices of the
 /// comma-separated `device_spec` (`cpu`, `cuda:0,cuda:1`, …; every device one backend).
 pub fn run(bind: &str, port: u16, device_spec: &str, token: Option<&str>) -> Result<()> {
     if !cfg!(feature = "remote") {
-        return Err(not_built());
+        return Err(not_built("albert serve", "remote"));
     }
     if device_spec
         .split(',')

@@ -286,5 +286,12 @@ fn bad_inputs_fail_cleanly() {
     let mut args = base(&config, &weights, &inputs, "pretraining");
     args.extend(["--device".to_string(), "tpu".to_string()]);
     run(args, "unknown --device");
+    // CUDA is never compiled into the test build: the error names the feature to rebuild with.
+    let mut args = base(&config, &weights, &inputs, "pretraining");
+    args.extend(["--device".to_string(), "cuda".to_string()]);
+    run(
+        args,
+        "--device cuda: this albert binary was built without the `cuda` feature",
+    );
     fails(&["info", "--config", "albert-huge-v9"], "not a preset");
 }
