@@ -400,7 +400,12 @@ fn contiguous_f32(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     assert_eq!(t.dtype(), DType::F32, "albert kernels run on f32 tensors");
     match t.as_slice::<f32>() {
         Some(s) if t.is_contiguous() => std::borrow::Cow::Borrowed(s),
-        _ => std::borrow::Cow::Owned(t.to_contiguous().storage::<f32>().to_vec()),
+        _ => std::borrow::Cow::Owned(
+            t.to_contiguous()
+                .into_data()
+                .try_into_vec::<f32>()
+                .expect("dtype checked above"),
+        ),
     }
 }
 
