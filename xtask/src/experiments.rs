@@ -41,6 +41,7 @@ pub(crate) fn ablate_sentence(base: TrainArgs) -> anyhow::Result<()> {
                 out: dir.clone(),
                 resume,
                 sentence_task: task,
+                init: None,
                 ..base.clone()
             })?;
         }

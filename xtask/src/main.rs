@@ -62,6 +62,7 @@ struct TrainArgs {
     vocab_size: usize,
     device: String,
     sentence_task: SentenceTask,
+    init: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,6 +102,11 @@ enum Task {
         /// Sentence-level objective: sop (ALBERT), nsp (BERT) or none.
         #[arg(long, value_enum, default_value = "sop")]
         sentence_task: SentenceTask,
+        /// Continue pretraining an HF-layout model directory (config.json, model.safetensors,
+        /// spiece.model; e.g. an earlier run's `model/`): its architecture and tokenizer are
+        /// used instead of --size and a newly trained vocabulary.
+        #[arg(long, conflicts_with_all = ["size", "vocab_size"])]
+        init: Option<PathBuf>,
     },
     /// The paper's Table 5 in small: pretrain with SOP, NSP and no sentence loss on the same
     /// budget (same corpus, vocabulary, model, steps and seed), score each model on held-out
@@ -259,6 +265,32 @@ fn model_table(size: Size, seq_len: usize) -> String {
     )
 }
 
+/// The `[model]` table of the HF-layout model in `dir` (its `config.json`).
+fn model_table_of(dir: &Path) -> anyhow::Result<String> {
+    let path = dir.join("config.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| anyhow::anyhow!("--init: cannot read {}: {e}", path.display()))?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("--init: {}: {e}", path.display()))?;
+    let mut table = String::from("[model]\n");
+    for key in [
+        "embedding_size",
+        "hidden_size",
+        "num_hidden_layers",
+        "num_hidden_groups",
+        "inner_group_num",
+        "num_attention_heads",
+        "intermediate_size",
+        "max_position_embeddings",
+    ] {
+        let value = json[key]
+            .as_u64()
+            .ok_or_else(|| anyhow::anyhow!("--init: {} has no integer {key:?}", path.display()))?;
+        table.push_str(&format!("{key} = {value}\n"));
+    }
+    Ok(table)
+}
+
 /// `p` made absolute against the current directory (the xtask runs cargo from the workspace root).
 fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
     Ok(if p.is_absolute() {
@@ -280,8 +312,10 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         vocab_size,
         device,
         sentence_task,
+        init,
     } = args;
     let out = absolute(&out)?;
+    let init = init.map(|d| absolute(&d)).transpose()?;
     let corpus: Vec<PathBuf> = if corpus.is_empty() {
         vec![root().join("data/pretrain/austen.txt.gz")]
     } else {
@@ -294,7 +328,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         anyhow::ensure!(c.is_file(), "corpus file {} not found", c.display());
     }
     std::fs::create_dir_all(&out)?;
-    let tokenizer = out.join("tokenizer");
+    let tokenizer = init.clone().unwrap_or_else(|| out.join("tokenizer"));
     let config = out.join("pretrain.toml");
     if resume {
         anyhow::ensure!(
@@ -308,7 +342,14 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
             "{} already holds a run; pass --resume to continue it or choose another --out",
             out.display()
         );
-        if !tokenizer.join("spiece.model").is_file() {
+        if let Some(dir) = &init {
+            anyhow::ensure!(
+                dir.join("spiece.model").is_file(),
+                "--init: {} has no spiece.model (the model's own tokenizer is needed)",
+                dir.display()
+            );
+            eprintln!("== 1/2 tokenizer: the model's own ({})", dir.display());
+        } else if !tokenizer.join("spiece.model").is_file() {
             eprintln!("== 1/2 tokenizer: training a {vocab_size}-piece SentencePiece vocabulary");
             let mut args: Vec<String> = vec!["tokenizer".into(), "train".into(), "--input".into()];
             args.extend(corpus.iter().map(|c| c.display().to_string()));
@@ -327,11 +368,19 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         });
         let text = format!(
             "# Written by `cargo xtask train`; edit and rerun `albert pretrain --config` to change it.\n\
-             {model}\n[data]\ncorpus = [{corpus}]\ntokenizer = \"tokenizer\"\nheld_out_every = 4\n\n\
+             {model}\n[data]\ncorpus = [{corpus}]\ntokenizer = {tokenizer:?}\nheld_out_every = 4\n\n\
              [instances]\nmax_seq_length = {seq_len}\nsentence_task = \"{task}\"\n\n[schedule]\npeak = 0.002\nwarmup_steps = {warmup}\ntotal_steps = {steps}\n\n\
              [run]\nsteps = {steps}\nbatch_size = {batch_size}\nlog_every = 10\neval_every = {eval}\neval_batches = 8\n\
-             checkpoint_every = {eval}\ndevice = \"{device}\"\n",
-            model = model_table(size, seq_len),
+             checkpoint_every = {eval}\ndevice = \"{device}\"\n{init_line}",
+            model = match &init {
+                Some(dir) => model_table_of(dir)?,
+                None => model_table(size, seq_len),
+            },
+            tokenizer = tokenizer.display().to_string(),
+            init_line = init
+                .as_ref()
+                .map(|d| format!("init = {:?}\n", d.display().to_string()))
+                .unwrap_or_default(),
             corpus = corpus
                 .iter()
                 .map(|c| format!("{:?}", c.display().to_string()))
@@ -374,6 +423,7 @@ fn run(task: Task) -> anyhow::Result<()> {
             vocab_size,
             device,
             sentence_task,
+            init,
         } => train(TrainArgs {
             corpus,
             out,
@@ -385,6 +435,7 @@ fn run(task: Task) -> anyhow::Result<()> {
             vocab_size,
             device,
             sentence_task,
+            init,
         }),
         Task::AblateSentence {
             corpus,
@@ -405,6 +456,7 @@ fn run(task: Task) -> anyhow::Result<()> {
             vocab_size,
             device,
             sentence_task: SentenceTask::Sop,
+            init: None,
         }),
         Task::FinetuneTable {
             model,

@@ -138,6 +138,13 @@ pub struct RunSection {
     /// `cpu`, `wgpu[:N]` or `cuda[:N]` (the binary must be built with it); a comma-separated
     /// list (`cuda:0,cuda:1`) trains data-parallel with `batch_size` sequences per device.
     pub device: String,
+    /// Start from this HF-layout model directory's weights (`config.json` +
+    /// `model.safetensors`, e.g. an earlier run's `model/`) instead of a random initialisation:
+    /// continued or domain-adaptive pretraining. `[model]` and the tokenizer must match it;
+    /// pretraining heads it lacks are initialised fresh. Ignored when resuming (the checkpoint
+    /// has the weights).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init: Option<PathBuf>,
 }
 
 impl Default for RunSection {
@@ -154,6 +161,7 @@ impl Default for RunSection {
             keep_last: 2,
             seed: 42,
             device: "cpu".into(),
+            init: None,
         }
     }
 }
@@ -195,6 +203,9 @@ impl PretrainConfig {
         }
         if config.data.tokenizer.is_relative() {
             config.data.tokenizer = base.join(&config.data.tokenizer);
+        }
+        if let Some(init) = config.run.init.as_mut().filter(|i| i.is_relative()) {
+            *init = base.join(&*init);
         }
         config.validate().map_err(|e| match e {
             PretrainError::Config(m) => PretrainError::Config(format!("{}: {m}", path.display())),
@@ -302,11 +313,12 @@ mod tests {
     fn parses_defaults_resolves_paths_and_rejects_bad_keys() {
         let p = Path::new("/runs/x/config.toml");
         let c = PretrainConfig::from_toml(
-            "[data]\ncorpus = [\"c.txt\"]\ntokenizer = \"tok\"\n[instances]\nmax_seq_length = 64\n[run]\nsteps = 5\n",
+            "[data]\ncorpus = [\"c.txt\"]\ntokenizer = \"tok\"\n[instances]\nmax_seq_length = 64\n[run]\nsteps = 5\ninit = \"../m\"\n",
             p,
         )
         .expect("parse");
         assert_eq!(c.data.corpus, vec![PathBuf::from("/runs/x/c.txt")]);
+        assert_eq!(c.run.init, Some(PathBuf::from("/runs/x/../m")));
         assert_eq!(c.instances.max_seq_length, 64);
         assert_eq!(c.run.steps, 5);
         assert_eq!(c.optimizer, LambConfig::default());
@@ -316,6 +328,7 @@ mod tests {
         )
         .expect("re-parse");
         assert_eq!(again.data.corpus, c.data.corpus, "absolute paths stay");
+        assert_eq!(again.run.init, c.run.init);
 
         for (text, needle) in [
             (

@@ -6,6 +6,7 @@
 pub mod checkpoint;
 pub mod config;
 mod eval;
+mod init;
 pub mod metrics;
 
 use std::io::IsTerminal;
@@ -357,6 +358,28 @@ pub fn pretrain(
         best: None,
     };
     let metrics_path = out.join("metrics.jsonl");
+    if let (None, Some(init)) = (&latest, &config.run.init) {
+        let (loaded, report) = init::load_initial(model, init, &albert_config)?;
+        model = loaded;
+        say(&format!(
+            "initialised from {}: {} tensors loaded{}",
+            init.display(),
+            report.loaded.len(),
+            if report.missing.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", freshly initialised (not in the checkpoint): {}",
+                    report
+                        .missing
+                        .iter()
+                        .map(|(n, _)| n.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        ));
+    }
     if let Some(dir) = &latest {
         state = CheckpointDir::state(dir)?;
         model = load_record(model, dir.join("model.bpk"))?;

@@ -4,6 +4,7 @@ mod common;
 mod data_parallel;
 mod distributions;
 mod hf_train_step;
+mod init;
 mod optimization;
 mod real_corpus;
 mod resume;
