@@ -12,6 +12,12 @@
 //!   `dγ = Σ_rows g·x̂`, `dβ = Σ_rows g`, the sums in a fixed chunk order (deterministic for any
 //!   thread count).
 //!
+//! - [`masked_softmax`]: attention probabilities `softmax(scores + mask)` over the last axis, the
+//!   additive key mask broadcast over heads and queries, in place on the scores buffer when it
+//!   is not shared; backward `dS = y·(g − Σ g·y)` in one pass (in place on the incoming
+//!   gradient). burn's `softmax` is max, subtract, `exp`, sum and divide (plus the mask's add),
+//!   each a pass over the `B·heads·n·n` scores with a backward of its own.
+//!
 //! The kernels run on flex devices and their autodiff; [`on_flex`] says when a tensor can take
 //! this path (other backends keep the composed burn ops).
 
@@ -64,6 +70,12 @@ pub trait AlbertKernels: Backend {
     ) -> FloatTensor<Self>;
     /// The LayerNorm's `β` gradient, `Σ_rows grad`.
     fn layer_norm_backward_beta(grad: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// `softmax(scores + mask)` over the last axis, for `scores` of shape `[B, …, K]` and an
+    /// additive `mask` of `K` values per batch item (`[B or 1, 1, …, K]`). The mask is a
+    /// constant: no gradient flows to it.
+    fn masked_softmax(scores: FloatTensor<Self>, mask: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// The softmax's input gradient `y·(grad − Σ grad·y)` from its output `y`.
+    fn softmax_backward(output: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
 /// The environment variable that turns the kernels off when set to `0` (A/B benchmarks,
@@ -96,6 +108,27 @@ pub fn layer_norm<const D: usize>(
         gamma.into_dispatch(),
         beta.into_dispatch(),
         epsilon,
+    ))
+}
+
+/// `softmax(scores + mask)` over the last axis through the fused kernel: `scores` is
+/// `[B, heads, Q, K]`, `mask` the additive key mask `[B, 1, 1, K]` (or `[1, 1, 1, K]`), which
+/// gets no gradient. Only for tensors on a flex device ([`on_flex`]).
+///
+/// # Panics
+/// When the mask does not have `K` values per batch item of `scores`.
+pub fn masked_softmax(scores: Tensor<4>, mask: Tensor<4>) -> Tensor<4> {
+    let [b, _, _, k] = scores.dims();
+    let [mb, m1, m2, mk] = mask.dims();
+    assert!(
+        (mb == b || mb == 1) && m1 == 1 && m2 == 1 && mk == k,
+        "masked_softmax: mask {:?} does not broadcast to scores {:?} over heads and queries",
+        mask.dims(),
+        scores.dims()
+    );
+    Tensor::from_dispatch(<Dispatch as AlbertKernels>::masked_softmax(
+        scores.into_dispatch(),
+        mask.into_dispatch(),
     ))
 }
 
@@ -168,6 +201,59 @@ impl AlbertKernels for Flex {
     fn layer_norm_backward_beta(grad: FlexTensor) -> FlexTensor {
         let h = last_dim(&grad);
         column_sums(h, &contiguous_f32(&grad), None, 0.0)
+    }
+
+    fn masked_softmax(scores: FlexTensor, mask: FlexTensor) -> FlexTensor {
+        let k = last_dim(&scores);
+        let batch = scores.layout().shape().first().copied().unwrap_or(1).max(1);
+        let per_item = scores.layout().num_elements() / batch;
+        let mask = contiguous_f32(&mask);
+        let mask_items = mask.len() / k.max(1);
+        assert!(
+            mask.len() == mask_items * k && (mask_items == 1 || mask_items == batch),
+            "masked_softmax: {} mask values for {batch} items of {k} keys",
+            mask.len()
+        );
+        let mut out = writable(scores);
+        let rows = rows_per_task(k);
+        out.storage_mut::<f32>()
+            .par_chunks_mut(rows * k)
+            .enumerate()
+            .for_each(|(t, chunk)| {
+                for (j, row) in chunk.chunks_mut(k).enumerate() {
+                    let item = if mask_items == 1 {
+                        0
+                    } else {
+                        (t * rows + j) * k / per_item
+                    };
+                    softmax_row(row, &mask[item * k..(item + 1) * k]);
+                }
+            });
+        out
+    }
+
+    fn softmax_backward(output: FlexTensor, grad: FlexTensor) -> FlexTensor {
+        assert_eq!(
+            output.layout().shape(),
+            grad.layout().shape(),
+            "softmax_backward: shapes differ"
+        );
+        let k = last_dim(&output);
+        let y = contiguous_f32(&output);
+        let mut out = writable(grad);
+        let task = rows_per_task(k) * k;
+        out.storage_mut::<f32>()
+            .par_chunks_mut(task)
+            .zip(y.par_chunks(task))
+            .for_each(|(g, y)| {
+                for (g, y) in g.chunks_mut(k).zip(y.chunks(k)) {
+                    let dot = lane_dot(g, y);
+                    for (g, &y) in g.iter_mut().zip(y) {
+                        *g = y * (*g - dot);
+                    }
+                }
+            });
+        out
     }
 }
 
@@ -296,6 +382,48 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
     fn layer_norm_backward_beta(grad: FloatTensor<Self>) -> FloatTensor<Self> {
         Self::from_inner(B::layer_norm_backward_beta(grad.into_primitive()))
     }
+
+    fn masked_softmax(scores: FloatTensor<Self>, mask: FloatTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct MaskedSoftmax;
+
+        impl<B: Backend + AlbertKernels> Backward<B, 1> for MaskedSoftmax {
+            /// The output (the backward needs only it).
+            type State = FloatTensor<B>;
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 1>,
+                grads: &mut Gradients,
+                _checkpointer: &mut Checkpointer,
+            ) {
+                let output = ops.state;
+                unary::<B, _>(ops.parents, ops.node, grads, |grad| {
+                    B::softmax_backward(output, grad)
+                });
+            }
+        }
+
+        let mask = mask.into_primitive();
+        match MaskedSoftmax
+            .prepare::<C>([scores.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let out = B::masked_softmax(scores.into_primitive(), mask);
+                prep.finish(out.clone(), out)
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(B::masked_softmax(scores.into_primitive(), mask))
+            }
+        }
+    }
+
+    fn softmax_backward(output: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        let out = B::softmax_backward(output.into_primitive(), grad.into_primitive());
+        Self::from_inner(out)
+    }
 }
 
 /// The size of the last axis (the LayerNorm's `d_model`).
@@ -358,6 +486,101 @@ fn column_sums(h: usize, g: &[f32], x: Option<&[f32]>, epsilon: f64) -> FlexTens
             *s += v;
         }
     }
+    out
+}
+
+/// One row of [`AlbertKernels::masked_softmax`], in place: `row + mask`, its maximum, the
+/// exponentials of the differences and their sum, then the normalisation — each loop free of
+/// carried dependencies (reductions go through lanes) so that it vectorises.
+#[inline]
+fn softmax_row(row: &mut [f32], mask: &[f32]) {
+    for (v, &m) in row.iter_mut().zip(mask) {
+        *v += m;
+    }
+    let max = lane_max(row);
+    for v in row.iter_mut() {
+        *v = exp_or_zero(*v - max);
+    }
+    let inv = 1.0 / lane_sum(row);
+    for v in row.iter_mut() {
+        *v *= inv;
+    }
+}
+
+/// Lanes of the partial reductions: 16 `f32` are one AVX-512 register or two AVX ones.
+const LANES: usize = 16;
+
+/// The largest value (`-∞` for an empty slice), in [`LANES`] independent partial maxima.
+#[inline(always)]
+fn lane_max(x: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; LANES];
+    let mut chunks = x.chunks_exact(LANES);
+    for c in &mut chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a = if v > *a { v } else { *a };
+        }
+    }
+    let tail = chunks.remainder().iter().copied();
+    acc.into_iter()
+        .chain(tail)
+        .fold(f32::NEG_INFINITY, f32::max)
+}
+
+/// `Σ x` in [`LANES`] independent partial sums (so the loop vectorises; the order is fixed by
+/// the length, so results are deterministic).
+#[inline(always)]
+fn lane_sum(x: &[f32]) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let mut chunks = x.chunks_exact(LANES);
+    for c in &mut chunks {
+        for (s, &v) in acc.iter_mut().zip(c) {
+            *s += v;
+        }
+    }
+    acc.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>()
+}
+
+/// `Σ a·b` over the common length, in [`LANES`] independent partial sums (as [`lane_sum`]).
+#[inline(always)]
+fn lane_dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let (mut ca, mut cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    for (c, d) in (&mut ca).zip(&mut cb) {
+        for ((s, &v), &w) in acc.iter_mut().zip(c).zip(d) {
+            *s += v * w;
+        }
+    }
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(v, w)| v * w)
+        .sum();
+    acc.iter().sum::<f32>() + tail
+}
+
+/// [`exp_approx`], but exactly 0 below its clamp (masked keys: `f32::MIN` minus the maximum),
+/// as `exp` underflows.
+#[inline(always)]
+fn exp_or_zero(x: f32) -> f32 {
+    let e = exp_approx(x);
+    if x < -87.3 { 0.0 } else { e }
+}
+
+/// `t` itself when it owns a dense buffer that can be written in place, else a contiguous
+/// copy.
+fn writable(t: FlexTensor) -> FlexTensor {
+    let n = t.layout().num_elements();
+    if t.is_unique()
+        && t.is_contiguous()
+        && t.layout().start_offset() == 0
+        && t.storage::<f32>().len() == n
+    {
+        return t;
+    }
+    let values = contiguous_f32(&t);
+    let mut out = FlexTensor::empty(t.layout().shape().clone(), DType::F32);
+    out.storage_mut::<f32>().copy_from_slice(&values);
     out
 }
 
@@ -461,6 +684,99 @@ mod tests {
                 "exp({x}) = {got}, want {want}"
             );
             x += 0.013;
+        }
+    }
+
+    /// The fused masked softmax against burn's `softmax(scores + mask)`: values, and the
+    /// gradient of the scores, on an autodiff flex device; scores that are a non-contiguous
+    /// view (a transpose) and a shared buffer (so the in-place path must copy); a per-item
+    /// mask with padded keys (`f32::MIN`, exactly 0 probability) and a mask shared by every
+    /// item; a key count that is not a multiple of the lanes.
+    #[test]
+    fn fused_masked_softmax_matches_burn_forward_and_backward() {
+        use burn::tensor::activation::softmax;
+        use burn::tensor::{Distribution, TensorData};
+
+        let device = Device::flex().autodiff();
+        let (b, heads, n) = (3, 2, 37);
+        let mut mask = vec![0.0f32; b * n];
+        for key in 30..n {
+            mask[n + key] = f32::MIN; // item 1: the last 7 keys are padding
+        }
+        mask[2 * n] = f32::MIN; // item 2: the first key
+        let per_item = Tensor::<4>::from_data(TensorData::new(mask, [b, 1, 1, n]), &device);
+        let shared = Tensor::<4>::from_data(
+            TensorData::new((0..n).map(|i| i as f32 * -0.1).collect(), [1, 1, 1, n]),
+            &device,
+        );
+        let base = Tensor::<4>::random([b, heads, n, n], Distribution::Normal(0.0, 3.0), &device);
+        let weights =
+            Tensor::<4>::random([b, heads, n, n], Distribution::Uniform(-1.0, 1.0), &device);
+        for mask in [per_item, shared] {
+            let run = |fused: bool| {
+                let x = base.clone().detach().require_grad();
+                // A transposed view: non-contiguous input.
+                let scores = x.clone().swap_dims(2, 3);
+                let keep = scores.clone(); // the buffer is shared: no in-place write allowed
+                let y = if fused {
+                    masked_softmax(scores, mask.clone())
+                } else {
+                    softmax(scores + mask.clone(), 3)
+                };
+                let grads = (y.clone() * weights.clone()).sum().backward();
+                let values = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().expect("f32");
+                (values(y), values(x.grad(&grads).expect("dx")), values(keep))
+            };
+            let (fused, reference) = (run(true), run(false));
+            assert_eq!(fused.2, reference.2, "the input was written to");
+            for (what, a, b, tol) in [
+                ("y", &fused.0, &reference.0, 1e-6),
+                ("dscores", &fused.1, &reference.1, 1e-5),
+            ] {
+                assert_eq!(a.len(), b.len(), "{what}");
+                for (x, y) in a.iter().zip(b) {
+                    assert!((x - y).abs() <= tol, "{what}: fused {x} vs burn {y}");
+                }
+            }
+            // Padded keys get exactly 0, and each row sums to 1.
+            for row in fused.0.chunks(n) {
+                assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+            }
+        }
+        // Item 1's padded keys (scores rows are [item, head, query, key]).
+        let y = masked_softmax(
+            Tensor::<4>::zeros([b, heads, n, n], &device),
+            Tensor::<4>::from_data(
+                TensorData::new(
+                    (0..b * n)
+                        .map(|i| {
+                            if i / n == 1 && i % n >= 30 {
+                                f32::MIN
+                            } else {
+                                0.0
+                            }
+                        })
+                        .collect(),
+                    [b, 1, 1, n],
+                ),
+                &device,
+            ),
+        )
+        .into_data()
+        .try_to_vec::<f32>()
+        .expect("f32");
+        for (r, row) in y.chunks(n).enumerate() {
+            let padded = r / (heads * n) == 1;
+            for (key, &p) in row.iter().enumerate() {
+                let want = if padded && key >= 30 {
+                    0.0
+                } else if padded {
+                    1.0 / 30.0
+                } else {
+                    1.0 / n as f32
+                };
+                assert!((p - want).abs() < 1e-7, "row {r} key {key}: {p}");
+            }
         }
     }
 }
