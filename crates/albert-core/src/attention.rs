@@ -73,18 +73,25 @@ impl AlbertAttention {
         let d = h / heads;
         // The projections run on `[B·n, H]` rows (see `rows`).
         let rows = flatten(x.clone());
+        let (q, k, v) = (
+            self.query.forward(rows.clone()),
+            self.key.forward(rows.clone()),
+            self.value.forward(rows),
+        );
+        if !return_probs && fused_attention(&x) {
+            // Inference on flex: one fused kernel per (item, head) on the rows themselves.
+            let context = attention_rows([b, n, h], q, k, v, mask_add, heads);
+            return (self.output(x, context), None);
+        }
         let split = |t: Tensor<2>| t.reshape([b, n, heads, d]).swap_dims(1, 2);
         // Scaling q (n·d values) instead of the scores (n·n) is the same product, and exact
         // when √d is a power of two (d = 16, 64, 256).
-        let q = split(self.query.forward(rows.clone())) / (d as f64).sqrt();
-        let k = split(self.key.forward(rows.clone()));
-        let v = split(self.value.forward(rows));
+        let q = split(q) / (d as f64).sqrt();
+        let (k, v) = (split(k), split(v));
 
         let (context, probs) = if !return_probs && !x.device().is_autodiff() {
-            // Inference: the backend's fused attention (flex runs softmax(q·kᵀ + bias)·v per
-            // head without materialising the scores of every head at once; measured faster
-            // than the scores + fused softmax below). The additive mask is passed as a bias
-            // broadcast over heads.
+            // Inference on other backends: the backend's fused attention. The additive mask
+            // is passed as a bias broadcast over heads.
             let bias = mask_add.expand([b, 1, n, n]);
             let options = AttentionModuleOptions {
                 scale: Some(1.0),
@@ -105,11 +112,15 @@ impl AlbertAttention {
             (context, return_probs.then_some(probs))
         };
         let context = context.swap_dims(1, 2).reshape([b, n, h]);
+        (self.output(x, context), probs)
+    }
+
+    /// `LayerNorm(x + dense(context))`.
+    fn output(&self, x: Tensor<3>, context: Tensor<3>) -> Tensor<3> {
         let projected = self
             .output_dropout
             .forward(linear_rows(&self.dense, context));
-        let out = crate::norm::layer_norm(&self.layer_norm, self.layer_norm_eps, x + projected);
-        (out, probs)
+        crate::norm::layer_norm(&self.layer_norm, self.layer_norm_eps, x + projected)
     }
 }
 
@@ -121,6 +132,32 @@ fn fused_softmax(x: &Tensor<3>) -> bool {
     {
         let _ = x;
         false
+    }
+}
+
+/// Whether the fused inference attention kernel applies: flex devices without autodiff,
+/// feature `flex-kernels`.
+fn fused_attention(x: &Tensor<3>) -> bool {
+    fused_softmax(x) && !x.device().is_autodiff()
+}
+
+/// The fused inference attention on `[B·n, H]` projections (only reached when
+/// [`fused_attention`]); the context as `[B, n, H]`.
+fn attention_rows(
+    [b, n, h]: [usize; 3],
+    q: Tensor<2>,
+    k: Tensor<2>,
+    v: Tensor<2>,
+    mask_add: Tensor<4>,
+    heads: usize,
+) -> Tensor<3> {
+    let shape = |t: Tensor<2>| t.reshape([b, n, h]);
+    #[cfg(feature = "flex-kernels")]
+    return crate::kernels::attention_rows(shape(q), shape(k), shape(v), mask_add, heads);
+    #[cfg(not(feature = "flex-kernels"))]
+    {
+        let _ = (q, k, v, mask_add, heads, shape);
+        unreachable!("fused_attention is false without the flex-kernels feature")
     }
 }
 

@@ -17,6 +17,12 @@
 //!   is not shared; backward `dS = y·(g − Σ g·y)` in one pass (in place on the incoming
 //!   gradient). burn's `softmax` is max, subtract, `exp`, sum and divide (plus the mask's add),
 //!   each a pass over the `B·heads·n·n` scores with a backward of its own.
+//! - [`attention_rows`] (inference): `softmax(q·kᵀ/√d + mask)·v` for every (item, head) in
+//!   parallel, reading `q`, `k`, `v` straight from the projections' `[B, n, H]` rows and
+//!   writing the context in the same layout (no head transposes), one `n × n` scratch per
+//!   thread, the two matmuls through `gemm` (the crate flex uses) and the softmax as above.
+//!   flex's own attention op does the same per head but with a scalar softmax and libm `expf`,
+//!   after copying the transposed `q`, `k`, `v` and a materialised bias.
 //!
 //! The kernels run on flex devices and their autodiff; [`on_flex`] says when a tensor can take
 //! this path (other backends keep the composed burn ops).
@@ -76,6 +82,16 @@ pub trait AlbertKernels: Backend {
     fn masked_softmax(scores: FloatTensor<Self>, mask: FloatTensor<Self>) -> FloatTensor<Self>;
     /// The softmax's input gradient `y·(grad − Σ grad·y)` from its output `y`.
     fn softmax_backward(output: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// Multi-head attention for inference: `q`, `k`, `v` and the output are `[B, n, H]` rows
+    /// (heads side by side), `mask` the additive key mask (`n` values per item). Not tracked
+    /// by autodiff (see [`attention_rows`]).
+    fn attention_rows(
+        q: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        mask: FloatTensor<Self>,
+        heads: usize,
+    ) -> FloatTensor<Self>;
 }
 
 /// The environment variable that turns the kernels off when set to `0` (A/B benchmarks,
@@ -130,6 +146,63 @@ pub fn masked_softmax(scores: Tensor<4>, mask: Tensor<4>) -> Tensor<4> {
         scores.into_dispatch(),
         mask.into_dispatch(),
     ))
+}
+
+/// Multi-head attention for inference, `softmax(q·kᵀ/√d + mask)·v` per head with
+/// `d = H / heads`: `q`, `k`, `v` are `[B, n, H]` (the projections' outputs, heads side by
+/// side), `mask` the additive key mask `[B, 1, 1, n]`; returns the context `[B, n, H]`. Only for
+/// tensors on a flex device without autodiff (training takes [`masked_softmax`], which has a
+/// backward).
+///
+/// # Panics
+/// On an autodiff device, or when the shapes disagree.
+pub fn attention_rows(
+    q: Tensor<3>,
+    k: Tensor<3>,
+    v: Tensor<3>,
+    mask: Tensor<4>,
+    heads: usize,
+) -> Tensor<3> {
+    assert!(
+        !q.device().is_autodiff(),
+        "attention_rows is inference only: it has no backward"
+    );
+    let [b, n, h] = q.dims();
+    assert!(
+        k.dims() == [b, n, h] && v.dims() == [b, n, h] && heads > 0 && h % heads == 0,
+        "attention_rows: q {:?}, k {:?}, v {:?} with {heads} heads",
+        q.dims(),
+        k.dims(),
+        v.dims()
+    );
+    assert_eq!(
+        mask.dims(),
+        [b, 1, 1, n],
+        "attention_rows: the mask must be [B, 1, 1, n]"
+    );
+    Tensor::from_dispatch(<Dispatch as AlbertKernels>::attention_rows(
+        q.into_dispatch(),
+        k.into_dispatch(),
+        v.into_dispatch(),
+        mask.into_dispatch(),
+        heads,
+    ))
+}
+
+/// A raw output pointer shared by the parallel heads, which write disjoint column blocks.
+#[derive(Clone, Copy)]
+struct SharedOut(*mut f32);
+// SAFETY: each task writes only its own (item, head) block (see `attention_rows`).
+#[allow(unsafe_code)]
+unsafe impl Send for SharedOut {}
+#[allow(unsafe_code)]
+unsafe impl Sync for SharedOut {}
+
+impl SharedOut {
+    /// The pointer (a method, so closures capture the whole `Send` wrapper, not the field).
+    fn get(self) -> *mut f32 {
+        self.0
+    }
 }
 
 impl AlbertKernels for Flex {
@@ -253,6 +326,100 @@ impl AlbertKernels for Flex {
                     }
                 }
             });
+        out
+    }
+
+    // The only unsafe code of the workspace: `gemm` takes raw pointers and strides.
+    #[allow(unsafe_code)]
+    fn attention_rows(
+        q: FlexTensor,
+        k: FlexTensor,
+        v: FlexTensor,
+        mask: FlexTensor,
+        heads: usize,
+    ) -> FlexTensor {
+        let shape = q.layout().shape().clone();
+        let (b, n, h) = (shape[0], shape[1], shape[2]);
+        let d = h / heads;
+        let (qs, ks, vs, mask) = (
+            contiguous_f32(&q),
+            contiguous_f32(&k),
+            contiguous_f32(&v),
+            contiguous_f32(&mask),
+        );
+        assert!(
+            qs.len() == b * n * h && ks.len() == qs.len() && vs.len() == qs.len(),
+            "attention_rows: q, k, v must have the same [B, n, H] shape"
+        );
+        assert_eq!(mask.len(), b * n, "attention_rows: n mask values per item");
+        let mut out = FlexTensor::empty(shape, DType::F32);
+        let dst = SharedOut(out.storage_mut::<f32>().as_mut_ptr());
+        let scale = 1.0 / (d as f32).sqrt();
+        let row = h as isize;
+        (0..b * heads).into_par_iter().for_each_init(
+            || vec![0.0f32; n * n],
+            |scores, task| {
+                let (item, head) = (task / heads, task % heads);
+                // The (item, head) block: rows item·n.., columns head·d.., row stride H.
+                let base = item * n * h + head * d;
+                // SAFETY: the slices hold b·n·h values (checked above); the block's
+                // n rows × d columns at row stride h stay inside them, and `scores` is
+                // n × n. scores = scale · q_block · k_blockᵀ (k read transposed through
+                // its strides).
+                unsafe {
+                    gemm::gemm(
+                        n,
+                        n,
+                        d,
+                        scores.as_mut_ptr(),
+                        1,
+                        n as isize,
+                        false,
+                        qs.as_ptr().add(base),
+                        1,
+                        row,
+                        ks.as_ptr().add(base),
+                        row,
+                        1,
+                        0.0,
+                        scale,
+                        false,
+                        false,
+                        false,
+                        gemm::Parallelism::None,
+                    );
+                }
+                let keys = &mask[item * n..(item + 1) * n];
+                for r in scores.chunks_mut(n) {
+                    softmax_row(r, keys);
+                }
+                // SAFETY: as above for v; the destination block is this task's own
+                // (no other (item, head) writes these n × d values) inside `out`.
+                unsafe {
+                    gemm::gemm(
+                        n,
+                        d,
+                        n,
+                        dst.get().add(base),
+                        1,
+                        row,
+                        false,
+                        scores.as_ptr(),
+                        1,
+                        n as isize,
+                        vs.as_ptr().add(base),
+                        1,
+                        row,
+                        0.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        gemm::Parallelism::None,
+                    );
+                }
+            },
+        );
         out
     }
 }
@@ -422,6 +589,24 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
 
     fn softmax_backward(output: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
         let out = B::softmax_backward(output.into_primitive(), grad.into_primitive());
+        Self::from_inner(out)
+    }
+
+    fn attention_rows(
+        q: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        mask: FloatTensor<Self>,
+        heads: usize,
+    ) -> FloatTensor<Self> {
+        // Inference only (the public wrapper refuses autodiff devices): untracked.
+        let out = B::attention_rows(
+            q.into_primitive(),
+            k.into_primitive(),
+            v.into_primitive(),
+            mask.into_primitive(),
+            heads,
+        );
         Self::from_inner(out)
     }
 }
