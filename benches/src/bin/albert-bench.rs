@@ -223,6 +223,8 @@ fn read_lines(path: &std::path::Path) -> Result<Vec<String>, String> {
 }
 
 fn main() -> ExitCode {
+    // As the `albert` binary does (ALBERT_MALLOC_TUNING=0 for the A/B).
+    albert_core::memory::tune_allocator();
     match run(Cli::parse().what) {
         Ok(json) => {
             println!("{json}");

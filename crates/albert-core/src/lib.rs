@@ -51,6 +51,7 @@ pub mod io;
 #[cfg(feature = "flex-kernels")]
 pub mod kernels;
 pub mod loss;
+pub mod memory;
 mod model;
 mod norm;
 pub mod optim;
