@@ -39,6 +39,15 @@ use burn::tensor::{DType, Device, Tensor};
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
+mod math;
+mod storage;
+
+pub use math::exp_approx;
+use math::{
+    gelu_backward_rows, gelu_rows, layer_norm_dx_rows, softmax_backward_rows, softmax_rows,
+};
+use storage::{column_sums, contiguous_f32, last_dim, map_f32, rows_per_task, writable, zip_f32};
+
 /// `2·√(2/π)`.
 const TWO_K: f32 = 1.595_769_2;
 /// The cubic coefficient of `gelu_new`.
@@ -207,15 +216,11 @@ impl SharedOut {
 
 impl AlbertKernels for Flex {
     fn gelu_tanh(x: FlexTensor) -> FlexTensor {
-        map_f32(&x, |v| v * sigmoid_of(u_of(v)))
+        map_f32(&x, gelu_rows)
     }
 
     fn gelu_tanh_backward(x: FlexTensor, grad: FlexTensor) -> FlexTensor {
-        zip_f32(&x, &grad, |v, g| {
-            let s = sigmoid_of(u_of(v));
-            let du = TWO_K * (1.0 + 3.0 * CUBIC * v * v);
-            g * (s + v * s * (1.0 - s) * du)
-        })
+        zip_f32(&x, &grad, gelu_backward_rows)
     }
 
     fn fused_layer_norm(
@@ -246,22 +251,7 @@ impl AlbertKernels for Flex {
             .par_chunks_mut(task)
             .zip(xs.par_chunks(task))
             .zip(gs.par_chunks(task))
-            .for_each(|((o, x), g)| {
-                for ((o, x), g) in o.chunks_mut(h).zip(x.chunks(h)).zip(g.chunks(h)) {
-                    let (mean, r) = row_stats(x, epsilon);
-                    let (mut a, mut b) = (0.0f32, 0.0f32);
-                    for ((&x, &g), &w) in x.iter().zip(g).zip(gamma.iter()) {
-                        let dxh = g * w;
-                        a += dxh;
-                        b += dxh * (x - mean) * r;
-                    }
-                    let (a, b) = (a / h as f32, b / h as f32);
-                    for (((o, &x), &g), &w) in o.iter_mut().zip(x).zip(g).zip(gamma.iter()) {
-                        let xh = (x - mean) * r;
-                        *o = r * (g * w - a - xh * b);
-                    }
-                }
-            });
+            .for_each(|((o, x), g)| layer_norm_dx_rows(o, x, g, &gamma, h, epsilon));
         out
     }
 
@@ -292,16 +282,7 @@ impl AlbertKernels for Flex {
         out.storage_mut::<f32>()
             .par_chunks_mut(rows * k)
             .enumerate()
-            .for_each(|(t, chunk)| {
-                for (j, row) in chunk.chunks_mut(k).enumerate() {
-                    let item = if mask_items == 1 {
-                        0
-                    } else {
-                        (t * rows + j) * k / per_item
-                    };
-                    softmax_row(row, &mask[item * k..(item + 1) * k]);
-                }
-            });
+            .for_each(|(t, chunk)| softmax_rows(chunk, k, t * rows, per_item, &mask, mask_items));
         out
     }
 
@@ -318,14 +299,7 @@ impl AlbertKernels for Flex {
         out.storage_mut::<f32>()
             .par_chunks_mut(task)
             .zip(y.par_chunks(task))
-            .for_each(|(g, y)| {
-                for (g, y) in g.chunks_mut(k).zip(y.chunks(k)) {
-                    let dot = lane_dot(g, y);
-                    for (g, &y) in g.iter_mut().zip(y) {
-                        *g = y * (*g - dot);
-                    }
-                }
-            });
+            .for_each(|(g, y)| softmax_backward_rows(g, y, k));
         out
     }
 
@@ -390,9 +364,7 @@ impl AlbertKernels for Flex {
                     );
                 }
                 let keys = &mask[item * n..(item + 1) * n];
-                for r in scores.chunks_mut(n) {
-                    softmax_row(r, keys);
-                }
+                softmax_rows(scores, n, 0, n * n, keys, 1);
                 // SAFETY: as above for v; the destination block is this task's own
                 // (no other (item, head) writes these n × d values) inside `out`.
                 unsafe {
@@ -610,267 +582,9 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
         Self::from_inner(out)
     }
 }
-
-/// The size of the last axis (the LayerNorm's `d_model`).
-fn last_dim(t: &FlexTensor) -> usize {
-    *t.layout()
-        .shape()
-        .last()
-        .expect("layer_norm: a tensor of rank ≥ 1")
-}
-
-/// Rows per parallel task: about [`CHUNK`] elements.
-fn rows_per_task(h: usize) -> usize {
-    (CHUNK / h.max(1)).max(1)
-}
-
-/// Mean and `1/√(var + ε)` of one row (biased variance, as the forward).
-#[inline]
-fn row_stats(x: &[f32], epsilon: f64) -> (f32, f32) {
-    let n = x.len() as f32;
-    let mean = x.iter().sum::<f32>() / n;
-    let var = x.iter().map(|&v| (v - mean) * (v - mean)).sum::<f32>() / n;
-    (mean, 1.0 / (var + epsilon as f32).sqrt())
-}
-
-/// `Σ_rows g` (without `x`) or `Σ_rows g·x̂` (with `x`), as a `[h]` tensor: per-task partial
-/// sums over fixed row chunks, added in chunk order.
-fn column_sums(h: usize, g: &[f32], x: Option<&[f32]>, epsilon: f64) -> FlexTensor {
-    let rows = rows_per_task(h) * h;
-    let partials: Vec<Vec<f32>> = g
-        .par_chunks(rows)
-        .enumerate()
-        .map(|(i, g)| {
-            let mut acc = vec![0.0f32; h];
-            match x {
-                Some(x) => {
-                    let x = &x[i * rows..i * rows + g.len()];
-                    for (g, x) in g.chunks(h).zip(x.chunks(h)) {
-                        let (mean, r) = row_stats(x, epsilon);
-                        for ((a, &g), &x) in acc.iter_mut().zip(g).zip(x) {
-                            *a += g * (x - mean) * r;
-                        }
-                    }
-                }
-                None => {
-                    for g in g.chunks(h) {
-                        for (a, &g) in acc.iter_mut().zip(g) {
-                            *a += g;
-                        }
-                    }
-                }
-            }
-            acc
-        })
-        .collect();
-    let mut out = FlexTensor::empty(burn::tensor::Shape::new([h]), DType::F32);
-    let sums = out.storage_mut::<f32>();
-    sums.fill(0.0);
-    for p in &partials {
-        for (s, v) in sums.iter_mut().zip(p) {
-            *s += v;
-        }
-    }
-    out
-}
-
-/// One row of [`AlbertKernels::masked_softmax`], in place: `row + mask`, its maximum, the
-/// exponentials of the differences and their sum, then the normalisation — each loop free of
-/// carried dependencies (reductions go through lanes) so that it vectorises.
-#[inline]
-fn softmax_row(row: &mut [f32], mask: &[f32]) {
-    for (v, &m) in row.iter_mut().zip(mask) {
-        *v += m;
-    }
-    let max = lane_max(row);
-    for v in row.iter_mut() {
-        *v = exp_or_zero(*v - max);
-    }
-    let inv = 1.0 / lane_sum(row);
-    for v in row.iter_mut() {
-        *v *= inv;
-    }
-}
-
-/// Lanes of the partial reductions: 16 `f32` are one AVX-512 register or two AVX ones.
-const LANES: usize = 16;
-
-/// The largest value (`-∞` for an empty slice), in [`LANES`] independent partial maxima.
-#[inline(always)]
-fn lane_max(x: &[f32]) -> f32 {
-    let mut acc = [f32::NEG_INFINITY; LANES];
-    let mut chunks = x.chunks_exact(LANES);
-    for c in &mut chunks {
-        for (a, &v) in acc.iter_mut().zip(c) {
-            *a = if v > *a { v } else { *a };
-        }
-    }
-    let tail = chunks.remainder().iter().copied();
-    acc.into_iter()
-        .chain(tail)
-        .fold(f32::NEG_INFINITY, f32::max)
-}
-
-/// `Σ x` in [`LANES`] independent partial sums (so the loop vectorises; the order is fixed by
-/// the length, so results are deterministic).
-#[inline(always)]
-fn lane_sum(x: &[f32]) -> f32 {
-    let mut acc = [0.0f32; LANES];
-    let mut chunks = x.chunks_exact(LANES);
-    for c in &mut chunks {
-        for (s, &v) in acc.iter_mut().zip(c) {
-            *s += v;
-        }
-    }
-    acc.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>()
-}
-
-/// `Σ a·b` over the common length, in [`LANES`] independent partial sums (as [`lane_sum`]).
-#[inline(always)]
-fn lane_dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; LANES];
-    let (mut ca, mut cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    for (c, d) in (&mut ca).zip(&mut cb) {
-        for ((s, &v), &w) in acc.iter_mut().zip(c).zip(d) {
-            *s += v * w;
-        }
-    }
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(v, w)| v * w)
-        .sum();
-    acc.iter().sum::<f32>() + tail
-}
-
-/// [`exp_approx`], but exactly 0 below its clamp (masked keys: `f32::MIN` minus the maximum),
-/// as `exp` underflows.
-#[inline(always)]
-fn exp_or_zero(x: f32) -> f32 {
-    let e = exp_approx(x);
-    if x < -87.3 { 0.0 } else { e }
-}
-
-/// `t` itself when it owns a dense buffer that can be written in place, else a contiguous
-/// copy.
-fn writable(t: FlexTensor) -> FlexTensor {
-    let n = t.layout().num_elements();
-    if t.is_unique()
-        && t.is_contiguous()
-        && t.layout().start_offset() == 0
-        && t.storage::<f32>().len() == n
-    {
-        return t;
-    }
-    let values = contiguous_f32(&t);
-    let mut out = FlexTensor::empty(t.layout().shape().clone(), DType::F32);
-    out.storage_mut::<f32>().copy_from_slice(&values);
-    out
-}
-
-/// `u = 2√(2/π)·x·(1 + 0.044715x²)`.
-#[inline(always)]
-fn u_of(x: f32) -> f32 {
-    TWO_K * x * (1.0 + CUBIC * x * x)
-}
-
-/// `1 / (1 + e^{-u})`.
-#[inline(always)]
-fn sigmoid_of(u: f32) -> f32 {
-    1.0 / (1.0 + exp_approx(-u))
-}
-
-/// `e^x` within 2 ulp for normal results (Cephes' `expf`: range reduction by `ln 2` in two
-/// parts, a degree-6 polynomial, the exponent set through the bits), branch-free so loops over
-/// it vectorise. Inputs are clamped to `[-87.3, 88.7]` (results from ~1.2e-38 to ~3.3e38).
-#[inline(always)]
-pub fn exp_approx(x: f32) -> f32 {
-    const LOG2E: f32 = std::f32::consts::LOG2_E;
-    const LN2_HI: f32 = 0.693_359_4;
-    const LN2_LO: f32 = -2.121_944_4e-4;
-    // Adding and subtracting 1.5·2^23 rounds to the nearest integer without a libm call.
-    const ROUND: f32 = 12_582_912.0;
-    let x = x.clamp(-87.3, 88.7);
-    let n = (x * LOG2E + ROUND) - ROUND;
-    let r = x - n * LN2_HI - n * LN2_LO;
-    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
-        + 1.666_666_5e-1)
-        * r
-        + 0.5;
-    let p = p * r * r + r + 1.0;
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
-    p * scale
-}
-
-/// The tensor's f32 values in row-major order (contiguous copy if needed).
-fn contiguous_f32(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
-    assert_eq!(t.dtype(), DType::F32, "albert kernels run on f32 tensors");
-    match t.as_slice::<f32>() {
-        Some(s) if t.is_contiguous() => std::borrow::Cow::Borrowed(s),
-        _ => std::borrow::Cow::Owned(
-            t.to_contiguous()
-                .into_data()
-                .try_into_vec::<f32>()
-                .expect("dtype checked above"),
-        ),
-    }
-}
-
-/// `f` on every element, in parallel chunks.
-fn map_f32(x: &FlexTensor, f: impl Fn(f32) -> f32 + Sync) -> FlexTensor {
-    let input = contiguous_f32(x);
-    let mut out = FlexTensor::empty(x.layout().shape().clone(), DType::F32);
-    out.storage_mut::<f32>()
-        .par_chunks_mut(CHUNK)
-        .zip(input.par_chunks(CHUNK))
-        .for_each(|(o, i)| {
-            for (o, &v) in o.iter_mut().zip(i) {
-                *o = f(v);
-            }
-        });
-    out
-}
-
-/// `f` on every pair of elements of two same-shape tensors, in parallel chunks.
-fn zip_f32(a: &FlexTensor, b: &FlexTensor, f: impl Fn(f32, f32) -> f32 + Sync) -> FlexTensor {
-    assert_eq!(
-        a.layout().shape(),
-        b.layout().shape(),
-        "albert kernels: shapes differ"
-    );
-    let (ia, ib) = (contiguous_f32(a), contiguous_f32(b));
-    let mut out = FlexTensor::empty(a.layout().shape().clone(), DType::F32);
-    out.storage_mut::<f32>()
-        .par_chunks_mut(CHUNK)
-        .zip(ia.par_chunks(CHUNK).zip(ib.par_chunks(CHUNK)))
-        .for_each(|(o, (x, g))| {
-            for ((o, &v), &g) in o.iter_mut().zip(x).zip(g) {
-                *o = f(v, g);
-            }
-        });
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Against `f64::exp` over the whole clamped range.
-    #[test]
-    fn exp_approx_is_within_two_ulp() {
-        let mut x = -87.0f32;
-        while x < 88.0 {
-            let want = f64::from(x).exp();
-            let got = f64::from(exp_approx(x));
-            let ulp = f64::from(f32::EPSILON) * want;
-            assert!(
-                (got - want).abs() <= 2.0 * ulp,
-                "exp({x}) = {got}, want {want}"
-            );
-            x += 0.013;
-        }
-    }
 
     /// The fused masked softmax against burn's `softmax(scores + mask)`: values, and the
     /// gradient of the scores, on an autodiff flex device; scores that are a non-contiguous

@@ -1,0 +1,301 @@
+//! The arithmetic of the kernels, written so that the compiler vectorises it: a branch-free
+//! `exp`, reductions through independent lanes, one softmax row; and [`with_simd`], which runs
+//! a closure compiled for the widest instruction set the CPU has (the crate itself is built for
+//! baseline x86-64, as a portable binary must be).
+
+use super::{CUBIC, TWO_K};
+
+/// Defines `pub(super) fn $name(args) -> ret` that runs the `#[inline(always)]` function
+/// `$body` compiled for AVX-512F or AVX2 + FMA when the CPU has them (detected at run time,
+/// cached by std), else as built (the crate targets baseline x86-64, as a portable binary
+/// must). `$body` is inlined into one `#[target_feature]` copy per level, so the helpers it
+/// calls are vectorised for that level. Call it per row block, not per element.
+macro_rules! simd_dispatch {
+    ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? = $body:path;) => {
+        $(#[$doc])*
+        pub(super) fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f")]
+                fn v4($($arg: $ty),*) $(-> $ret)? {
+                    $body($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                fn v3($($arg: $ty),*) $(-> $ret)? {
+                    $body($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU has AVX-512F, checked just above.
+                    #[allow(unsafe_code)]
+                    return unsafe { v4($($arg),*) };
+                }
+                if std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
+                    // SAFETY: the CPU has AVX2 and FMA, checked just above.
+                    #[allow(unsafe_code)]
+                    return unsafe { v3($($arg),*) };
+                }
+            }
+            $body($($arg),*)
+        }
+    };
+}
+
+simd_dispatch! {
+    /// [`softmax_row`] over every `k`-long row of `rows`, row `j` taking its mask from item
+    /// `(first_row + j)·k / per_item` of `mask` (`n_items` blocks of `k` values; one block is
+    /// shared by all rows).
+    fn softmax_rows(
+        rows: &mut [f32],
+        k: usize,
+        first_row: usize,
+        per_item: usize,
+        mask: &[f32],
+        n_items: usize,
+    ) = softmax_rows_body;
+}
+
+#[inline(always)]
+fn softmax_rows_body(
+    rows: &mut [f32],
+    k: usize,
+    first_row: usize,
+    per_item: usize,
+    mask: &[f32],
+    n_items: usize,
+) {
+    for (j, row) in rows.chunks_mut(k).enumerate() {
+        let item = if n_items == 1 {
+            0
+        } else {
+            (first_row + j) * k / per_item
+        };
+        softmax_row(row, &mask[item * k..(item + 1) * k]);
+    }
+}
+
+simd_dispatch! {
+    /// The softmax backward in place on every `k`-long row: `g ← y·(g − Σ g·y)`.
+    fn softmax_backward_rows(g: &mut [f32], y: &[f32], k: usize) = softmax_backward_body;
+}
+
+#[inline(always)]
+fn softmax_backward_body(g: &mut [f32], y: &[f32], k: usize) {
+    for (g, y) in g.chunks_mut(k).zip(y.chunks(k)) {
+        let dot = lane_dot(g, y);
+        for (g, &y) in g.iter_mut().zip(y) {
+            *g = y * (*g - dot);
+        }
+    }
+}
+
+simd_dispatch! {
+    /// `gelu_new` of every element of `x` into `out`.
+    fn gelu_rows(out: &mut [f32], x: &[f32]) = gelu_body;
+}
+
+#[inline(always)]
+fn gelu_body(out: &mut [f32], x: &[f32]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = v * sigmoid_of(u_of(v));
+    }
+}
+
+simd_dispatch! {
+    /// `g · gelu_new'(x)` of every element into `out`.
+    fn gelu_backward_rows(out: &mut [f32], x: &[f32], g: &[f32]) = gelu_backward_body;
+}
+
+#[inline(always)]
+fn gelu_backward_body(out: &mut [f32], x: &[f32], g: &[f32]) {
+    for ((o, &v), &g) in out.iter_mut().zip(x).zip(g) {
+        let s = sigmoid_of(u_of(v));
+        let du = TWO_K * (1.0 + 3.0 * CUBIC * v * v);
+        *o = g * (s + v * s * (1.0 - s) * du);
+    }
+}
+
+simd_dispatch! {
+    /// The LayerNorm's input gradient for every `h`-long row of `x` and `g` into `out`.
+    fn layer_norm_dx_rows(
+        out: &mut [f32],
+        x: &[f32],
+        g: &[f32],
+        gamma: &[f32],
+        h: usize,
+        epsilon: f64,
+    ) = layer_norm_dx_body;
+}
+
+#[inline(always)]
+fn layer_norm_dx_body(
+    out: &mut [f32],
+    x: &[f32],
+    g: &[f32],
+    gamma: &[f32],
+    h: usize,
+    epsilon: f64,
+) {
+    for ((o, x), g) in out.chunks_mut(h).zip(x.chunks(h)).zip(g.chunks(h)) {
+        let (mean, r) = row_stats(x, epsilon);
+        let (mut a, mut b) = (0.0f32, 0.0f32);
+        for ((&x, &g), &w) in x.iter().zip(g).zip(gamma) {
+            let dxh = g * w;
+            a += dxh;
+            b += dxh * (x - mean) * r;
+        }
+        let (a, b) = (a / h as f32, b / h as f32);
+        for (((o, &x), &g), &w) in o.iter_mut().zip(x).zip(g).zip(gamma) {
+            let xh = (x - mean) * r;
+            *o = r * (g * w - a - xh * b);
+        }
+    }
+}
+
+/// One row of [`AlbertKernels::masked_softmax`], in place: `row + mask`, its maximum, the
+/// exponentials of the differences and their sum, then the normalisation — each loop free of
+/// carried dependencies (reductions go through lanes) so that it vectorises.
+#[inline(always)]
+pub(super) fn softmax_row(row: &mut [f32], mask: &[f32]) {
+    for (v, &m) in row.iter_mut().zip(mask) {
+        *v += m;
+    }
+    let max = lane_max(row);
+    for v in row.iter_mut() {
+        *v = exp_or_zero(*v - max);
+    }
+    let inv = 1.0 / lane_sum(row);
+    for v in row.iter_mut() {
+        *v *= inv;
+    }
+}
+
+/// Lanes of the partial reductions: 16 `f32` are one AVX-512 register or two AVX ones.
+const LANES: usize = 16;
+
+/// The largest value (`-∞` for an empty slice), in [`LANES`] independent partial maxima.
+#[inline(always)]
+pub(super) fn lane_max(x: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; LANES];
+    let mut chunks = x.chunks_exact(LANES);
+    for c in &mut chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a = if v > *a { v } else { *a };
+        }
+    }
+    let tail = chunks.remainder().iter().copied();
+    acc.into_iter()
+        .chain(tail)
+        .fold(f32::NEG_INFINITY, f32::max)
+}
+
+/// `Σ x` in [`LANES`] independent partial sums (so the loop vectorises; the order is fixed by
+/// the length, so results are deterministic).
+#[inline(always)]
+pub(super) fn lane_sum(x: &[f32]) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let mut chunks = x.chunks_exact(LANES);
+    for c in &mut chunks {
+        for (s, &v) in acc.iter_mut().zip(c) {
+            *s += v;
+        }
+    }
+    acc.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>()
+}
+
+/// `Σ a·b` over the common length, in [`LANES`] independent partial sums (as [`lane_sum`]).
+#[inline(always)]
+pub(super) fn lane_dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let (mut ca, mut cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    for (c, d) in (&mut ca).zip(&mut cb) {
+        for ((s, &v), &w) in acc.iter_mut().zip(c).zip(d) {
+            *s += v * w;
+        }
+    }
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(v, w)| v * w)
+        .sum();
+    acc.iter().sum::<f32>() + tail
+}
+
+/// [`exp_approx`], but exactly 0 below its clamp (masked keys: `f32::MIN` minus the maximum),
+/// as `exp` underflows.
+#[inline(always)]
+pub(super) fn exp_or_zero(x: f32) -> f32 {
+    let e = exp_approx(x);
+    if x < -87.3 { 0.0 } else { e }
+}
+
+/// Mean and `1/√(var + ε)` of one row (biased variance, as the forward).
+#[inline(always)]
+pub(super) fn row_stats(x: &[f32], epsilon: f64) -> (f32, f32) {
+    let n = x.len() as f32;
+    let mean = x.iter().sum::<f32>() / n;
+    let var = x.iter().map(|&v| (v - mean) * (v - mean)).sum::<f32>() / n;
+    (mean, 1.0 / (var + epsilon as f32).sqrt())
+}
+
+/// `u = 2√(2/π)·x·(1 + 0.044715x²)`.
+#[inline(always)]
+pub(super) fn u_of(x: f32) -> f32 {
+    TWO_K * x * (1.0 + CUBIC * x * x)
+}
+
+/// `1 / (1 + e^{-u})`.
+#[inline(always)]
+pub(super) fn sigmoid_of(u: f32) -> f32 {
+    1.0 / (1.0 + exp_approx(-u))
+}
+
+/// `e^x` within 2 ulp for normal results (Cephes' `expf`: range reduction by `ln 2` in two
+/// parts, a degree-6 polynomial, the exponent set through the bits), branch-free and without
+/// float-to-int conversions (Rust's saturating `as` does not vectorise), so loops over it
+/// vectorise. Inputs are clamped to `[-87.3, 88.7]` (results from ~1.2e-38 to ~3.3e38).
+#[inline(always)]
+pub fn exp_approx(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    // Adding 1.5·2^23 rounds to the nearest integer and leaves it in the low mantissa bits:
+    // the bits of `t` are those of 1.5·2^23 plus `n` (|n| ≤ 128 ≪ 2^22).
+    const ROUND: f32 = 12_582_912.0;
+    const ROUND_BITS: u32 = 0x4B40_0000;
+    let x = x.clamp(-87.3, 88.7);
+    let t = x * LOG2E + ROUND;
+    let n = t - ROUND;
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
+        + 1.666_666_5e-1)
+        * r
+        + 0.5;
+    let p = p * r * r + r + 1.0;
+    // 2^n: the biased exponent n + 127 in the exponent field.
+    let scale = f32::from_bits(t.to_bits().wrapping_sub(ROUND_BITS).wrapping_add(127) << 23);
+    p * scale
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Against `f64::exp` over the whole clamped range.
+    #[test]
+    fn exp_approx_is_within_two_ulp() {
+        let mut x = -87.0f32;
+        while x < 88.0 {
+            let want = f64::from(x).exp();
+            let got = f64::from(exp_approx(x));
+            let ulp = f64::from(f32::EPSILON) * want;
+            assert!(
+                (got - want).abs() <= 2.0 * ulp,
+                "exp({x}) = {got}, want {want}"
+            );
+            x += 0.013;
+        }
+    }
+}
