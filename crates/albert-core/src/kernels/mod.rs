@@ -35,7 +35,7 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
 use burn::backend::{
     Autodiff, AutodiffBackend, Backend, Dispatch, Flex, backend_extension, tensor::FloatTensor,
 };
-use burn::tensor::{DType, Device, Tensor};
+use burn::tensor::{Device, Tensor};
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
@@ -46,7 +46,9 @@ pub use math::exp_approx;
 use math::{
     gelu_backward_rows, gelu_rows, layer_norm_dx_rows, softmax_backward_rows, softmax_rows,
 };
-use storage::{column_sums, contiguous_f32, last_dim, map_f32, rows_per_task, writable, zip_f32};
+use storage::{
+    column_sums, contiguous_f32, last_dim, map_f32, rows_per_task, writable, zeroed, zip_f32,
+};
 
 /// `2·√(2/π)`.
 const TWO_K: f32 = 1.595_769_2;
@@ -246,7 +248,7 @@ impl AlbertKernels for Flex {
             contiguous_f32(&gamma),
         );
         let task = rows_per_task(h) * h;
-        let mut out = FlexTensor::empty(x.layout().shape().clone(), DType::F32);
+        let mut out = zeroed(x.layout().shape().clone());
         out.storage_mut::<f32>()
             .par_chunks_mut(task)
             .zip(xs.par_chunks(task))
@@ -326,7 +328,7 @@ impl AlbertKernels for Flex {
             "attention_rows: q, k, v must have the same [B, n, H] shape"
         );
         assert_eq!(mask.len(), b * n, "attention_rows: n mask values per item");
-        let mut out = FlexTensor::empty(shape, DType::F32);
+        let mut out = zeroed(shape);
         let dst = SharedOut(out.storage_mut::<f32>().as_mut_ptr());
         let scale = 1.0 / (d as f32).sqrt();
         let row = h as isize;

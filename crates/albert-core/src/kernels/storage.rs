@@ -1,13 +1,25 @@
 //! Reading and writing flex tensors' f32 storage, and the parallel loops over it.
 
-use burn::tensor::DType;
-use burn_flex::FlexTensor;
+use burn::tensor::{Bytes, DType, Shape};
+use burn_flex::{FlexTensor, Layout};
 use rayon::prelude::*;
 
 use super::CHUNK;
 use super::math::row_stats;
 
 /// The size of the last axis (the LayerNorm's `d_model`).
+/// A zero-filled f32 tensor of `shape`, its buffer a `Vec<f32>` handed over without a copy
+/// (flex's `FlexTensor::empty` zero-fills a byte vector and then copies it into a 16-byte
+/// aligned one: a second allocation and a `memmove` per tensor).
+pub(super) fn zeroed(shape: Shape) -> FlexTensor {
+    let n = shape.num_elements();
+    FlexTensor::new(
+        Bytes::from_elems(vec![0.0f32; n]),
+        Layout::contiguous(shape),
+        DType::F32,
+    )
+}
+
 pub(super) fn last_dim(t: &FlexTensor) -> usize {
     *t.layout()
         .shape()
@@ -50,7 +62,7 @@ pub(super) fn column_sums(h: usize, g: &[f32], x: Option<&[f32]>, epsilon: f64) 
             acc
         })
         .collect();
-    let mut out = FlexTensor::empty(burn::tensor::Shape::new([h]), DType::F32);
+    let mut out = zeroed(burn::tensor::Shape::new([h]));
     let sums = out.storage_mut::<f32>();
     sums.fill(0.0);
     for p in &partials {
@@ -73,7 +85,7 @@ pub(super) fn writable(t: FlexTensor) -> FlexTensor {
         return t;
     }
     let values = contiguous_f32(&t);
-    let mut out = FlexTensor::empty(t.layout().shape().clone(), DType::F32);
+    let mut out = zeroed(t.layout().shape().clone());
     out.storage_mut::<f32>().copy_from_slice(&values);
     out
 }
@@ -95,7 +107,7 @@ pub(super) fn contiguous_f32(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
 /// `f(out_chunk, in_chunk)` over parallel chunks of `x` into a new tensor of its shape.
 pub(super) fn map_f32(x: &FlexTensor, f: impl Fn(&mut [f32], &[f32]) + Sync) -> FlexTensor {
     let input = contiguous_f32(x);
-    let mut out = FlexTensor::empty(x.layout().shape().clone(), DType::F32);
+    let mut out = zeroed(x.layout().shape().clone());
     out.storage_mut::<f32>()
         .par_chunks_mut(CHUNK)
         .zip(input.par_chunks(CHUNK))
@@ -116,7 +128,7 @@ pub(super) fn zip_f32(
         "albert kernels: shapes differ"
     );
     let (ia, ib) = (contiguous_f32(a), contiguous_f32(b));
-    let mut out = FlexTensor::empty(a.layout().shape().clone(), DType::F32);
+    let mut out = zeroed(a.layout().shape().clone());
     out.storage_mut::<f32>()
         .par_chunks_mut(CHUNK)
         .zip(ia.par_chunks(CHUNK).zip(ib.par_chunks(CHUNK)))
