@@ -10,7 +10,7 @@ use burn::tensor::{Device, Tensor};
 
 use crate::config::AlbertConfig;
 use crate::init::{ParamInit, layer_norm};
-use crate::rows::{flatten, linear_rows};
+use crate::rows::{flatten, linear, linear_rows};
 
 /// Query/key/value projections, output projection (`dense`) and the residual LayerNorm.
 #[derive(Module, Debug)]
@@ -74,9 +74,9 @@ impl AlbertAttention {
         // The projections run on `[B·n, H]` rows (see `rows`).
         let rows = flatten(x.clone());
         let (q, k, v) = (
-            self.query.forward(rows.clone()),
-            self.key.forward(rows.clone()),
-            self.value.forward(rows),
+            linear(&self.query, rows.clone()),
+            linear(&self.key, rows.clone()),
+            linear(&self.value, rows),
         );
         if !return_probs && fused_attention(&x) {
             // Inference on flex: one fused kernel per (item, head) on the rows themselves.

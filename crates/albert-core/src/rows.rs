@@ -14,10 +14,29 @@ pub fn flatten(x: Tensor<3>) -> Tensor<2> {
     x.reshape([b * n, d])
 }
 
+/// `linear(x)` on `[rows, in]`: on flex (feature `flex-kernels`) the fused kernel (one `gemm`
+/// starting from the bias rows; a backward of two strided `gemm`s and a column sum), burn's
+/// `Linear` elsewhere.
+pub fn linear(linear: &Linear, x: Tensor<2>) -> Tensor<2> {
+    match &linear.bias {
+        Some(b) => affine(x, linear.weight.val(), b.val()),
+        None => linear.forward(x),
+    }
+}
+
+/// `x·w + b` for `x` `[rows, in]`, `w` `[in, out]`, `b` `[out]` (as [`linear`]).
+pub fn affine(x: Tensor<2>, w: Tensor<2>, b: Tensor<1>) -> Tensor<2> {
+    #[cfg(feature = "flex-kernels")]
+    if crate::kernels::on_flex(&x.device()) {
+        return crate::kernels::linear(x, w, b);
+    }
+    x.matmul(w) + b.unsqueeze::<2>()
+}
+
 /// `linear` applied at every position: `[B, n, in]` → `[B, n, out]`.
 pub fn linear_rows(linear: &Linear, x: Tensor<3>) -> Tensor<3> {
     let [b, n, _] = x.dims();
-    let y = linear.forward(flatten(x));
+    let y = self::linear(linear, flatten(x));
     let out = y.dims()[1];
     y.reshape([b, n, out])
 }

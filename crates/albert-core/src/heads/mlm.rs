@@ -48,10 +48,10 @@ impl AlbertMlmHead {
         let t = crate::norm::layer_norm(
             &self.layer_norm,
             self.layer_norm_eps,
-            activation::apply(self.act, self.dense.forward(hidden)),
+            activation::apply(self.act, crate::rows::linear(&self.dense, hidden)),
         );
         let decoder = word_embeddings.weight.val().transpose(); // [E, V]
-        t.matmul(decoder) + self.bias.val().unsqueeze::<2>()
+        crate::rows::affine(t, decoder, self.bias.val())
     }
 
     /// Logits at every position, as HF computes them.

@@ -40,14 +40,17 @@ use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
 mod math;
+mod matmul;
 mod storage;
 
 pub use math::exp_approx;
 use math::{
     gelu_backward_rows, gelu_rows, layer_norm_dx_rows, softmax_backward_rows, softmax_rows,
 };
+use matmul::{Matrix, gemm_into};
 use storage::{
-    column_sums, contiguous_f32, last_dim, map_f32, rows_per_task, writable, zeroed, zip_f32,
+    column_sums, contiguous_f32, f32_tensor, last_dim, map_f32, rows_per_task, writable, zeroed,
+    zip_f32,
 };
 
 /// `2·√(2/π)`.
@@ -85,8 +88,19 @@ pub trait AlbertKernels: Backend {
         grad: FloatTensor<Self>,
         epsilon: f64,
     ) -> FloatTensor<Self>;
-    /// The LayerNorm's `β` gradient, `Σ_rows grad`.
-    fn layer_norm_backward_beta(grad: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// `Σ_rows grad` over the last axis (the LayerNorm's `β` and a linear layer's bias
+    /// gradient).
+    fn sum_rows(grad: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// `x·w + b` for `x` `[rows, in]`, `w` `[in, out]` (burn's `Linear` weight) and `b` `[out]`.
+    fn fused_linear(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+    /// `grad·wᵀ`: [`AlbertKernels::fused_linear`]'s input gradient.
+    fn linear_backward_input(grad: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// `xᵀ·grad`: [`AlbertKernels::fused_linear`]'s weight gradient.
+    fn linear_backward_weight(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self>;
     /// `softmax(scores + mask)` over the last axis, for `scores` of shape `[B, …, K]` and an
     /// additive `mask` of `K` values per batch item (`[B or 1, 1, …, K]`). The mask is a
     /// constant: no gradient flows to it.
@@ -135,6 +149,29 @@ pub fn layer_norm<const D: usize>(
         gamma.into_dispatch(),
         beta.into_dispatch(),
         epsilon,
+    ))
+}
+
+/// `x·w + b` through the fused kernel (one `gemm` whose output starts as the bias rows; the
+/// backward is two `gemm`s reading the operands through their strides and a column sum): `x`
+/// `[rows, in]`, `w` `[in, out]` (may be a transposed view, as the tied MLM decoder's), `b`
+/// `[out]`. Only for tensors on a flex device ([`on_flex`]).
+///
+/// # Panics
+/// When the shapes disagree.
+pub fn linear(x: Tensor<2>, w: Tensor<2>, b: Tensor<1>) -> Tensor<2> {
+    let ([_, d_in], [w_in, d_out], [b_out]) = (x.dims(), w.dims(), b.dims());
+    assert!(
+        d_in == w_in && d_out == b_out,
+        "linear: x {:?}, w {:?}, b {:?}",
+        x.dims(),
+        w.dims(),
+        b.dims()
+    );
+    Tensor::from_dispatch(<Dispatch as AlbertKernels>::fused_linear(
+        x.into_dispatch(),
+        w.into_dispatch(),
+        b.into_dispatch(),
     ))
 }
 
@@ -263,9 +300,37 @@ impl AlbertKernels for Flex {
         column_sums(h, &gs, Some(&xs), epsilon)
     }
 
-    fn layer_norm_backward_beta(grad: FlexTensor) -> FlexTensor {
+    fn sum_rows(grad: FlexTensor) -> FlexTensor {
         let h = last_dim(&grad);
         column_sums(h, &contiguous_f32(&grad), None, 0.0)
+    }
+
+    fn fused_linear(x: FlexTensor, w: FlexTensor, b: FlexTensor) -> FlexTensor {
+        let (xm, wm) = (Matrix::of(&x), Matrix::of(&w));
+        let bias = contiguous_f32(&b);
+        let rows = x.layout().shape()[0];
+        let mut out = Vec::with_capacity(rows * bias.len());
+        for _ in 0..rows {
+            out.extend_from_slice(&bias);
+        }
+        gemm_into(&mut out, true, &xm, &wm);
+        f32_tensor(burn::tensor::Shape::new([rows, bias.len()]), out)
+    }
+
+    fn linear_backward_input(grad: FlexTensor, w: FlexTensor) -> FlexTensor {
+        let (gm, wm) = (Matrix::of(&grad), Matrix::of(&w));
+        let (rows, d_in) = (grad.layout().shape()[0], w.layout().shape()[0]);
+        let mut out = vec![0.0f32; rows * d_in];
+        gemm_into(&mut out, false, &gm, &wm.t());
+        f32_tensor(burn::tensor::Shape::new([rows, d_in]), out)
+    }
+
+    fn linear_backward_weight(x: FlexTensor, grad: FlexTensor) -> FlexTensor {
+        let (xm, gm) = (Matrix::of(&x), Matrix::of(&grad));
+        let (d_in, d_out) = (x.layout().shape()[1], grad.layout().shape()[1]);
+        let mut out = vec![0.0f32; d_in * d_out];
+        gemm_into(&mut out, false, &xm.t(), &gm);
+        f32_tensor(burn::tensor::Shape::new([d_in, d_out]), out)
     }
 
     fn masked_softmax(scores: FlexTensor, mask: FlexTensor) -> FlexTensor {
@@ -459,7 +524,7 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
                 let grad = grads.consume::<B>(&ops.node);
                 let [x_parent, gamma_parent, beta_parent] = ops.parents;
                 if let Some(node) = beta_parent {
-                    grads.register::<B>(node.id, B::layer_norm_backward_beta(grad.clone()));
+                    grads.register::<B>(node.id, B::sum_rows(grad.clone()));
                 }
                 if let Some(node) = gamma_parent {
                     let g = B::layer_norm_backward_gamma(x.clone(), grad.clone(), epsilon);
@@ -520,8 +585,79 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
         Self::from_inner(out)
     }
 
-    fn layer_norm_backward_beta(grad: FloatTensor<Self>) -> FloatTensor<Self> {
-        Self::from_inner(B::layer_norm_backward_beta(grad.into_primitive()))
+    fn sum_rows(grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::from_inner(B::sum_rows(grad.into_primitive()))
+    }
+
+    fn fused_linear(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct LinearOp;
+
+        impl<B: Backend + AlbertKernels> Backward<B, 3> for LinearOp {
+            /// The checkpointed input and weight.
+            type State = (NodeId, NodeId);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 3>,
+                grads: &mut Gradients,
+                checkpointer: &mut Checkpointer,
+            ) {
+                let (x_id, w_id) = ops.state;
+                let x: FloatTensor<B> = checkpointer.retrieve_node_output(x_id);
+                let w: FloatTensor<B> = checkpointer.retrieve_node_output(w_id);
+                let grad = grads.consume::<B>(&ops.node);
+                let [x_parent, w_parent, b_parent] = ops.parents;
+                if let Some(node) = b_parent {
+                    grads.register::<B>(node.id, B::sum_rows(grad.clone()));
+                }
+                if let Some(node) = w_parent {
+                    grads.register::<B>(node.id, B::linear_backward_weight(x, grad.clone()));
+                }
+                if let Some(node) = x_parent {
+                    grads.register::<B>(node.id, B::linear_backward_input(grad, w));
+                }
+            }
+        }
+
+        match LinearOp
+            .prepare::<C>([x.node(), w.node(), b.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let state = (prep.checkpoint(&x), prep.checkpoint(&w));
+                let out = B::fused_linear(
+                    x.primitive().clone(),
+                    w.primitive().clone(),
+                    b.into_primitive(),
+                );
+                prep.finish(state, out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::fused_linear(
+                x.into_primitive(),
+                w.into_primitive(),
+                b.into_primitive(),
+            )),
+        }
+    }
+
+    fn linear_backward_input(grad: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::from_inner(B::linear_backward_input(
+            grad.into_primitive(),
+            w.into_primitive(),
+        ))
+    }
+
+    fn linear_backward_weight(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::from_inner(B::linear_backward_weight(
+            x.into_primitive(),
+            grad.into_primitive(),
+        ))
     }
 
     fn masked_softmax(scores: FloatTensor<Self>, mask: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -677,6 +813,73 @@ mod tests {
                     1.0 / n as f32
                 };
                 assert!((p - want).abs() < 1e-7, "row {r} key {key}: {p}");
+            }
+        }
+    }
+
+    /// The fused linear layer against `x·w + b` with burn's ops: output and the gradients of
+    /// `x`, `w` and `b` on an autodiff flex device; `x` and `w` contiguous, and both as
+    /// transposed views of stored `[in, rows]` / `[out, in]` leaves (the tied MLM decoder reads
+    /// the embedding table transposed); a product large enough for the multi-threaded `gemm`
+    /// and a small one.
+    #[test]
+    fn fused_linear_matches_burn_forward_and_backward() {
+        use burn::tensor::Distribution;
+
+        let device = Device::flex().autodiff();
+        for (rows, d_in, d_out) in [(7, 5, 3), (300, 200, 190)] {
+            for transposed in [false, true] {
+                let (x_shape, w_shape) = if transposed {
+                    ([d_in, rows], [d_out, d_in])
+                } else {
+                    ([rows, d_in], [d_in, d_out])
+                };
+                let x0 = Tensor::<2>::random(x_shape, Distribution::Normal(0.0, 1.0), &device);
+                let w0 = Tensor::<2>::random(w_shape, Distribution::Normal(0.0, 0.5), &device);
+                let b0 = Tensor::<1>::random([d_out], Distribution::Normal(0.0, 0.5), &device);
+                let weights =
+                    Tensor::<2>::random([rows, d_out], Distribution::Uniform(-1.0, 1.0), &device);
+                let run = |fused: bool| {
+                    let (x, w, b) = (
+                        x0.clone().detach().require_grad(),
+                        w0.clone().detach().require_grad(),
+                        b0.clone().detach().require_grad(),
+                    );
+                    let (xi, wi) = if transposed {
+                        (x.clone().transpose(), w.clone().transpose())
+                    } else {
+                        (x.clone(), w.clone())
+                    };
+                    let y = if fused {
+                        linear(xi, wi, b.clone())
+                    } else {
+                        xi.matmul(wi) + b.clone().unsqueeze::<2>()
+                    };
+                    let grads = (y.clone() * weights.clone()).sum().backward();
+                    let v2 = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().expect("f32");
+                    let v1 = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().expect("f32");
+                    (
+                        v2(y),
+                        v2(x.grad(&grads).expect("dx")),
+                        v2(w.grad(&grads).expect("dw")),
+                        v1(b.grad(&grads).expect("db")),
+                    )
+                };
+                let (f, r) = (run(true), run(false));
+                for (what, a, b) in [
+                    ("y", &f.0, &r.0),
+                    ("dx", &f.1, &r.1),
+                    ("dw", &f.2, &r.2),
+                    ("db", &f.3, &r.3),
+                ] {
+                    assert_eq!(a.len(), b.len(), "{what}");
+                    for (p, q) in a.iter().zip(b) {
+                        assert!(
+                            (p - q).abs() <= 1e-4 * (1.0 + q.abs()),
+                            "{what} ({rows}×{d_in}×{d_out}, transposed {transposed}): {p} vs {q}"
+                        );
+                    }
+                }
             }
         }
     }

@@ -13,8 +13,18 @@ use super::math::row_stats;
 /// aligned one: a second allocation and a `memmove` per tensor).
 pub(super) fn zeroed(shape: Shape) -> FlexTensor {
     let n = shape.num_elements();
+    f32_tensor(shape, vec![0.0f32; n])
+}
+
+/// A contiguous f32 tensor of `shape` owning `values` (no copy, see [`zeroed`]).
+pub(super) fn f32_tensor(shape: Shape, values: Vec<f32>) -> FlexTensor {
+    assert_eq!(
+        shape.num_elements(),
+        values.len(),
+        "albert kernels: tensor size"
+    );
     FlexTensor::new(
-        Bytes::from_elems(vec![0.0f32; n]),
+        Bytes::from_elems(values),
         Layout::contiguous(shape),
         DType::F32,
     )
