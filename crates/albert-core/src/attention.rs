@@ -83,6 +83,16 @@ impl AlbertAttention {
             let context = attention_rows([b, n, h], q, k, v, mask_add, heads);
             return (self.output(x, context), None);
         }
+        if fused_softmax(&x) {
+            // Training (or probabilities) on flex: per-(item, head) products straight from
+            // and into `[B, n, H]` rows, with the fused mask + softmax between them (see
+            // `kernels::{attention_scores, masked_softmax, attention_context}`).
+            let rows3 = |t: Tensor<2>| t.reshape([b, n, h]);
+            let probs = head_products::softmax_of_scores(rows3(q), rows3(k), mask_add, heads);
+            let dropped = self.attention_dropout.forward(probs.clone());
+            let context = head_products::context(dropped, rows3(v), heads);
+            return (self.output(x, context), return_probs.then_some(probs));
+        }
         let split = |t: Tensor<2>| t.reshape([b, n, heads, d]).swap_dims(1, 2);
         // Scaling q (n·d values) instead of the scores (n·n) is the same product, and exact
         // when √d is a power of two (d = 16, 64, 256).
@@ -98,13 +108,6 @@ impl AlbertAttention {
                 ..Default::default()
             };
             (attention(q, k, v, None, Some(bias), options), None)
-        } else if fused_softmax(&x) {
-            // Training on flex: the scores of every head, then one fused pass of mask +
-            // softmax (and one pass backward) with a vectorised `exp` (see
-            // `kernels::masked_softmax`); burn's softmax is five passes with five backwards.
-            let probs = masked_softmax(q.matmul(k.swap_dims(2, 3)), mask_add);
-            let context = self.attention_dropout.forward(probs.clone()).matmul(v);
-            (context, return_probs.then_some(probs))
         } else {
             let scores = q.matmul(k.swap_dims(2, 3)) + mask_add;
             let probs = softmax(scores, 3);
@@ -161,12 +164,40 @@ fn attention_rows(
     }
 }
 
-/// `softmax(scores + mask)` over keys: the fused kernel (only reached when [`fused_softmax`]).
-fn masked_softmax(scores: Tensor<4>, mask_add: Tensor<4>) -> Tensor<4> {
-    #[cfg(feature = "flex-kernels")]
-    return crate::kernels::masked_softmax(scores, mask_add);
-    #[cfg(not(feature = "flex-kernels"))]
-    softmax(scores + mask_add, 3)
+/// The fused per-head products (only reached when [`fused_softmax`]).
+mod head_products {
+    use burn::tensor::Tensor;
+
+    /// `softmax(q_h·k_hᵀ/√d + mask)` for every head, `[B, heads, n, n]`.
+    pub(super) fn softmax_of_scores(
+        q: Tensor<3>,
+        k: Tensor<3>,
+        mask_add: Tensor<4>,
+        heads: usize,
+    ) -> Tensor<4> {
+        #[cfg(feature = "flex-kernels")]
+        {
+            let d = q.dims()[2] / heads;
+            let scores = crate::kernels::attention_scores(q, k, heads, 1.0 / (d as f64).sqrt());
+            crate::kernels::masked_softmax(scores, mask_add)
+        }
+        #[cfg(not(feature = "flex-kernels"))]
+        {
+            let _ = (q, k, mask_add, heads);
+            unreachable!("fused_softmax is false without the flex-kernels feature")
+        }
+    }
+
+    /// `p_h·v_h` for every head, side by side as `[B, n, H]`.
+    pub(super) fn context(probs: Tensor<4>, v: Tensor<3>, heads: usize) -> Tensor<3> {
+        #[cfg(feature = "flex-kernels")]
+        return crate::kernels::attention_context(probs, v, heads);
+        #[cfg(not(feature = "flex-kernels"))]
+        {
+            let _ = (probs, v, heads);
+            unreachable!("fused_softmax is false without the flex-kernels feature")
+        }
+    }
 }
 
 #[cfg(test)]

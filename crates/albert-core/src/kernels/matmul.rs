@@ -106,7 +106,28 @@ pub(super) fn gemm_into(dst: &mut [f32], accumulate: bool, lhs: &Matrix<'_>, rhs
     } else {
         gemm::Parallelism::None
     };
-    call_gemm(dst, n, accumulate, lhs, rhs, parallelism);
+    call_gemm(dst, n, accumulate, lhs, rhs, 1.0, parallelism);
+}
+
+/// `dst ← scale · lhs·rhs` on the calling thread (for products that are already one of many
+/// parallel tasks), `dst` row-major `[lhs.rows, rhs.cols]`.
+///
+/// # Panics
+/// When the shapes disagree or a view runs past its storage.
+pub(super) fn gemm_scaled(dst: &mut [f32], lhs: &Matrix<'_>, rhs: &Matrix<'_>, scale: f32) {
+    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
+    assert_eq!(rhs.rows, k, "albert kernels: inner dimensions differ");
+    assert_eq!(dst.len(), m * n, "albert kernels: output size");
+    lhs.check();
+    rhs.check();
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        dst.fill(0.0);
+        return;
+    }
+    call_gemm(dst, n, false, lhs, rhs, scale, gemm::Parallelism::None);
 }
 
 #[allow(unsafe_code)]
@@ -116,6 +137,7 @@ fn call_gemm(
     accumulate: bool,
     lhs: &Matrix<'_>,
     rhs: &Matrix<'_>,
+    scale: f32,
     parallelism: gemm::Parallelism,
 ) {
     // SAFETY: `gemm_into` checked that `dst` holds m·n elements (row stride n) and that every
@@ -137,11 +159,175 @@ fn call_gemm(
             rhs.col_stride,
             rhs.row_stride,
             if accumulate { 1.0 } else { 0.0 },
-            1.0,
+            scale,
             false,
             false,
             false,
             parallelism,
         );
+    }
+}
+
+impl<'a> Matrix<'a> {
+    /// The `rows × cols` block of row-major `data` starting at `offset`, `row_stride` apart
+    /// (a head's `n × d` slice of `[B·n, H]` rows, or one `n × n` score matrix).
+    pub(super) fn block(
+        data: &'a [f32],
+        offset: usize,
+        rows: usize,
+        cols: usize,
+        row_stride: usize,
+    ) -> Self {
+        Self {
+            data: Cow::Borrowed(data),
+            offset,
+            rows,
+            cols,
+            row_stride: row_stride as isize,
+            col_stride: 1,
+        }
+    }
+}
+
+/// `[B·n, H]` rows being written one (item, head) column block at a time, in parallel: each
+/// task gets a [`HeadBlock`], and no two tasks get the same block.
+pub(super) struct HeadRows {
+    pub(super) items: usize,
+    pub(super) n: usize,
+    pub(super) hidden: usize,
+    pub(super) heads: usize,
+}
+
+/// One (item, head) block of a [`HeadRows`] output: `n` rows of `d = H / heads` values at row
+/// stride `H`. Only [`HeadRows::for_each_block`] makes them, one per block.
+pub(super) struct HeadBlock {
+    ptr: *mut f32,
+    rows: usize,
+    cols: usize,
+    row_stride: usize,
+}
+
+impl HeadBlock {
+    /// `block ← scale · lhs·rhs`.
+    ///
+    /// # Panics
+    /// When the product's shape is not the block's, or an operand view runs past its storage.
+    pub(super) fn gemm(&mut self, lhs: &Matrix<'_>, rhs: &Matrix<'_>, scale: f32) {
+        assert!(
+            lhs.rows == self.rows && rhs.cols == self.cols && lhs.cols == rhs.rows,
+            "albert kernels: head block product shape"
+        );
+        lhs.check();
+        rhs.check();
+        self.call(lhs, rhs, scale);
+    }
+
+    #[allow(unsafe_code)]
+    fn call(&mut self, lhs: &Matrix<'_>, rhs: &Matrix<'_>, scale: f32) {
+        if self.rows == 0 || self.cols == 0 {
+            return;
+        }
+        // SAFETY: `for_each_block` made this block from an output of items·n·H elements,
+        // with `rows = n`, `cols = d` and the block's first element at item·n·H + head·d, so
+        // every (r, c) it addresses, r·H + c past the pointer, is inside the output; blocks
+        // of different (item, head) pairs are disjoint column ranges or rows, and each block
+        // is handed to exactly one task. The operands were bounds-checked above and are not
+        // the output (it is borrowed mutably by `for_each_block`).
+        unsafe {
+            gemm::gemm(
+                self.rows,
+                self.cols,
+                lhs.cols,
+                self.ptr,
+                1,
+                self.row_stride as isize,
+                false,
+                lhs.data.as_ptr().add(lhs.offset),
+                lhs.col_stride,
+                lhs.row_stride,
+                rhs.data.as_ptr().add(rhs.offset),
+                rhs.col_stride,
+                rhs.row_stride,
+                0.0,
+                scale,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            );
+        }
+    }
+}
+
+/// The output pointer, shared by the parallel tasks (each writes only its own block).
+#[derive(Clone, Copy)]
+struct SharedPtr(*mut f32);
+
+// SAFETY: see `HeadBlock::call`: the tasks write disjoint blocks.
+#[allow(unsafe_code)]
+unsafe impl Send for SharedPtr {}
+#[allow(unsafe_code)]
+unsafe impl Sync for SharedPtr {}
+
+impl SharedPtr {
+    /// The pointer moved by `offset` elements (a method, so closures capture the whole
+    /// wrapper).
+    #[allow(unsafe_code)]
+    fn at(self, offset: usize, len: usize) -> *mut f32 {
+        assert!(offset <= len, "albert kernels: block offset");
+        // SAFETY: `offset` is within the allocation of `len` elements (checked).
+        unsafe { self.0.add(offset) }
+    }
+}
+
+/// The [`HeadRows`] layout of a `[B, n, H]` tensor split into `heads`.
+pub(super) fn head_rows(t: &FlexTensor, heads: usize) -> HeadRows {
+    let shape = t.layout().shape();
+    assert_eq!(shape.num_dims(), 3, "albert kernels: [B, n, H] rows");
+    HeadRows {
+        items: shape[0],
+        n: shape[1],
+        hidden: shape[2],
+        heads,
+    }
+}
+
+impl HeadRows {
+    /// The `n × d` block of head `task % heads` of item `task / heads` in `data` (`[B, n, H]`
+    /// row-major values).
+    pub(super) fn block<'a>(&self, data: &'a [f32], task: usize, d: usize) -> Matrix<'a> {
+        let (item, head) = (task / self.heads, task % self.heads);
+        Matrix::block(
+            data,
+            item * self.n * self.hidden + head * d,
+            self.n,
+            d,
+            self.hidden,
+        )
+    }
+
+    /// Runs `f(task, block)` for every `task = item·heads + head` in parallel, `block` being
+    /// that (item, head) block of `out` (`items·n·H` elements).
+    ///
+    /// # Panics
+    /// When `out` has the wrong size or `H` is not a multiple of `heads`.
+    pub(super) fn for_each_block(&self, out: &mut [f32], f: impl Fn(usize, HeadBlock) + Sync) {
+        use rayon::prelude::*;
+        let (n, h, heads) = (self.n, self.hidden, self.heads);
+        assert!(heads > 0 && h % heads == 0, "albert kernels: heads");
+        let len = self.items * n * h;
+        assert_eq!(out.len(), len, "albert kernels: head rows output size");
+        let d = h / heads;
+        let base = SharedPtr(out.as_mut_ptr());
+        (0..self.items * heads).into_par_iter().for_each(|task| {
+            let (item, head) = (task / heads, task % heads);
+            let block = HeadBlock {
+                ptr: base.at(item * n * h + head * d, len),
+                rows: n,
+                cols: d,
+                row_stride: h,
+            };
+            f(task, block);
+        });
     }
 }

@@ -47,7 +47,7 @@ pub use math::exp_approx;
 use math::{
     gelu_backward_rows, gelu_rows, layer_norm_dx_rows, softmax_backward_rows, softmax_rows,
 };
-use matmul::{Matrix, gemm_into};
+use matmul::{Matrix, gemm_into, gemm_scaled, head_rows};
 use storage::{
     column_sums, contiguous_f32, f32_tensor, last_dim, map_f32, rows_per_task, writable, zeroed,
     zip_f32,
@@ -107,6 +107,48 @@ pub trait AlbertKernels: Backend {
     fn masked_softmax(scores: FloatTensor<Self>, mask: FloatTensor<Self>) -> FloatTensor<Self>;
     /// The softmax's input gradient `y·(grad − Σ grad·y)` from its output `y`.
     fn softmax_backward(output: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// Every head's scores `scale·q_h·k_hᵀ` as `[B, heads, n, n]`, for `q`, `k` `[B, n, H]`
+    /// (heads side by side).
+    fn attention_scores(
+        q: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        heads: usize,
+        scale: f64,
+    ) -> FloatTensor<Self>;
+    /// `scale·dS_h·k_h` as `[B, n, H]`: the scores' gradient with respect to `q`.
+    fn attention_scores_backward_q(
+        grad: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        heads: usize,
+        scale: f64,
+    ) -> FloatTensor<Self>;
+    /// `scale·dS_hᵀ·q_h` as `[B, n, H]`: the scores' gradient with respect to `k`.
+    fn attention_scores_backward_k(
+        grad: FloatTensor<Self>,
+        q: FloatTensor<Self>,
+        heads: usize,
+        scale: f64,
+    ) -> FloatTensor<Self>;
+    /// Every head's context `p_h·v_h` as `[B, n, H]`, for probabilities `[B, heads, n, n]` and
+    /// `v` `[B, n, H]`.
+    fn attention_context(
+        probs: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        heads: usize,
+    ) -> FloatTensor<Self>;
+    /// `dC_h·v_hᵀ` as `[B, heads, n, n]`: the context's gradient with respect to the
+    /// probabilities.
+    fn attention_context_backward_probs(
+        grad: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        heads: usize,
+    ) -> FloatTensor<Self>;
+    /// `p_hᵀ·dC_h` as `[B, n, H]`: the context's gradient with respect to `v`.
+    fn attention_context_backward_v(
+        grad: FloatTensor<Self>,
+        probs: FloatTensor<Self>,
+        heads: usize,
+    ) -> FloatTensor<Self>;
     /// Multi-head attention for inference: `q`, `k`, `v` and the output are `[B, n, H]` rows
     /// (heads side by side), `mask` the additive key mask (`n` values per item). Not tracked
     /// by autodiff (see [`attention_rows`]).
@@ -175,6 +217,49 @@ pub fn linear(x: Tensor<2>, w: Tensor<2>, b: Tensor<1>) -> Tensor<2> {
     ))
 }
 
+/// Every head's attention scores `scale·q_h·k_hᵀ`, `[B, heads, n, n]`, computed per (item,
+/// head) straight from the `[B, n, H]` projections (no head transposes); the backward writes
+/// `dq`, `dk` in the same layout. Only for tensors on a flex device ([`on_flex`]).
+///
+/// # Panics
+/// When `q` and `k` differ in shape or `H` is not a multiple of `heads`.
+pub fn attention_scores(q: Tensor<3>, k: Tensor<3>, heads: usize, scale: f64) -> Tensor<4> {
+    let [_, _, h] = q.dims();
+    assert!(
+        q.dims() == k.dims() && heads > 0 && h % heads == 0,
+        "attention_scores: q {:?}, k {:?}, {heads} heads",
+        q.dims(),
+        k.dims()
+    );
+    Tensor::from_dispatch(<Dispatch as AlbertKernels>::attention_scores(
+        q.into_dispatch(),
+        k.into_dispatch(),
+        heads,
+        scale,
+    ))
+}
+
+/// Every head's context `p_h·v_h` written side by side as `[B, n, H]` (no transposes), for
+/// probabilities `[B, heads, n, n]` and `v` `[B, n, H]`. Only for tensors on a flex device
+/// ([`on_flex`]).
+///
+/// # Panics
+/// When the shapes disagree.
+pub fn attention_context(probs: Tensor<4>, v: Tensor<3>, heads: usize) -> Tensor<3> {
+    let [b, n, h] = v.dims();
+    assert!(
+        probs.dims() == [b, heads, n, n] && heads > 0 && h % heads == 0,
+        "attention_context: probabilities {:?}, v {:?}, {heads} heads",
+        probs.dims(),
+        v.dims()
+    );
+    Tensor::from_dispatch(<Dispatch as AlbertKernels>::attention_context(
+        probs.into_dispatch(),
+        v.into_dispatch(),
+        heads,
+    ))
+}
+
 /// `softmax(scores + mask)` over the last axis through the fused kernel: `scores` is
 /// `[B, heads, Q, K]`, `mask` the additive key mask `[B, 1, 1, K]` (or `[1, 1, 1, K]`), which
 /// gets no gradient. Only for tensors on a flex device ([`on_flex`]).
@@ -235,22 +320,6 @@ pub fn attention_rows(
         mask.into_dispatch(),
         heads,
     ))
-}
-
-/// A raw output pointer shared by the parallel heads, which write disjoint column blocks.
-#[derive(Clone, Copy)]
-struct SharedOut(*mut f32);
-// SAFETY: each task writes only its own (item, head) block (see `attention_rows`).
-#[allow(unsafe_code)]
-unsafe impl Send for SharedOut {}
-#[allow(unsafe_code)]
-unsafe impl Sync for SharedOut {}
-
-impl SharedOut {
-    /// The pointer (a method, so closures capture the whole `Send` wrapper, not the field).
-    fn get(self) -> *mut f32 {
-        self.0
-    }
 }
 
 impl AlbertKernels for Flex {
@@ -333,6 +402,101 @@ impl AlbertKernels for Flex {
         f32_tensor(burn::tensor::Shape::new([d_in, d_out]), out)
     }
 
+    fn attention_scores(q: FlexTensor, k: FlexTensor, heads: usize, scale: f64) -> FlexTensor {
+        let rows = head_rows(&q, heads);
+        let (n, d) = (rows.n, rows.hidden / heads);
+        let (qs, ks) = (contiguous_f32(&q), contiguous_f32(&k));
+        let mut out = vec![0.0f32; rows.items * heads * n * n];
+        // Each task's n × n scores are one contiguous chunk of the output.
+        out.par_chunks_mut((n * n).max(1))
+            .enumerate()
+            .for_each(|(task, scores)| {
+                let (qb, kb) = (rows.block(&qs, task, d), rows.block(&ks, task, d));
+                gemm_scaled(scores, &qb, &kb.t(), scale as f32);
+            });
+        f32_tensor(burn::tensor::Shape::new([rows.items, heads, n, n]), out)
+    }
+
+    fn attention_scores_backward_q(
+        grad: FlexTensor,
+        k: FlexTensor,
+        heads: usize,
+        scale: f64,
+    ) -> FlexTensor {
+        let rows = head_rows(&k, heads);
+        let (n, d) = (rows.n, rows.hidden / heads);
+        let (gs, ks) = (contiguous_f32(&grad), contiguous_f32(&k));
+        let mut out = vec![0.0f32; rows.items * n * rows.hidden];
+        rows.for_each_block(&mut out, |task, mut block| {
+            let g = Matrix::block(&gs, task * n * n, n, n, n);
+            block.gemm(&g, &rows.block(&ks, task, d), scale as f32);
+        });
+        f32_tensor(k.layout().shape().clone(), out)
+    }
+
+    fn attention_scores_backward_k(
+        grad: FlexTensor,
+        q: FlexTensor,
+        heads: usize,
+        scale: f64,
+    ) -> FlexTensor {
+        let rows = head_rows(&q, heads);
+        let (n, d) = (rows.n, rows.hidden / heads);
+        let (gs, qs) = (contiguous_f32(&grad), contiguous_f32(&q));
+        let mut out = vec![0.0f32; rows.items * n * rows.hidden];
+        rows.for_each_block(&mut out, |task, mut block| {
+            let g = Matrix::block(&gs, task * n * n, n, n, n);
+            block.gemm(&g.t(), &rows.block(&qs, task, d), scale as f32);
+        });
+        f32_tensor(q.layout().shape().clone(), out)
+    }
+
+    fn attention_context(probs: FlexTensor, v: FlexTensor, heads: usize) -> FlexTensor {
+        let rows = head_rows(&v, heads);
+        let (n, d) = (rows.n, rows.hidden / heads);
+        let (ps, vs) = (contiguous_f32(&probs), contiguous_f32(&v));
+        let mut out = vec![0.0f32; rows.items * n * rows.hidden];
+        rows.for_each_block(&mut out, |task, mut block| {
+            let p = Matrix::block(&ps, task * n * n, n, n, n);
+            block.gemm(&p, &rows.block(&vs, task, d), 1.0);
+        });
+        f32_tensor(v.layout().shape().clone(), out)
+    }
+
+    fn attention_context_backward_probs(
+        grad: FlexTensor,
+        v: FlexTensor,
+        heads: usize,
+    ) -> FlexTensor {
+        let rows = head_rows(&v, heads);
+        let (n, d) = (rows.n, rows.hidden / heads);
+        let (gs, vs) = (contiguous_f32(&grad), contiguous_f32(&v));
+        let mut out = vec![0.0f32; rows.items * heads * n * n];
+        out.par_chunks_mut((n * n).max(1))
+            .enumerate()
+            .for_each(|(task, dp)| {
+                let (gb, vb) = (rows.block(&gs, task, d), rows.block(&vs, task, d));
+                gemm_scaled(dp, &gb, &vb.t(), 1.0);
+            });
+        f32_tensor(burn::tensor::Shape::new([rows.items, heads, n, n]), out)
+    }
+
+    fn attention_context_backward_v(
+        grad: FlexTensor,
+        probs: FlexTensor,
+        heads: usize,
+    ) -> FlexTensor {
+        let rows = head_rows(&grad, heads);
+        let (n, d) = (rows.n, rows.hidden / heads);
+        let (gs, ps) = (contiguous_f32(&grad), contiguous_f32(&probs));
+        let mut out = vec![0.0f32; rows.items * n * rows.hidden];
+        rows.for_each_block(&mut out, |task, mut block| {
+            let p = Matrix::block(&ps, task * n * n, n, n, n);
+            block.gemm(&p.t(), &rows.block(&gs, task, d), 1.0);
+        });
+        f32_tensor(grad.layout().shape().clone(), out)
+    }
+
     fn masked_softmax(scores: FlexTensor, mask: FlexTensor) -> FlexTensor {
         let k = last_dim(&scores);
         let batch = scores.layout().shape().first().copied().unwrap_or(1).max(1);
@@ -370,8 +534,6 @@ impl AlbertKernels for Flex {
         out
     }
 
-    // The only unsafe code of the workspace: `gemm` takes raw pointers and strides.
-    #[allow(unsafe_code)]
     fn attention_rows(
         q: FlexTensor,
         k: FlexTensor,
@@ -379,9 +541,8 @@ impl AlbertKernels for Flex {
         mask: FlexTensor,
         heads: usize,
     ) -> FlexTensor {
-        let shape = q.layout().shape().clone();
-        let (b, n, h) = (shape[0], shape[1], shape[2]);
-        let d = h / heads;
+        let rows = head_rows(&q, heads);
+        let (n, d) = (rows.n, rows.hidden / heads);
         let (qs, ks, vs, mask) = (
             contiguous_f32(&q),
             contiguous_f32(&k),
@@ -389,77 +550,27 @@ impl AlbertKernels for Flex {
             contiguous_f32(&mask),
         );
         assert!(
-            qs.len() == b * n * h && ks.len() == qs.len() && vs.len() == qs.len(),
+            ks.len() == qs.len() && vs.len() == qs.len(),
             "attention_rows: q, k, v must have the same [B, n, H] shape"
         );
-        assert_eq!(mask.len(), b * n, "attention_rows: n mask values per item");
-        let mut out = zeroed(shape);
-        let dst = SharedOut(out.storage_mut::<f32>().as_mut_ptr());
-        let scale = 1.0 / (d as f32).sqrt();
-        let row = h as isize;
-        (0..b * heads).into_par_iter().for_each_init(
-            || vec![0.0f32; n * n],
-            |scores, task| {
-                let (item, head) = (task / heads, task % heads);
-                // The (item, head) block: rows item·n.., columns head·d.., row stride H.
-                let base = item * n * h + head * d;
-                // SAFETY: the slices hold b·n·h values (checked above); the block's
-                // n rows × d columns at row stride h stay inside them, and `scores` is
-                // n × n. scores = scale · q_block · k_blockᵀ (k read transposed through
-                // its strides).
-                unsafe {
-                    gemm::gemm(
-                        n,
-                        n,
-                        d,
-                        scores.as_mut_ptr(),
-                        1,
-                        n as isize,
-                        false,
-                        qs.as_ptr().add(base),
-                        1,
-                        row,
-                        ks.as_ptr().add(base),
-                        row,
-                        1,
-                        0.0,
-                        scale,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
-                    );
-                }
-                let keys = &mask[item * n..(item + 1) * n];
-                softmax_rows(scores, n, 0, n * n, keys, 1);
-                // SAFETY: as above for v; the destination block is this task's own
-                // (no other (item, head) writes these n × d values) inside `out`.
-                unsafe {
-                    gemm::gemm(
-                        n,
-                        d,
-                        n,
-                        dst.get().add(base),
-                        1,
-                        row,
-                        false,
-                        scores.as_ptr(),
-                        1,
-                        n as isize,
-                        vs.as_ptr().add(base),
-                        1,
-                        row,
-                        0.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
-                    );
-                }
-            },
+        assert_eq!(
+            mask.len(),
+            rows.items * n,
+            "attention_rows: n mask values per item"
         );
-        out
+        let scale = 1.0 / (d as f32).sqrt();
+        let mut out = vec![0.0f32; qs.len()];
+        rows.for_each_block(&mut out, |task, mut block| {
+            // One head's n × n scores, softmax, then its context block.
+            let mut scores = vec![0.0f32; n * n];
+            let (qb, kb) = (rows.block(&qs, task, d), rows.block(&ks, task, d));
+            gemm_scaled(&mut scores, &qb, &kb.t(), scale);
+            let item = task / heads;
+            softmax_rows(&mut scores, n, 0, n * n, &mask[item * n..(item + 1) * n], 1);
+            let p = Matrix::block(&scores, 0, n, n, n);
+            block.gemm(&p, &rows.block(&vs, task, d), 1.0);
+        });
+        f32_tensor(q.layout().shape().clone(), out)
     }
 }
 
@@ -657,6 +768,166 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
         Self::from_inner(B::linear_backward_weight(
             x.into_primitive(),
             grad.into_primitive(),
+        ))
+    }
+
+    fn attention_scores(
+        q: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        heads: usize,
+        scale: f64,
+    ) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct Scores;
+
+        impl<B: Backend + AlbertKernels> Backward<B, 2> for Scores {
+            /// The checkpointed `q` and `k`, the head count and the scale.
+            type State = (NodeId, NodeId, usize, f64);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 2>,
+                grads: &mut Gradients,
+                checkpointer: &mut Checkpointer,
+            ) {
+                let (q_id, k_id, heads, scale) = ops.state;
+                let q: FloatTensor<B> = checkpointer.retrieve_node_output(q_id);
+                let k: FloatTensor<B> = checkpointer.retrieve_node_output(k_id);
+                let grad = grads.consume::<B>(&ops.node);
+                let [q_parent, k_parent] = ops.parents;
+                if let Some(node) = k_parent {
+                    let g = B::attention_scores_backward_k(grad.clone(), q, heads, scale);
+                    grads.register::<B>(node.id, g);
+                }
+                if let Some(node) = q_parent {
+                    let g = B::attention_scores_backward_q(grad, k, heads, scale);
+                    grads.register::<B>(node.id, g);
+                }
+            }
+        }
+
+        match Scores
+            .prepare::<C>([q.node(), k.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let state = (prep.checkpoint(&q), prep.checkpoint(&k), heads, scale);
+                let out =
+                    B::attention_scores(q.primitive().clone(), k.primitive().clone(), heads, scale);
+                prep.finish(state, out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::attention_scores(
+                q.into_primitive(),
+                k.into_primitive(),
+                heads,
+                scale,
+            )),
+        }
+    }
+
+    fn attention_scores_backward_q(
+        grad: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        heads: usize,
+        scale: f64,
+    ) -> FloatTensor<Self> {
+        Self::from_inner(B::attention_scores_backward_q(
+            grad.into_primitive(),
+            k.into_primitive(),
+            heads,
+            scale,
+        ))
+    }
+
+    fn attention_scores_backward_k(
+        grad: FloatTensor<Self>,
+        q: FloatTensor<Self>,
+        heads: usize,
+        scale: f64,
+    ) -> FloatTensor<Self> {
+        Self::from_inner(B::attention_scores_backward_k(
+            grad.into_primitive(),
+            q.into_primitive(),
+            heads,
+            scale,
+        ))
+    }
+
+    fn attention_context(
+        probs: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        heads: usize,
+    ) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct Context;
+
+        impl<B: Backend + AlbertKernels> Backward<B, 2> for Context {
+            /// The checkpointed probabilities and `v`, and the head count.
+            type State = (NodeId, NodeId, usize);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 2>,
+                grads: &mut Gradients,
+                checkpointer: &mut Checkpointer,
+            ) {
+                let (p_id, v_id, heads) = ops.state;
+                let probs: FloatTensor<B> = checkpointer.retrieve_node_output(p_id);
+                let v: FloatTensor<B> = checkpointer.retrieve_node_output(v_id);
+                let grad = grads.consume::<B>(&ops.node);
+                let [p_parent, v_parent] = ops.parents;
+                if let Some(node) = v_parent {
+                    let g = B::attention_context_backward_v(grad.clone(), probs, heads);
+                    grads.register::<B>(node.id, g);
+                }
+                if let Some(node) = p_parent {
+                    let g = B::attention_context_backward_probs(grad, v, heads);
+                    grads.register::<B>(node.id, g);
+                }
+            }
+        }
+
+        match Context
+            .prepare::<C>([probs.node(), v.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let state = (prep.checkpoint(&probs), prep.checkpoint(&v), heads);
+                let out =
+                    B::attention_context(probs.primitive().clone(), v.primitive().clone(), heads);
+                prep.finish(state, out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::attention_context(
+                probs.into_primitive(),
+                v.into_primitive(),
+                heads,
+            )),
+        }
+    }
+
+    fn attention_context_backward_probs(
+        grad: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        heads: usize,
+    ) -> FloatTensor<Self> {
+        Self::from_inner(B::attention_context_backward_probs(
+            grad.into_primitive(),
+            v.into_primitive(),
+            heads,
+        ))
+    }
+
+    fn attention_context_backward_v(
+        grad: FloatTensor<Self>,
+        probs: FloatTensor<Self>,
+        heads: usize,
+    ) -> FloatTensor<Self> {
+        Self::from_inner(B::attention_context_backward_v(
+            grad.into_primitive(),
+            probs.into_primitive(),
+            heads,
         ))
     }
 
@@ -882,5 +1153,77 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The per-head products against burn's ops on split heads: `attention_scores` and
+    /// `attention_context` values, and the gradients of `q`, `k`, the probabilities and `v`,
+    /// for a `[B, n, H]` whose head size is not a multiple of the SIMD width.
+    #[test]
+    fn head_products_match_burn_forward_and_backward() {
+        use burn::tensor::Distribution;
+
+        let device = Device::flex().autodiff();
+        let (b, n, heads, d) = (3, 37, 4, 6);
+        let h = heads * d;
+        let normal =
+            |shape: [usize; 3]| Tensor::<3>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+        let (q0, k0, v0) = (normal([b, n, h]), normal([b, n, h]), normal([b, n, h]));
+        let p0 = Tensor::<4>::random([b, heads, n, n], Distribution::Uniform(0.0, 1.0), &device);
+        let w_s = Tensor::<4>::random([b, heads, n, n], Distribution::Normal(0.0, 1.0), &device);
+        let w_c = normal([b, n, h]);
+        let split = |t: Tensor<3>| t.reshape([b, n, heads, d]).swap_dims(1, 2);
+        let scale = 0.3;
+        let v4 = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().expect("f32");
+        let v3 = |t: Tensor<3>| t.into_data().try_to_vec::<f32>().expect("f32");
+        let close = |what: &str, a: &[f32], r: &[f32]| {
+            assert_eq!(a.len(), r.len(), "{what}");
+            for (x, y) in a.iter().zip(r) {
+                assert!(
+                    (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
+                    "{what}: {x} vs {y}"
+                );
+            }
+        };
+
+        let scores = |fused: bool| {
+            let (q, k) = (q0.clone().require_grad(), k0.clone().require_grad());
+            let s = if fused {
+                attention_scores(q.clone(), k.clone(), heads, scale)
+            } else {
+                split(q.clone()).matmul(split(k.clone()).swap_dims(2, 3)) * scale
+            };
+            let grads = (s.clone() * w_s.clone()).sum().backward();
+            (
+                v4(s),
+                v3(q.grad(&grads).expect("dq")),
+                v3(k.grad(&grads).expect("dk")),
+            )
+        };
+        let (f, r) = (scores(true), scores(false));
+        close("scores", &f.0, &r.0);
+        close("dq", &f.1, &r.1);
+        close("dk", &f.2, &r.2);
+
+        let context = |fused: bool| {
+            let (p, v) = (p0.clone().require_grad(), v0.clone().require_grad());
+            let c = if fused {
+                attention_context(p.clone(), v.clone(), heads)
+            } else {
+                p.clone()
+                    .matmul(split(v.clone()))
+                    .swap_dims(1, 2)
+                    .reshape([b, n, h])
+            };
+            let grads = (c.clone() * w_c.clone()).sum().backward();
+            (
+                v3(c),
+                v4(p.grad(&grads).expect("dp")),
+                v3(v.grad(&grads).expect("dv")),
+            )
+        };
+        let (f, r) = (context(true), context(false));
+        close("context", &f.0, &r.0);
+        close("dprobs", &f.1, &r.1);
+        close("dv", &f.2, &r.2);
     }
 }
