@@ -1,0 +1,268 @@
+//! The kernels on flex's storage: rayon over row blocks, `gemm` for the products, the
+//! vectorised row loops of [`super::math`].
+
+use burn::backend::Flex;
+use burn_flex::FlexTensor;
+use rayon::prelude::*;
+
+use super::AlbertKernels;
+use super::math::{
+    gelu_backward_rows, gelu_rows, layer_norm_dx_rows, softmax_backward_rows, softmax_rows,
+};
+use super::matmul::{Matrix, gemm_into, gemm_scaled, head_rows};
+use super::storage::{
+    column_sums, contiguous_f32, f32_tensor, last_dim, map_f32, rows_per_task, writable, zeroed,
+    zip_f32,
+};
+
+impl AlbertKernels for Flex {
+    fn gelu_tanh(x: FlexTensor) -> FlexTensor {
+        map_f32(&x, gelu_rows)
+    }
+
+    fn gelu_tanh_backward(x: FlexTensor, grad: FlexTensor) -> FlexTensor {
+        zip_f32(&x, &grad, gelu_backward_rows)
+    }
+
+    fn fused_layer_norm(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        epsilon: f64,
+    ) -> FlexTensor {
+        use burn::backend::ops::ModuleOps;
+        <Flex as ModuleOps<Flex>>::layer_norm(x, gamma, Some(beta), epsilon)
+    }
+
+    fn layer_norm_backward_input(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        grad: FlexTensor,
+        epsilon: f64,
+    ) -> FlexTensor {
+        let h = last_dim(&x);
+        let (xs, gs, gamma) = (
+            contiguous_f32(&x),
+            contiguous_f32(&grad),
+            contiguous_f32(&gamma),
+        );
+        let task = rows_per_task(h) * h;
+        let mut out = zeroed(x.layout().shape().clone());
+        out.storage_mut::<f32>()
+            .par_chunks_mut(task)
+            .zip(xs.par_chunks(task))
+            .zip(gs.par_chunks(task))
+            .for_each(|((o, x), g)| layer_norm_dx_rows(o, x, g, &gamma, h, epsilon));
+        out
+    }
+
+    fn layer_norm_backward_gamma(x: FlexTensor, grad: FlexTensor, epsilon: f64) -> FlexTensor {
+        let h = last_dim(&x);
+        let (xs, gs) = (contiguous_f32(&x), contiguous_f32(&grad));
+        column_sums(h, &gs, Some(&xs), epsilon)
+    }
+
+    fn sum_rows(grad: FlexTensor) -> FlexTensor {
+        let h = last_dim(&grad);
+        column_sums(h, &contiguous_f32(&grad), None, 0.0)
+    }
+
+    fn fused_linear(x: FlexTensor, w: FlexTensor, b: FlexTensor) -> FlexTensor {
+        let (xm, wm) = (Matrix::of(&x), Matrix::of(&w));
+        let bias = contiguous_f32(&b);
+        let rows = x.layout().shape()[0];
+        let mut out = Vec::with_capacity(rows * bias.len());
+        for _ in 0..rows {
+            out.extend_from_slice(&bias);
+        }
+        gemm_into(&mut out, true, &xm, &wm);
+        f32_tensor(burn::tensor::Shape::new([rows, bias.len()]), out)
+    }
+
+    fn linear_backward_input(grad: FlexTensor, w: FlexTensor) -> FlexTensor {
+        let (gm, wm) = (Matrix::of(&grad), Matrix::of(&w));
+        let (rows, d_in) = (grad.layout().shape()[0], w.layout().shape()[0]);
+        let mut out = vec![0.0f32; rows * d_in];
+        gemm_into(&mut out, false, &gm, &wm.t());
+        f32_tensor(burn::tensor::Shape::new([rows, d_in]), out)
+    }
+
+    fn linear_backward_weight(x: FlexTensor, grad: FlexTensor) -> FlexTensor {
+        let (xm, gm) = (Matrix::of(&x), Matrix::of(&grad));
+        let (d_in, d_out) = (x.layout().shape()[1], grad.layout().shape()[1]);
+        let mut out = vec![0.0f32; d_in * d_out];
+        gemm_into(&mut out, false, &xm.t(), &gm);
+        f32_tensor(burn::tensor::Shape::new([d_in, d_out]), out)
+    }
+
+    fn attention_scores(q: FlexTensor, k: FlexTensor, heads: usize, scale: f64) -> FlexTensor {
+        let rows = head_rows(&q, heads);
+        let (n, d) = (rows.n, rows.hidden / heads);
+        let (qs, ks) = (contiguous_f32(&q), contiguous_f32(&k));
+        let mut out = vec![0.0f32; rows.items * heads * n * n];
+        // Each task's n × n scores are one contiguous chunk of the output.
+        out.par_chunks_mut((n * n).max(1))
+            .enumerate()
+            .for_each(|(task, scores)| {
+                let (qb, kb) = (rows.block(&qs, task, d), rows.block(&ks, task, d));
+                gemm_scaled(scores, &qb, &kb.t(), scale as f32);
+            });
+        f32_tensor(burn::tensor::Shape::new([rows.items, heads, n, n]), out)
+    }
+
+    fn attention_scores_backward_q(
+        grad: FlexTensor,
+        k: FlexTensor,
+        heads: usize,
+        scale: f64,
+    ) -> FlexTensor {
+        let rows = head_rows(&k, heads);
+        let (n, d) = (rows.n, rows.hidden / heads);
+        let (gs, ks) = (contiguous_f32(&grad), contiguous_f32(&k));
+        let mut out = vec![0.0f32; rows.items * n * rows.hidden];
+        rows.for_each_block(&mut out, |task, mut block| {
+            let g = Matrix::block(&gs, task * n * n, n, n, n);
+            block.gemm(&g, &rows.block(&ks, task, d), scale as f32);
+        });
+        f32_tensor(k.layout().shape().clone(), out)
+    }
+
+    fn attention_scores_backward_k(
+        grad: FlexTensor,
+        q: FlexTensor,
+        heads: usize,
+        scale: f64,
+    ) -> FlexTensor {
+        let rows = head_rows(&q, heads);
+        let (n, d) = (rows.n, rows.hidden / heads);
+        let (gs, qs) = (contiguous_f32(&grad), contiguous_f32(&q));
+        let mut out = vec![0.0f32; rows.items * n * rows.hidden];
+        rows.for_each_block(&mut out, |task, mut block| {
+            let g = Matrix::block(&gs, task * n * n, n, n, n);
+            block.gemm(&g.t(), &rows.block(&qs, task, d), scale as f32);
+        });
+        f32_tensor(q.layout().shape().clone(), out)
+    }
+
+    fn attention_context(probs: FlexTensor, v: FlexTensor, heads: usize) -> FlexTensor {
+        let rows = head_rows(&v, heads);
+        let (n, d) = (rows.n, rows.hidden / heads);
+        let (ps, vs) = (contiguous_f32(&probs), contiguous_f32(&v));
+        let mut out = vec![0.0f32; rows.items * n * rows.hidden];
+        rows.for_each_block(&mut out, |task, mut block| {
+            let p = Matrix::block(&ps, task * n * n, n, n, n);
+            block.gemm(&p, &rows.block(&vs, task, d), 1.0);
+        });
+        f32_tensor(v.layout().shape().clone(), out)
+    }
+
+    fn attention_context_backward_probs(
+        grad: FlexTensor,
+        v: FlexTensor,
+        heads: usize,
+    ) -> FlexTensor {
+        let rows = head_rows(&v, heads);
+        let (n, d) = (rows.n, rows.hidden / heads);
+        let (gs, vs) = (contiguous_f32(&grad), contiguous_f32(&v));
+        let mut out = vec![0.0f32; rows.items * heads * n * n];
+        out.par_chunks_mut((n * n).max(1))
+            .enumerate()
+            .for_each(|(task, dp)| {
+                let (gb, vb) = (rows.block(&gs, task, d), rows.block(&vs, task, d));
+                gemm_scaled(dp, &gb, &vb.t(), 1.0);
+            });
+        f32_tensor(burn::tensor::Shape::new([rows.items, heads, n, n]), out)
+    }
+
+    fn attention_context_backward_v(
+        grad: FlexTensor,
+        probs: FlexTensor,
+        heads: usize,
+    ) -> FlexTensor {
+        let rows = head_rows(&grad, heads);
+        let (n, d) = (rows.n, rows.hidden / heads);
+        let (gs, ps) = (contiguous_f32(&grad), contiguous_f32(&probs));
+        let mut out = vec![0.0f32; rows.items * n * rows.hidden];
+        rows.for_each_block(&mut out, |task, mut block| {
+            let p = Matrix::block(&ps, task * n * n, n, n, n);
+            block.gemm(&p.t(), &rows.block(&gs, task, d), 1.0);
+        });
+        f32_tensor(grad.layout().shape().clone(), out)
+    }
+
+    fn masked_softmax(scores: FlexTensor, mask: FlexTensor) -> FlexTensor {
+        let k = last_dim(&scores);
+        let batch = scores.layout().shape().first().copied().unwrap_or(1).max(1);
+        let per_item = scores.layout().num_elements() / batch;
+        let mask = contiguous_f32(&mask);
+        let mask_items = mask.len() / k.max(1);
+        assert!(
+            mask.len() == mask_items * k && (mask_items == 1 || mask_items == batch),
+            "masked_softmax: {} mask values for {batch} items of {k} keys",
+            mask.len()
+        );
+        let mut out = writable(scores);
+        let rows = rows_per_task(k);
+        out.storage_mut::<f32>()
+            .par_chunks_mut(rows * k)
+            .enumerate()
+            .for_each(|(t, chunk)| softmax_rows(chunk, k, t * rows, per_item, &mask, mask_items));
+        out
+    }
+
+    fn softmax_backward(output: FlexTensor, grad: FlexTensor) -> FlexTensor {
+        assert_eq!(
+            output.layout().shape(),
+            grad.layout().shape(),
+            "softmax_backward: shapes differ"
+        );
+        let k = last_dim(&output);
+        let y = contiguous_f32(&output);
+        let mut out = writable(grad);
+        let task = rows_per_task(k) * k;
+        out.storage_mut::<f32>()
+            .par_chunks_mut(task)
+            .zip(y.par_chunks(task))
+            .for_each(|(g, y)| softmax_backward_rows(g, y, k));
+        out
+    }
+
+    fn attention_rows(
+        q: FlexTensor,
+        k: FlexTensor,
+        v: FlexTensor,
+        mask: FlexTensor,
+        heads: usize,
+    ) -> FlexTensor {
+        let rows = head_rows(&q, heads);
+        let (n, d) = (rows.n, rows.hidden / heads);
+        let (qs, ks, vs, mask) = (
+            contiguous_f32(&q),
+            contiguous_f32(&k),
+            contiguous_f32(&v),
+            contiguous_f32(&mask),
+        );
+        assert!(
+            ks.len() == qs.len() && vs.len() == qs.len(),
+            "attention_rows: q, k, v must have the same [B, n, H] shape"
+        );
+        assert_eq!(
+            mask.len(),
+            rows.items * n,
+            "attention_rows: n mask values per item"
+        );
+        let scale = 1.0 / (d as f32).sqrt();
+        let mut out = vec![0.0f32; qs.len()];
+        rows.for_each_block(&mut out, |task, mut block| {
+            // One head's n × n scores, softmax, then its context block.
+            let mut scores = vec![0.0f32; n * n];
+            let (qb, kb) = (rows.block(&qs, task, d), rows.block(&ks, task, d));
+            gemm_scaled(&mut scores, &qb, &kb.t(), scale);
+            let item = task / heads;
+            softmax_rows(&mut scores, n, 0, n * n, &mask[item * n..(item + 1) * n], 1);
+            let p = Matrix::block(&scores, 0, n, n, n);
+            block.gemm(&p, &rows.block(&vs, task, d), 1.0);
+        });
+        f32_tensor(q.layout().shape().clone(), out)
+    }
+}
