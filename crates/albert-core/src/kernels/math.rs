@@ -153,19 +153,52 @@ fn layer_norm_dx_body(
     }
 }
 
-/// One row of [`AlbertKernels::masked_softmax`], in place: `row + mask`, its maximum, the
-/// exponentials of the differences and their sum, then the normalisation — each loop free of
-/// carried dependencies (reductions go through lanes) so that it vectorises.
+/// One row of [`AlbertKernels::masked_softmax`], in place, in three passes: the maximum of
+/// `row + mask`; the exponentials of the differences, written and summed in the same pass;
+/// the normalisation. Each loop is free of carried dependencies (reductions go through
+/// [`LANES`] partial results) so that it vectorises.
 #[inline(always)]
 pub(super) fn softmax_row(row: &mut [f32], mask: &[f32]) {
-    for (v, &m) in row.iter_mut().zip(mask) {
-        *v += m;
+    let mask = &mask[..row.len()];
+    let mut peak = [f32::NEG_INFINITY; LANES];
+    let (mut rc, mut mc) = (row.chunks_exact(LANES), mask.chunks_exact(LANES));
+    for (r, m) in (&mut rc).zip(&mut mc) {
+        for ((p, &v), &m) in peak.iter_mut().zip(r).zip(m) {
+            let x = v + m;
+            *p = if x > *p { x } else { *p };
+        }
     }
-    let max = lane_max(row);
-    for v in row.iter_mut() {
-        *v = exp_or_zero(*v - max);
+    let tail = rc
+        .remainder()
+        .iter()
+        .zip(mc.remainder())
+        .map(|(&v, &m)| v + m);
+    let max = peak
+        .into_iter()
+        .chain(tail)
+        .fold(f32::NEG_INFINITY, f32::max);
+
+    let mut sums = [0.0f32; LANES];
+    let split = row.len() - row.len() % LANES;
+    let (body, rest) = row.split_at_mut(split);
+    let (mask_body, mask_rest) = mask.split_at(split);
+    for (r, m) in body
+        .chunks_exact_mut(LANES)
+        .zip(mask_body.chunks_exact(LANES))
+    {
+        for ((s, v), &m) in sums.iter_mut().zip(r.iter_mut()).zip(m) {
+            let e = exp_or_zero(*v + m - max);
+            *v = e;
+            *s += e;
+        }
     }
-    let inv = 1.0 / lane_sum(row);
+    let mut total = 0.0f32;
+    for (v, &m) in rest.iter_mut().zip(mask_rest) {
+        let e = exp_or_zero(*v + m - max);
+        *v = e;
+        total += e;
+    }
+    let inv = 1.0 / (sums.iter().sum::<f32>() + total);
     for v in row.iter_mut() {
         *v *= inv;
     }
@@ -174,37 +207,8 @@ pub(super) fn softmax_row(row: &mut [f32], mask: &[f32]) {
 /// Lanes of the partial reductions: 16 `f32` are one AVX-512 register or two AVX ones.
 const LANES: usize = 16;
 
-/// The largest value (`-∞` for an empty slice), in [`LANES`] independent partial maxima.
-#[inline(always)]
-pub(super) fn lane_max(x: &[f32]) -> f32 {
-    let mut acc = [f32::NEG_INFINITY; LANES];
-    let mut chunks = x.chunks_exact(LANES);
-    for c in &mut chunks {
-        for (a, &v) in acc.iter_mut().zip(c) {
-            *a = if v > *a { v } else { *a };
-        }
-    }
-    let tail = chunks.remainder().iter().copied();
-    acc.into_iter()
-        .chain(tail)
-        .fold(f32::NEG_INFINITY, f32::max)
-}
-
-/// `Σ x` in [`LANES`] independent partial sums (so the loop vectorises; the order is fixed by
-/// the length, so results are deterministic).
-#[inline(always)]
-pub(super) fn lane_sum(x: &[f32]) -> f32 {
-    let mut acc = [0.0f32; LANES];
-    let mut chunks = x.chunks_exact(LANES);
-    for c in &mut chunks {
-        for (s, &v) in acc.iter_mut().zip(c) {
-            *s += v;
-        }
-    }
-    acc.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>()
-}
-
-/// `Σ a·b` over the common length, in [`LANES`] independent partial sums (as [`lane_sum`]).
+/// `Σ a·b` over the common length, in [`LANES`] independent partial sums (so the loop
+/// vectorises; the order is fixed by the length, so results are deterministic).
 #[inline(always)]
 pub(super) fn lane_dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; LANES];
