@@ -82,11 +82,32 @@ impl<'a> Matrix<'a> {
 }
 
 /// `dst ← dst + lhs·rhs` (`accumulate`) or `dst ← lhs·rhs`, `dst` row-major
-/// `[lhs.rows, rhs.cols]`.
+/// `[lhs.rows, rhs.cols]`, multi-threaded when the product is large.
 ///
 /// # Panics
 /// When the shapes disagree or a view runs past its storage.
 pub(super) fn gemm_into(dst: &mut [f32], accumulate: bool, lhs: &Matrix<'_>, rhs: &Matrix<'_>) {
+    product(dst, accumulate, lhs, rhs, 1.0, true);
+}
+
+/// `dst ← scale · lhs·rhs` on the calling thread (for products that are already one of many
+/// parallel tasks), `dst` row-major `[lhs.rows, rhs.cols]`.
+///
+/// # Panics
+/// When the shapes disagree or a view runs past its storage.
+pub(super) fn gemm_scaled(dst: &mut [f32], lhs: &Matrix<'_>, rhs: &Matrix<'_>, scale: f32) {
+    product(dst, false, lhs, rhs, scale, false);
+}
+
+/// The checks and the empty cases of [`gemm_into`] and [`gemm_scaled`], then the call.
+fn product(
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: &Matrix<'_>,
+    rhs: &Matrix<'_>,
+    scale: f32,
+    may_parallelise: bool,
+) {
     let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
     assert_eq!(rhs.rows, k, "albert kernels: inner dimensions differ");
     assert_eq!(dst.len(), m * n, "albert kernels: output size");
@@ -101,33 +122,12 @@ pub(super) fn gemm_into(dst: &mut [f32], accumulate: bool, lhs: &Matrix<'_>, rhs
         }
         return;
     }
-    let parallelism = if m * n * k >= PARALLEL_WORK {
+    let parallelism = if may_parallelise && m * n * k >= PARALLEL_WORK {
         gemm::Parallelism::Rayon(0)
     } else {
         gemm::Parallelism::None
     };
-    call_gemm(dst, n, accumulate, lhs, rhs, 1.0, parallelism);
-}
-
-/// `dst ← scale · lhs·rhs` on the calling thread (for products that are already one of many
-/// parallel tasks), `dst` row-major `[lhs.rows, rhs.cols]`.
-///
-/// # Panics
-/// When the shapes disagree or a view runs past its storage.
-pub(super) fn gemm_scaled(dst: &mut [f32], lhs: &Matrix<'_>, rhs: &Matrix<'_>, scale: f32) {
-    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
-    assert_eq!(rhs.rows, k, "albert kernels: inner dimensions differ");
-    assert_eq!(dst.len(), m * n, "albert kernels: output size");
-    lhs.check();
-    rhs.check();
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        dst.fill(0.0);
-        return;
-    }
-    call_gemm(dst, n, false, lhs, rhs, scale, gemm::Parallelism::None);
+    call_gemm(dst, n, accumulate, lhs, rhs, scale, parallelism);
 }
 
 #[allow(unsafe_code)]
@@ -140,7 +140,7 @@ fn call_gemm(
     scale: f32,
     parallelism: gemm::Parallelism,
 ) {
-    // SAFETY: `gemm_into` checked that `dst` holds m·n elements (row stride n) and that every
+    // SAFETY: `product` checked that `dst` holds m·n elements (row stride n) and that every
     // element the operands' offsets and strides address lies inside their storage; `dst` is
     // borrowed mutably, so it aliases neither operand.
     unsafe {

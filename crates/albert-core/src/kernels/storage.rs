@@ -72,15 +72,13 @@ pub(super) fn column_sums(h: usize, g: &[f32], x: Option<&[f32]>, epsilon: f64) 
             acc
         })
         .collect();
-    let mut out = zeroed(burn::tensor::Shape::new([h]));
-    let sums = out.storage_mut::<f32>();
-    sums.fill(0.0);
+    let mut sums = vec![0.0f32; h];
     for p in &partials {
         for (s, v) in sums.iter_mut().zip(p) {
             *s += v;
         }
     }
-    out
+    f32_tensor(Shape::new([h]), sums)
 }
 
 /// `t` itself when it owns a dense buffer that can be written in place, else a contiguous
