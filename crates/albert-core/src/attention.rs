@@ -80,10 +80,10 @@ impl AlbertAttention {
         );
         if !return_probs && fused_attention(&x) {
             // Inference on flex: one fused kernel per (item, head) on the rows themselves.
-            let context = attention_rows([b, n, h], q, k, v, mask_add, heads);
+            let context = head_products::inference_context([b, n, h], q, k, v, mask_add, heads);
             return (self.output(x, context), None);
         }
-        if fused_softmax(&x) {
+        if flex_kernels(&x) {
             // Training (or probabilities) on flex: per-(item, head) products straight from
             // and into `[B, n, H]` rows, with the fused mask + softmax between them (see
             // `kernels::{attention_scores, masked_softmax, attention_context}`).
@@ -127,8 +127,9 @@ impl AlbertAttention {
     }
 }
 
-/// Whether the fused mask + softmax kernel applies: flex devices, feature `flex-kernels`.
-fn fused_softmax(x: &Tensor<3>) -> bool {
+/// Whether the fused attention kernels apply: flex devices (with or without autodiff), feature
+/// `flex-kernels`.
+fn flex_kernels(x: &Tensor<3>) -> bool {
     #[cfg(feature = "flex-kernels")]
     return crate::kernels::on_flex(&x.device());
     #[cfg(not(feature = "flex-kernels"))]
@@ -141,32 +142,32 @@ fn fused_softmax(x: &Tensor<3>) -> bool {
 /// Whether the fused inference attention kernel applies: flex devices without autodiff,
 /// feature `flex-kernels`.
 fn fused_attention(x: &Tensor<3>) -> bool {
-    fused_softmax(x) && !x.device().is_autodiff()
+    flex_kernels(x) && !x.device().is_autodiff()
 }
 
-/// The fused inference attention on `[B·n, H]` projections (only reached when
-/// [`fused_attention`]); the context as `[B, n, H]`.
-fn attention_rows(
-    [b, n, h]: [usize; 3],
-    q: Tensor<2>,
-    k: Tensor<2>,
-    v: Tensor<2>,
-    mask_add: Tensor<4>,
-    heads: usize,
-) -> Tensor<3> {
-    let shape = |t: Tensor<2>| t.reshape([b, n, h]);
-    #[cfg(feature = "flex-kernels")]
-    return crate::kernels::attention_rows(shape(q), shape(k), shape(v), mask_add, heads);
-    #[cfg(not(feature = "flex-kernels"))]
-    {
-        let _ = (q, k, v, mask_add, heads, shape);
-        unreachable!("fused_attention is false without the flex-kernels feature")
-    }
-}
-
-/// The fused per-head products (only reached when [`fused_softmax`]).
+/// The fused per-head products (only reached when [`flex_kernels`]).
 mod head_products {
     use burn::tensor::Tensor;
+
+    /// Inference (only reached when [`super::fused_attention`]): the context `[B, n, H]` of
+    /// the `[B·n, H]` projections in one kernel per (item, head).
+    pub(super) fn inference_context(
+        [b, n, h]: [usize; 3],
+        q: Tensor<2>,
+        k: Tensor<2>,
+        v: Tensor<2>,
+        mask_add: Tensor<4>,
+        heads: usize,
+    ) -> Tensor<3> {
+        let shape = |t: Tensor<2>| t.reshape([b, n, h]);
+        #[cfg(feature = "flex-kernels")]
+        return crate::kernels::attention_rows(shape(q), shape(k), shape(v), mask_add, heads);
+        #[cfg(not(feature = "flex-kernels"))]
+        {
+            let _ = (q, k, v, mask_add, heads, shape);
+            unreachable!("fused_attention is false without the flex-kernels feature")
+        }
+    }
 
     /// `softmax(q_h·k_hᵀ/√d + mask)` for every head, `[B, heads, n, n]`.
     pub(super) fn softmax_of_scores(
@@ -184,7 +185,7 @@ mod head_products {
         #[cfg(not(feature = "flex-kernels"))]
         {
             let _ = (q, k, mask_add, heads);
-            unreachable!("fused_softmax is false without the flex-kernels feature")
+            unreachable!("flex_kernels is false without the flex-kernels feature")
         }
     }
 
@@ -195,7 +196,7 @@ mod head_products {
         #[cfg(not(feature = "flex-kernels"))]
         {
             let _ = (probs, v, heads);
-            unreachable!("fused_softmax is false without the flex-kernels feature")
+            unreachable!("flex_kernels is false without the flex-kernels feature")
         }
     }
 }
