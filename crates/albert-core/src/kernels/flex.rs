@@ -96,18 +96,7 @@ impl AlbertKernels for Flex {
     }
 
     fn attention_scores(q: FlexTensor, k: FlexTensor, heads: usize, scale: f64) -> FlexTensor {
-        let rows = head_rows(&q, heads);
-        let (n, d) = (rows.n, rows.hidden / heads);
-        let (qs, ks) = (contiguous_f32(&q), contiguous_f32(&k));
-        let mut out = vec![0.0f32; rows.items * heads * n * n];
-        // Each task's n × n scores are one contiguous chunk of the output.
-        out.par_chunks_mut((n * n).max(1))
-            .enumerate()
-            .for_each(|(task, scores)| {
-                let (qb, kb) = (rows.block(&qs, task, d), rows.block(&ks, task, d));
-                gemm_scaled(scores, &qb, &kb.t(), scale as f32);
-            });
-        f32_tensor(burn::tensor::Shape::new([rows.items, heads, n, n]), out)
+        head_outer(&q, &k, heads, scale as f32)
     }
 
     fn attention_scores_backward_q(
@@ -116,15 +105,7 @@ impl AlbertKernels for Flex {
         heads: usize,
         scale: f64,
     ) -> FlexTensor {
-        let rows = head_rows(&k, heads);
-        let (n, d) = (rows.n, rows.hidden / heads);
-        let (gs, ks) = (contiguous_f32(&grad), contiguous_f32(&k));
-        let mut out = vec![0.0f32; rows.items * n * rows.hidden];
-        rows.for_each_block(&mut out, |task, mut block| {
-            let g = Matrix::block(&gs, task * n * n, n, n, n);
-            block.gemm(&g, &rows.block(&ks, task, d), scale as f32);
-        });
-        f32_tensor(k.layout().shape().clone(), out)
+        head_apply(&grad, false, &k, heads, scale as f32)
     }
 
     fn attention_scores_backward_k(
@@ -133,27 +114,11 @@ impl AlbertKernels for Flex {
         heads: usize,
         scale: f64,
     ) -> FlexTensor {
-        let rows = head_rows(&q, heads);
-        let (n, d) = (rows.n, rows.hidden / heads);
-        let (gs, qs) = (contiguous_f32(&grad), contiguous_f32(&q));
-        let mut out = vec![0.0f32; rows.items * n * rows.hidden];
-        rows.for_each_block(&mut out, |task, mut block| {
-            let g = Matrix::block(&gs, task * n * n, n, n, n);
-            block.gemm(&g.t(), &rows.block(&qs, task, d), scale as f32);
-        });
-        f32_tensor(q.layout().shape().clone(), out)
+        head_apply(&grad, true, &q, heads, scale as f32)
     }
 
     fn attention_context(probs: FlexTensor, v: FlexTensor, heads: usize) -> FlexTensor {
-        let rows = head_rows(&v, heads);
-        let (n, d) = (rows.n, rows.hidden / heads);
-        let (ps, vs) = (contiguous_f32(&probs), contiguous_f32(&v));
-        let mut out = vec![0.0f32; rows.items * n * rows.hidden];
-        rows.for_each_block(&mut out, |task, mut block| {
-            let p = Matrix::block(&ps, task * n * n, n, n, n);
-            block.gemm(&p, &rows.block(&vs, task, d), 1.0);
-        });
-        f32_tensor(v.layout().shape().clone(), out)
+        head_apply(&probs, false, &v, heads, 1.0)
     }
 
     fn attention_context_backward_probs(
@@ -161,17 +126,7 @@ impl AlbertKernels for Flex {
         v: FlexTensor,
         heads: usize,
     ) -> FlexTensor {
-        let rows = head_rows(&v, heads);
-        let (n, d) = (rows.n, rows.hidden / heads);
-        let (gs, vs) = (contiguous_f32(&grad), contiguous_f32(&v));
-        let mut out = vec![0.0f32; rows.items * heads * n * n];
-        out.par_chunks_mut((n * n).max(1))
-            .enumerate()
-            .for_each(|(task, dp)| {
-                let (gb, vb) = (rows.block(&gs, task, d), rows.block(&vs, task, d));
-                gemm_scaled(dp, &gb, &vb.t(), 1.0);
-            });
-        f32_tensor(burn::tensor::Shape::new([rows.items, heads, n, n]), out)
+        head_outer(&grad, &v, heads, 1.0)
     }
 
     fn attention_context_backward_v(
@@ -179,15 +134,7 @@ impl AlbertKernels for Flex {
         probs: FlexTensor,
         heads: usize,
     ) -> FlexTensor {
-        let rows = head_rows(&grad, heads);
-        let (n, d) = (rows.n, rows.hidden / heads);
-        let (gs, ps) = (contiguous_f32(&grad), contiguous_f32(&probs));
-        let mut out = vec![0.0f32; rows.items * n * rows.hidden];
-        rows.for_each_block(&mut out, |task, mut block| {
-            let p = Matrix::block(&ps, task * n * n, n, n, n);
-            block.gemm(&p.t(), &rows.block(&gs, task, d), 1.0);
-        });
-        f32_tensor(grad.layout().shape().clone(), out)
+        head_apply(&probs, true, &grad, heads, 1.0)
     }
 
     fn masked_softmax(scores: FlexTensor, mask: FlexTensor) -> FlexTensor {
@@ -265,4 +212,43 @@ impl AlbertKernels for Flex {
         });
         f32_tensor(q.layout().shape().clone(), out)
     }
+}
+
+/// `scale·a_h·b_hᵀ` for every (item, head) of two `[B, n, H]` tensors, as `[B, heads, n, n]`
+/// (the scores `q·kᵀ`, and the probabilities' gradient `dC·vᵀ`).
+fn head_outer(a: &FlexTensor, b: &FlexTensor, heads: usize, scale: f32) -> FlexTensor {
+    let rows = head_rows(a, heads);
+    let (n, d) = (rows.n, rows.hidden / heads);
+    let (av, bv) = (contiguous_f32(a), contiguous_f32(b));
+    let mut out = vec![0.0f32; rows.items * heads * n * n];
+    // Each task's n × n product is one contiguous chunk of the output.
+    out.par_chunks_mut((n * n).max(1))
+        .enumerate()
+        .for_each(|(task, dst)| {
+            let (ab, bb) = (rows.block(&av, task, d), rows.block(&bv, task, d));
+            gemm_scaled(dst, &ab, &bb.t(), scale);
+        });
+    f32_tensor(burn::tensor::Shape::new([rows.items, heads, n, n]), out)
+}
+
+/// `scale·m_h·r_h` (`m_hᵀ` when `transpose`) for every (item, head), with `m`
+/// `[B, heads, n, n]` and `r` `[B, n, H]`, written side by side as `[B, n, H]` (the context
+/// `p·v` and the gradients `dS·k`, `dSᵀ·q`, `pᵀ·dC`).
+fn head_apply(
+    m: &FlexTensor,
+    transpose: bool,
+    r: &FlexTensor,
+    heads: usize,
+    scale: f32,
+) -> FlexTensor {
+    let rows = head_rows(r, heads);
+    let (n, d) = (rows.n, rows.hidden / heads);
+    let (mv, rv) = (contiguous_f32(m), contiguous_f32(r));
+    let mut out = vec![0.0f32; rows.items * n * rows.hidden];
+    rows.for_each_block(&mut out, |task, mut block| {
+        let mb = Matrix::block(&mv, task * n * n, n, n, n);
+        let mb = if transpose { mb.t() } else { mb };
+        block.gemm(&mb, &rows.block(&rv, task, d), scale);
+    });
+    f32_tensor(r.layout().shape().clone(), out)
 }

@@ -127,30 +127,49 @@ fn product(
     } else {
         gemm::Parallelism::None
     };
-    call_gemm(dst, n, accumulate, lhs, rhs, scale, parallelism);
+    // SAFETY: `dst` holds m·n elements (row stride n, checked above) and is borrowed
+    // mutably, so it aliases neither operand; both operands were checked.
+    #[allow(unsafe_code)]
+    unsafe {
+        raw_gemm(
+            dst.as_mut_ptr(),
+            n,
+            accumulate,
+            lhs,
+            rhs,
+            scale,
+            parallelism,
+        );
+    }
 }
 
+/// `dst ← (dst if accumulate) + scale · lhs·rhs`, `dst` holding `lhs.rows` rows of
+/// `rhs.cols` values `dst_row_stride` apart: the one call into `gemm`.
+///
+/// # Safety
+/// `dst` must be valid for writes at every `r·dst_row_stride + c` (`r < lhs.rows`,
+/// `c < rhs.cols`), written by no one else meanwhile, and alias neither operand; both operands
+/// must have passed [`Matrix::check`].
 #[allow(unsafe_code)]
-fn call_gemm(
-    dst: &mut [f32],
-    n: usize,
+unsafe fn raw_gemm(
+    dst: *mut f32,
+    dst_row_stride: usize,
     accumulate: bool,
     lhs: &Matrix<'_>,
     rhs: &Matrix<'_>,
     scale: f32,
     parallelism: gemm::Parallelism,
 ) {
-    // SAFETY: `product` checked that `dst` holds m·n elements (row stride n) and that every
-    // element the operands' offsets and strides address lies inside their storage; `dst` is
-    // borrowed mutably, so it aliases neither operand.
+    // SAFETY: the caller's contract covers `dst`; the operands' offsets and strides address
+    // only elements inside their storage (checked).
     unsafe {
         gemm::gemm(
             lhs.rows,
-            n,
+            rhs.cols,
             lhs.cols,
-            dst.as_mut_ptr(),
+            dst,
             1,
-            n as isize,
+            dst_row_stride as isize,
             accumulate,
             lhs.data.as_ptr().add(lhs.offset),
             lhs.col_stride,
@@ -234,25 +253,13 @@ impl HeadBlock {
         // is handed to exactly one task. The operands were bounds-checked above and are not
         // the output (it is borrowed mutably by `for_each_block`).
         unsafe {
-            gemm::gemm(
-                self.rows,
-                self.cols,
-                lhs.cols,
+            raw_gemm(
                 self.ptr,
-                1,
-                self.row_stride as isize,
+                self.row_stride,
                 false,
-                lhs.data.as_ptr().add(lhs.offset),
-                lhs.col_stride,
-                lhs.row_stride,
-                rhs.data.as_ptr().add(rhs.offset),
-                rhs.col_stride,
-                rhs.row_stride,
-                0.0,
+                lhs,
+                rhs,
                 scale,
-                false,
-                false,
-                false,
                 gemm::Parallelism::None,
             );
         }

@@ -15,65 +15,31 @@ use crate::error::{PretrainError, Result};
 fn check_same_model(dir: &Path, ours: &AlbertConfig) -> Result<()> {
     let path = dir.join("config.json");
     let theirs = HfConfig::from_file(&path)?.config;
-    let fields: [(&str, String, String); 11] = [
-        (
-            "vocab_size",
-            theirs.vocab_size.to_string(),
-            ours.vocab_size.to_string(),
-        ),
-        (
-            "embedding_size",
-            theirs.embedding_size.to_string(),
-            ours.embedding_size.to_string(),
-        ),
-        (
-            "hidden_size",
-            theirs.hidden_size.to_string(),
-            ours.hidden_size.to_string(),
-        ),
-        (
-            "num_hidden_layers",
-            theirs.num_hidden_layers.to_string(),
-            ours.num_hidden_layers.to_string(),
-        ),
-        (
-            "num_hidden_groups",
-            theirs.num_hidden_groups.to_string(),
-            ours.num_hidden_groups.to_string(),
-        ),
-        (
-            "inner_group_num",
-            theirs.inner_group_num.to_string(),
-            ours.inner_group_num.to_string(),
-        ),
-        (
-            "num_attention_heads",
-            theirs.num_attention_heads.to_string(),
-            ours.num_attention_heads.to_string(),
-        ),
-        (
-            "intermediate_size",
-            theirs.intermediate_size.to_string(),
-            ours.intermediate_size.to_string(),
-        ),
-        (
-            "max_position_embeddings",
-            theirs.max_position_embeddings.to_string(),
-            ours.max_position_embeddings.to_string(),
-        ),
-        (
-            "type_vocab_size",
-            theirs.type_vocab_size.to_string(),
-            ours.type_vocab_size.to_string(),
-        ),
-        (
-            "hidden_act",
-            format!("{:?}", theirs.hidden_act),
-            format!("{:?}", ours.hidden_act),
-        ),
-    ];
+    // (name, theirs, ours) of every field that fixes the architecture.
+    macro_rules! fields {
+        ($($field:ident),*) => {
+            [$((stringify!($field), theirs.$field.to_string(), ours.$field.to_string())),*]
+        };
+    }
+    let sizes = fields!(
+        vocab_size,
+        embedding_size,
+        hidden_size,
+        num_hidden_layers,
+        num_hidden_groups,
+        inner_group_num,
+        num_attention_heads,
+        intermediate_size,
+        max_position_embeddings,
+        type_vocab_size
+    );
+    let act = (
+        "hidden_act",
+        format!("{:?}", theirs.hidden_act),
+        format!("{:?}", ours.hidden_act),
+    );
+    let fields = sizes.into_iter().chain([act]);
     let differ: Vec<String> = fields
-        .iter()
         .filter(|(_, t, o)| t != o)
         .map(|(name, t, o)| format!("{name} is {t} there but {o} in this run"))
         .collect();
