@@ -524,7 +524,41 @@ fn main() -> ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use super::backend_features;
+    use super::{backend_features, model_table_of};
+
+    /// `--init DIR`: the `[model]` table comes from the directory's `config.json`; a missing
+    /// file or key is an error naming it.
+    #[test]
+    fn init_takes_the_model_table_from_config_json() {
+        let dir = std::env::temp_dir().join(format!("xtask-init-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        assert!(
+            model_table_of(&dir)
+                .unwrap_err()
+                .to_string()
+                .contains("config.json")
+        );
+        let config = r#"{"embedding_size": 64, "hidden_size": 256, "num_hidden_layers": 4,
+            "num_hidden_groups": 1, "inner_group_num": 1, "num_attention_heads": 4,
+            "intermediate_size": 1024, "max_position_embeddings": 512, "vocab_size": 8000}"#;
+        std::fs::write(dir.join("config.json"), config).expect("write");
+        let table = model_table_of(&dir).expect("table");
+        assert!(table.starts_with("[model]\n"), "{table}");
+        for line in [
+            "embedding_size = 64",
+            "hidden_size = 256",
+            "num_hidden_layers = 4",
+            "num_attention_heads = 4",
+            "intermediate_size = 1024",
+            "max_position_embeddings = 512",
+        ] {
+            assert!(table.contains(line), "{line} in {table}");
+        }
+        std::fs::write(dir.join("config.json"), r#"{"hidden_size": 256}"#).expect("write");
+        let err = model_table_of(&dir).unwrap_err().to_string();
+        assert!(err.contains("embedding_size"), "{err}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
 
     #[test]
     fn device_lists_pick_the_runner_features() {
