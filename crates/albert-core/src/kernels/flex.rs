@@ -9,7 +9,7 @@ use super::AlbertKernels;
 use super::math::{
     gelu_backward_rows, gelu_rows, layer_norm_dx_rows, softmax_backward_rows, softmax_rows,
 };
-use super::matmul::{Matrix, gemm_into, gemm_scaled, head_rows};
+use super::matmul::{Matrix, gemm_new, gemm_scaled, head_rows, linear_forward};
 use super::storage::{
     column_sums, contiguous_f32, f32_tensor, last_dim, map_f32, rows_per_task, writable, zeroed,
     zip_f32,
@@ -71,27 +71,21 @@ impl AlbertKernels for Flex {
         let (xm, wm) = (Matrix::of(&x), Matrix::of(&w));
         let bias = contiguous_f32(&b);
         let rows = x.layout().shape()[0];
-        let mut out = Vec::with_capacity(rows * bias.len());
-        for _ in 0..rows {
-            out.extend_from_slice(&bias);
-        }
-        gemm_into(&mut out, true, &xm, &wm);
+        let out = linear_forward(&xm, &wm, &bias);
         f32_tensor(burn::tensor::Shape::new([rows, bias.len()]), out)
     }
 
     fn linear_backward_input(grad: FlexTensor, w: FlexTensor) -> FlexTensor {
         let (gm, wm) = (Matrix::of(&grad), Matrix::of(&w));
         let (rows, d_in) = (grad.layout().shape()[0], w.layout().shape()[0]);
-        let mut out = vec![0.0f32; rows * d_in];
-        gemm_into(&mut out, false, &gm, &wm.t());
+        let out = gemm_new(&gm, &wm.t());
         f32_tensor(burn::tensor::Shape::new([rows, d_in]), out)
     }
 
     fn linear_backward_weight(x: FlexTensor, grad: FlexTensor) -> FlexTensor {
         let (xm, gm) = (Matrix::of(&x), Matrix::of(&grad));
         let (d_in, d_out) = (x.layout().shape()[1], grad.layout().shape()[1]);
-        let mut out = vec![0.0f32; d_in * d_out];
-        gemm_into(&mut out, false, &xm.t(), &gm);
+        let out = gemm_new(&xm.t(), &gm);
         f32_tensor(burn::tensor::Shape::new([d_in, d_out]), out)
     }
 

@@ -1,7 +1,8 @@
 //! Matrix products on flex tensors' storage through `gemm` (the crate flex uses), reading
 //! strided operands in place (a transposed weight is just other strides) and writing into
-//! buffers we own: the [`super::AlbertKernels::fused_linear`] forward with its bias as the initial
-//! value of the output, and its two backward products.
+//! buffers we own: the [`super::AlbertKernels::fused_linear`] forward (its bias the initial value
+//! of a narrow output, or one more inner dimension of a wide one) and its two backward products,
+//! written once.
 
 use std::borrow::Cow;
 
@@ -64,6 +65,71 @@ impl<'a> Matrix<'a> {
         }
     }
 
+    /// Row `r` appended to `out` (checked views only).
+    fn extend_row(&self, r: usize, out: &mut Vec<f32>) {
+        let start = (self.offset as isize + r as isize * self.row_stride) as usize;
+        if self.col_stride == 1 {
+            out.extend_from_slice(&self.data[start..start + self.cols]);
+        } else {
+            let step = self.col_stride as usize;
+            out.extend((0..self.cols).map(|c| self.data[start + c * step]));
+        }
+    }
+
+    /// `[self | 1]`: a contiguous row-major copy with a column of ones appended.
+    fn with_ones_column(&self) -> Matrix<'static> {
+        self.check();
+        let cols = self.cols + 1;
+        let mut data = Vec::with_capacity(self.rows * cols);
+        for r in 0..self.rows {
+            self.extend_row(r, &mut data);
+            data.push(1.0);
+        }
+        Matrix {
+            data: Cow::Owned(data),
+            offset: 0,
+            rows: self.rows,
+            cols,
+            row_stride: cols as isize,
+            col_stride: 1,
+        }
+    }
+
+    /// `[self ; row]`: a contiguous copy with `row` appended below, column-major when `self`
+    /// is (a transposed weight, such as the tied decoder's embedding table), else row-major.
+    fn with_row(&self, row: &[f32]) -> Matrix<'static> {
+        self.check();
+        assert_eq!(row.len(), self.cols, "albert kernels: appended row size");
+        let rows = self.rows + 1;
+        let mut data = Vec::with_capacity(rows * self.cols);
+        let column_major = self.row_stride == 1 && self.col_stride != 1;
+        if column_major {
+            let t = self.t();
+            for (c, &last) in row.iter().enumerate() {
+                t.extend_row(c, &mut data);
+                data.push(last);
+            }
+        } else {
+            for r in 0..self.rows {
+                self.extend_row(r, &mut data);
+            }
+            data.extend_from_slice(row);
+        }
+        let (row_stride, col_stride) = if column_major {
+            (1, rows as isize)
+        } else {
+            (self.cols as isize, 1)
+        };
+        Matrix {
+            data: Cow::Owned(data),
+            offset: 0,
+            rows,
+            cols: self.cols,
+            row_stride,
+            col_stride,
+        }
+    }
+
     /// Panics unless every element the strides address lies inside the storage.
     fn check(&self) {
         if self.rows == 0 || self.cols == 0 {
@@ -81,13 +147,80 @@ impl<'a> Matrix<'a> {
     }
 }
 
-/// `dst ← dst + lhs·rhs` (`accumulate`) or `dst ← lhs·rhs`, `dst` row-major
-/// `[lhs.rows, rhs.cols]`, multi-threaded when the product is large.
+/// Below this ratio of output columns to inner dimension, a linear layer's bias is the initial
+/// value of its output; at or above it (the MLM decoder: 30000 columns from 128), the bias is
+/// one more inner dimension, so that the wide output is written once instead of filled, read
+/// back and written again.
+const WIDE_OUTPUT: usize = 4;
+
+/// `x·w + bias` (row-major `[x.rows, w.cols]`), `bias` holding `w.cols` values.
 ///
 /// # Panics
 /// When the shapes disagree or a view runs past its storage.
-pub(super) fn gemm_into(dst: &mut [f32], accumulate: bool, lhs: &Matrix<'_>, rhs: &Matrix<'_>) {
-    product(dst, accumulate, lhs, rhs, 1.0, true);
+pub(super) fn linear_forward(x: &Matrix<'_>, w: &Matrix<'_>, bias: &[f32]) -> Vec<f32> {
+    assert_eq!(bias.len(), w.cols, "albert kernels: bias size");
+    if w.cols >= WIDE_OUTPUT * (x.cols + 1) {
+        return gemm_new(&x.with_ones_column(), &w.with_row(bias));
+    }
+    let mut out = Vec::with_capacity(x.rows * bias.len());
+    for _ in 0..x.rows {
+        out.extend_from_slice(bias);
+    }
+    gemm_add(&mut out, x, w);
+    out
+}
+
+/// `lhs·rhs` as a new row-major buffer, written once by the product (no zero fill first).
+///
+/// # Panics
+/// When the shapes disagree or a view runs past its storage.
+pub(super) fn gemm_new(lhs: &Matrix<'_>, rhs: &Matrix<'_>) -> Vec<f32> {
+    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
+    assert_eq!(rhs.rows, k, "albert kernels: inner dimensions differ");
+    lhs.check();
+    rhs.check();
+    if m == 0 || n == 0 || k == 0 {
+        return vec![0.0; m * n];
+    }
+    let mut out = Vec::with_capacity(m * n);
+    // SAFETY: the fresh allocation holds m·n elements (row stride n) and aliases neither
+    // operand (both checked). With `accumulate` false gemm sets its `alpha` to zero, and every
+    // one of its paths then stores each of the m·n outputs (k > 0) without loading it first
+    // (gemm-common 0.19: `gemm_basic_generic`, the micro-kernels' `alpha_status == 0` and
+    // the gemv paths, which zero `dst` before accumulating), so all are initialised when the
+    // length is set.
+    #[allow(unsafe_code)]
+    unsafe {
+        raw_gemm(
+            out.as_mut_ptr(),
+            n,
+            false,
+            lhs,
+            rhs,
+            1.0,
+            parallelism(m, n, k, true),
+        );
+        out.set_len(m * n);
+    }
+    out
+}
+
+/// Rayon for products of at least [`PARALLEL_WORK`] multiply-adds, when allowed.
+fn parallelism(m: usize, n: usize, k: usize, may_parallelise: bool) -> gemm::Parallelism {
+    if may_parallelise && m * n * k >= PARALLEL_WORK {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    }
+}
+
+/// `dst ← dst + lhs·rhs`, `dst` row-major `[lhs.rows, rhs.cols]`, multi-threaded when the
+/// product is large.
+///
+/// # Panics
+/// When the shapes disagree or a view runs past its storage.
+pub(super) fn gemm_add(dst: &mut [f32], lhs: &Matrix<'_>, rhs: &Matrix<'_>) {
+    product(dst, true, lhs, rhs, 1.0, true);
 }
 
 /// `dst ← scale · lhs·rhs` on the calling thread (for products that are already one of many
@@ -99,7 +232,7 @@ pub(super) fn gemm_scaled(dst: &mut [f32], lhs: &Matrix<'_>, rhs: &Matrix<'_>, s
     product(dst, false, lhs, rhs, scale, false);
 }
 
-/// The checks and the empty cases of [`gemm_into`] and [`gemm_scaled`], then the call.
+/// The checks and the empty cases of [`gemm_add`] and [`gemm_scaled`], then the call.
 fn product(
     dst: &mut [f32],
     accumulate: bool,
@@ -122,11 +255,6 @@ fn product(
         }
         return;
     }
-    let parallelism = if may_parallelise && m * n * k >= PARALLEL_WORK {
-        gemm::Parallelism::Rayon(0)
-    } else {
-        gemm::Parallelism::None
-    };
     // SAFETY: `dst` holds m·n elements (row stride n, checked above) and is borrowed
     // mutably, so it aliases neither operand; both operands were checked.
     #[allow(unsafe_code)]
@@ -138,7 +266,7 @@ fn product(
             lhs,
             rhs,
             scale,
-            parallelism,
+            parallelism(m, n, k, may_parallelise),
         );
     }
 }

@@ -408,13 +408,14 @@ mod tests {
     /// `x`, `w` and `b` on an autodiff flex device; `x` and `w` contiguous, and both as
     /// transposed views of stored `[in, rows]` / `[out, in]` leaves (the tied MLM decoder reads
     /// the embedding table transposed); a product large enough for the multi-threaded `gemm`
-    /// and a small one.
+    /// and a small one, each with a narrow output (bias as its initial value) and a wide one
+    /// (bias as an extra inner dimension, as in the MLM decoder).
     #[test]
     fn fused_linear_matches_burn_forward_and_backward() {
         use burn::tensor::Distribution;
 
         let device = Device::flex().autodiff();
-        for (rows, d_in, d_out) in [(7, 5, 3), (300, 200, 190)] {
+        for (rows, d_in, d_out) in [(7, 5, 3), (300, 200, 190), (9, 5, 24), (300, 32, 1000)] {
             for transposed in [false, true] {
                 let (x_shape, w_shape) = if transposed {
                     ([d_in, rows], [d_out, d_in])
