@@ -474,19 +474,25 @@ mod tests {
 
     /// The per-head products against burn's ops on split heads: `attention_scores` and
     /// `attention_context` values, and the gradients of `q`, `k`, the probabilities and `v`,
-    /// for a `[B, n, H]` whose head size is not a multiple of the SIMD width.
+    /// for a `[B, n, H]` whose head size is not a multiple of the SIMD width: heads narrower
+    /// than the sequence (as in every real model) and wider.
     #[test]
     fn head_products_match_burn_forward_and_backward() {
+        let device = Device::flex().autodiff();
+        for (b, n, heads, d) in [(3, 37, 4, 6), (2, 5, 3, 9)] {
+            head_products_case(&device, b, n, heads, d);
+        }
+    }
+
+    fn head_products_case(device: &Device, b: usize, n: usize, heads: usize, d: usize) {
         use burn::tensor::Distribution;
 
-        let device = Device::flex().autodiff();
-        let (b, n, heads, d) = (3, 37, 4, 6);
         let h = heads * d;
         let normal =
-            |shape: [usize; 3]| Tensor::<3>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+            |shape: [usize; 3]| Tensor::<3>::random(shape, Distribution::Normal(0.0, 1.0), device);
         let (q0, k0, v0) = (normal([b, n, h]), normal([b, n, h]), normal([b, n, h]));
-        let p0 = Tensor::<4>::random([b, heads, n, n], Distribution::Uniform(0.0, 1.0), &device);
-        let w_s = Tensor::<4>::random([b, heads, n, n], Distribution::Normal(0.0, 1.0), &device);
+        let p0 = Tensor::<4>::random([b, heads, n, n], Distribution::Uniform(0.0, 1.0), device);
+        let w_s = Tensor::<4>::random([b, heads, n, n], Distribution::Normal(0.0, 1.0), device);
         let w_c = normal([b, n, h]);
         let split = |t: Tensor<3>| t.reshape([b, n, heads, d]).swap_dims(1, 2);
         let scale = 0.3;
