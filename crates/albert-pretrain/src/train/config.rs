@@ -99,6 +99,11 @@ pub struct DataSection {
     pub tokenizer: PathBuf,
     /// Hold out every `held_out_every`-th document for evaluation (at least 2).
     pub held_out_every: usize,
+    /// Seed of the held-out evaluation instances (their pairs and masks); default: the
+    /// `[instances] seed`. A continued run that draws fresh training instances with a new
+    /// `[instances] seed` sets this to the old one to score on the same held-out instances.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eval_seed: Option<u64>,
 }
 
 impl Default for DataSection {
@@ -107,6 +112,7 @@ impl Default for DataSection {
             corpus: Vec::new(),
             tokenizer: PathBuf::new(),
             held_out_every: 20,
+            eval_seed: None,
         }
     }
 }
@@ -185,6 +191,16 @@ pub struct PretrainConfig {
 }
 
 impl PretrainConfig {
+    /// The instance settings of the held-out evaluation sets: `[instances]` with
+    /// `[data] eval_seed` when set.
+    pub fn eval_instances(&self) -> DataConfig {
+        let mut cfg = self.instances.clone();
+        if let Some(seed) = self.data.eval_seed {
+            cfg.seed = seed;
+        }
+        cfg
+    }
+
     /// Parses TOML text; `path` names it in errors and anchors relative paths.
     pub fn from_toml(text: &str, path: &Path) -> Result<Self> {
         let mut config: PretrainConfig = toml::from_str(text)
@@ -313,7 +329,7 @@ mod tests {
     fn parses_defaults_resolves_paths_and_rejects_bad_keys() {
         let p = Path::new("/runs/x/config.toml");
         let c = PretrainConfig::from_toml(
-            "[data]\ncorpus = [\"c.txt\"]\ntokenizer = \"tok\"\n[instances]\nmax_seq_length = 64\n[run]\nsteps = 5\ninit = \"../m\"\n",
+            "[data]\ncorpus = [\"c.txt\"]\ntokenizer = \"tok\"\neval_seed = 7\n[instances]\nmax_seq_length = 64\n[run]\nsteps = 5\ninit = \"../m\"\n",
             p,
         )
         .expect("parse");
@@ -322,6 +338,8 @@ mod tests {
         assert_eq!(c.instances.max_seq_length, 64);
         assert_eq!(c.run.steps, 5);
         assert_eq!(c.optimizer, LambConfig::default());
+        assert_eq!(c.eval_instances().seed, 7);
+        assert_eq!(c.instances.seed, DataConfig::default().seed);
         let again = PretrainConfig::from_toml(
             &c.to_toml().expect("render"),
             Path::new("/elsewhere/c.toml"),
@@ -329,6 +347,7 @@ mod tests {
         .expect("re-parse");
         assert_eq!(again.data.corpus, c.data.corpus, "absolute paths stay");
         assert_eq!(again.run.init, c.run.init);
+        assert_eq!(again.data.eval_seed, Some(7));
 
         for (text, needle) in [
             (

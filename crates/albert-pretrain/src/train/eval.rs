@@ -79,6 +79,7 @@ pub fn evaluate_sentence_tasks(
 ) -> FinalEval {
     let score = |task| {
         let mut cfg = config.clone();
+        cfg.instances = config.eval_instances();
         cfg.instances.sentence_task = task;
         cfg.instances.single_chunk = crate::data::SingleChunkPolicy::Skip;
         let set: Vec<Instance> = epoch_instances(held_out, &cfg.instances, 0)

@@ -401,7 +401,7 @@ pub fn pretrain(
 
     let mut stream = DataStream::new(&train, &config.instances, state.epoch, state.offset)?;
     let eval_count = config.run.eval_batches * config.run.batch_size;
-    let eval_set: Vec<Instance> = epoch_instances(&held_out, &config.instances, 0)
+    let eval_set: Vec<Instance> = epoch_instances(&held_out, &config.eval_instances(), 0)
         .into_iter()
         .take(eval_count)
         .collect();

@@ -53,6 +53,29 @@ fn init_continues_from_an_exported_model() {
     );
     a.step = b.step;
     assert_eq!(a, b);
+
+    // A continuation that draws fresh training instances (another [instances] seed) scores on
+    // the same held-out instances when [data] eval_seed keeps the old seed, on others without.
+    let mut reseeded = config.clone();
+    reseeded.instances.seed += 1;
+    reseeded.data.eval_seed = Some(config.instances.seed);
+    let run = |config: &albert_pretrain::train::PretrainConfig, dir: &str| {
+        pretrain(
+            config,
+            &tmp.path().join(dir),
+            std::slice::from_ref(&device),
+            &TrainOptions::default(),
+        )
+        .expect("reseeded run")
+        .final_eval
+        .expect("reseeded eval")
+    };
+    assert_eq!(run(&reseeded, "same-eval"), b);
+    reseeded.data.eval_seed = None;
+    assert_ne!(
+        run(&reseeded, "other-eval").masked_lm_loss,
+        b.masked_lm_loss
+    );
     // A freshly initialised one-step run scores differently (the init was used).
     let mut fresh = tiny_config(&shared);
     fresh.run.steps = 1;
