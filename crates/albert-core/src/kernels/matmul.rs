@@ -162,9 +162,14 @@ pub(super) fn linear_forward(x: &Matrix<'_>, w: &Matrix<'_>, bias: &[f32]) -> Ve
     if w.cols >= WIDE_OUTPUT * (x.cols + 1) {
         return gemm_new(&x.with_ones_column(), &w.with_row(bias));
     }
-    let mut out = Vec::with_capacity(x.rows * bias.len());
-    for _ in 0..x.rows {
-        out.extend_from_slice(bias);
+    // The bias rows, in doubling copies (a handful of large copies instead of one short one
+    // per row).
+    let len = x.rows * bias.len();
+    let mut out = Vec::with_capacity(len);
+    out.extend_from_slice(&bias[..bias.len().min(len)]);
+    while out.len() < len {
+        let more = out.len().min(len - out.len());
+        out.extend_from_within(..more);
     }
     gemm_add(&mut out, x, w);
     out
