@@ -11,21 +11,23 @@ use super::{CUBIC, TWO_K};
 /// must). `$body` is inlined into one `#[target_feature]` copy per level, so the helpers it
 /// calls are vectorised for that level. Call it per row block, not per element.
 macro_rules! simd_dispatch {
-    ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? = $body:path;) => {
+    ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? = $body:ident;) => {
         $(#[$doc])*
         pub(super) fn $name($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             {
-                #[target_feature(enable = "avx512f")]
+                #[target_feature(enable = "avx512f,fma")]
                 fn v4($($arg: $ty),*) $(-> $ret)? {
-                    $body($($arg),*)
+                    $body::<Fused>($($arg),*)
                 }
                 #[target_feature(enable = "avx2,fma")]
                 fn v3($($arg: $ty),*) $(-> $ret)? {
-                    $body($($arg),*)
+                    $body::<Fused>($($arg),*)
                 }
-                if std::arch::is_x86_feature_detected!("avx512f") {
-                    // SAFETY: the CPU has AVX-512F, checked just above.
+                if std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
+                    // SAFETY: the CPU has AVX-512F and FMA, checked just above.
                     #[allow(unsafe_code)]
                     return unsafe { v4($($arg),*) };
                 }
@@ -37,9 +39,37 @@ macro_rules! simd_dispatch {
                     return unsafe { v3($($arg),*) };
                 }
             }
-            $body($($arg),*)
+            $body::<Plain>($($arg),*)
         }
     };
+}
+
+/// How a kernel body computes `a·b + c`: [`Fused`] (one instruction, one rounding) in the
+/// copies compiled for AVX2 + FMA or AVX-512, [`Plain`] in the baseline copy, where a fused
+/// multiply-add would be a library call per element. The last bits of a result can therefore
+/// differ between a CPU with FMA and one without; on one CPU they are deterministic.
+pub(super) trait MulAdd {
+    fn mul_add(a: f32, b: f32, c: f32) -> f32;
+}
+
+/// `a·b + c` rounded once.
+pub(super) struct Fused;
+
+/// `a·b + c` rounded twice.
+pub(super) struct Plain;
+
+impl MulAdd for Fused {
+    #[inline(always)]
+    fn mul_add(a: f32, b: f32, c: f32) -> f32 {
+        a.mul_add(b, c)
+    }
+}
+
+impl MulAdd for Plain {
+    #[inline(always)]
+    fn mul_add(a: f32, b: f32, c: f32) -> f32 {
+        a * b + c
+    }
 }
 
 simd_dispatch! {
@@ -57,7 +87,7 @@ simd_dispatch! {
 }
 
 #[inline(always)]
-fn softmax_rows_body(
+fn softmax_rows_body<M: MulAdd>(
     rows: &mut [f32],
     k: usize,
     first_row: usize,
@@ -71,7 +101,7 @@ fn softmax_rows_body(
         } else {
             (first_row + j) * k / per_item
         };
-        softmax_row(row, &mask[item * k..(item + 1) * k]);
+        softmax_row::<M>(row, &mask[item * k..(item + 1) * k]);
     }
 }
 
@@ -81,9 +111,9 @@ simd_dispatch! {
 }
 
 #[inline(always)]
-fn softmax_backward_body(g: &mut [f32], y: &[f32], k: usize) {
+fn softmax_backward_body<M: MulAdd>(g: &mut [f32], y: &[f32], k: usize) {
     for (g, y) in g.chunks_mut(k).zip(y.chunks(k)) {
-        let dot = lane_dot(g, y);
+        let dot = lane_sum(g, y, |g, y| g * y);
         for (g, &y) in g.iter_mut().zip(y) {
             *g = y * (*g - dot);
         }
@@ -96,9 +126,9 @@ simd_dispatch! {
 }
 
 #[inline(always)]
-fn gelu_body(out: &mut [f32], x: &[f32]) {
+fn gelu_body<M: MulAdd>(out: &mut [f32], x: &[f32]) {
     for (o, &v) in out.iter_mut().zip(x) {
-        *o = v * sigmoid_of(u_of(v));
+        *o = v * sigmoid_of::<M>(u_of(v));
     }
 }
 
@@ -108,9 +138,9 @@ simd_dispatch! {
 }
 
 #[inline(always)]
-fn gelu_backward_body(out: &mut [f32], x: &[f32], g: &[f32]) {
+fn gelu_backward_body<M: MulAdd>(out: &mut [f32], x: &[f32], g: &[f32]) {
     for ((o, &v), &g) in out.iter_mut().zip(x).zip(g) {
-        let s = sigmoid_of(u_of(v));
+        let s = sigmoid_of::<M>(u_of(v));
         let du = TWO_K * (1.0 + 3.0 * CUBIC * v * v);
         *o = g * (s + v * s * (1.0 - s) * du);
     }
@@ -129,7 +159,7 @@ simd_dispatch! {
 }
 
 #[inline(always)]
-fn layer_norm_dx_body(
+fn layer_norm_dx_body<M: MulAdd>(
     out: &mut [f32],
     x: &[f32],
     g: &[f32],
@@ -137,14 +167,14 @@ fn layer_norm_dx_body(
     h: usize,
     epsilon: f64,
 ) {
+    let mut dxh = vec![0.0f32; h];
     for ((o, x), g) in out.chunks_mut(h).zip(x.chunks(h)).zip(g.chunks(h)) {
         let (mean, r) = row_stats(x, epsilon);
-        let (mut a, mut b) = (0.0f32, 0.0f32);
-        for ((&x, &g), &w) in x.iter().zip(g).zip(gamma) {
-            let dxh = g * w;
-            a += dxh;
-            b += dxh * (x - mean) * r;
+        for ((d, &g), &w) in dxh.iter_mut().zip(g).zip(gamma) {
+            *d = g * w;
         }
+        let a = lane_sum(&dxh, &dxh, |d, _| d);
+        let b = lane_sum(&dxh, x, |d, x| d * (x - mean) * r);
         let (a, b) = (a / h as f32, b / h as f32);
         for (((o, &x), &g), &w) in o.iter_mut().zip(x).zip(g).zip(gamma) {
             let xh = (x - mean) * r;
@@ -156,9 +186,9 @@ fn layer_norm_dx_body(
 /// One row of [`AlbertKernels::masked_softmax`], in place, in three passes: the maximum of
 /// `row + mask`; the exponentials of the differences, written and summed in the same pass;
 /// the normalisation. Each loop is free of carried dependencies (reductions go through
-/// [`LANES`] partial results) so that it vectorises.
+/// [`LANES`] partial results, combined by [`lane_tree`]) so that it vectorises.
 #[inline(always)]
-pub(super) fn softmax_row(row: &mut [f32], mask: &[f32]) {
+pub(super) fn softmax_row<M: MulAdd>(row: &mut [f32], mask: &[f32]) {
     let mask = &mask[..row.len()];
     let mut peak = [f32::NEG_INFINITY; LANES];
     let (mut rc, mut mc) = (row.chunks_exact(LANES), mask.chunks_exact(LANES));
@@ -173,10 +203,7 @@ pub(super) fn softmax_row(row: &mut [f32], mask: &[f32]) {
         .iter()
         .zip(mc.remainder())
         .map(|(&v, &m)| v + m);
-    let max = peak
-        .into_iter()
-        .chain(tail)
-        .fold(f32::NEG_INFINITY, f32::max);
+    let max = tail.fold(lane_tree(peak, f32::max), f32::max);
 
     let mut sums = [0.0f32; LANES];
     let split = row.len() - row.len() % LANES;
@@ -187,18 +214,18 @@ pub(super) fn softmax_row(row: &mut [f32], mask: &[f32]) {
         .zip(mask_body.chunks_exact(LANES))
     {
         for ((s, v), &m) in sums.iter_mut().zip(r.iter_mut()).zip(m) {
-            let e = exp_or_zero(*v + m - max);
+            let e = exp_or_zero::<M>(*v + m - max);
             *v = e;
             *s += e;
         }
     }
     let mut total = 0.0f32;
     for (v, &m) in rest.iter_mut().zip(mask_rest) {
-        let e = exp_or_zero(*v + m - max);
+        let e = exp_or_zero::<M>(*v + m - max);
         *v = e;
         total += e;
     }
-    let inv = 1.0 / (sums.iter().sum::<f32>() + total);
+    let inv = 1.0 / (lane_tree(sums, |a, b| a + b) + total);
     for v in row.iter_mut() {
         *v *= inv;
     }
@@ -207,31 +234,26 @@ pub(super) fn softmax_row(row: &mut [f32], mask: &[f32]) {
 /// Lanes of the partial reductions: 16 `f32` are one AVX-512 register or two AVX ones.
 const LANES: usize = 16;
 
-/// `Σ a·b` over the common length, in [`LANES`] independent partial sums (so the loop
-/// vectorises; the order is fixed by the length, so results are deterministic).
+/// The [`LANES`] partial results combined pairwise (8 + 8, 4 + 4, 2 + 2, 1 + 1): four
+/// dependent steps on whole registers instead of fifteen scalar ones in a chain, which cost
+/// as much as the vectorised loop itself on 128-value rows.
 #[inline(always)]
-pub(super) fn lane_dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; LANES];
-    let (mut ca, mut cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    for (c, d) in (&mut ca).zip(&mut cb) {
-        for ((s, &v), &w) in acc.iter_mut().zip(c).zip(d) {
-            *s += v * w;
+fn lane_tree(mut v: [f32; LANES], op: impl Fn(f32, f32) -> f32) -> f32 {
+    let mut width = LANES / 2;
+    while width > 0 {
+        for i in 0..width {
+            v[i] = op(v[i], v[i + width]);
         }
+        width /= 2;
     }
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(v, w)| v * w)
-        .sum();
-    acc.iter().sum::<f32>() + tail
+    v[0]
 }
 
 /// [`exp_approx`], but exactly 0 below its clamp (masked keys: `f32::MIN` minus the maximum),
 /// as `exp` underflows.
 #[inline(always)]
-pub(super) fn exp_or_zero(x: f32) -> f32 {
-    let e = exp_approx(x);
+pub(super) fn exp_or_zero<M: MulAdd>(x: f32) -> f32 {
+    let e = exp_with::<M>(x);
     if x < -87.3 { 0.0 } else { e }
 }
 
@@ -239,9 +261,30 @@ pub(super) fn exp_or_zero(x: f32) -> f32 {
 #[inline(always)]
 pub(super) fn row_stats(x: &[f32], epsilon: f64) -> (f32, f32) {
     let n = x.len() as f32;
-    let mean = x.iter().sum::<f32>() / n;
-    let var = x.iter().map(|&v| (v - mean) * (v - mean)).sum::<f32>() / n;
+    let mean = lane_sum(x, x, |v, _| v) / n;
+    let var = lane_sum(x, x, |v, _| (v - mean) * (v - mean)) / n;
     (mean, 1.0 / (var + epsilon as f32).sqrt())
+}
+
+/// `Σ f(a_i, b_i)` over the common length in [`LANES`] partial sums combined by
+/// [`lane_tree`] (a plain `sum` is one scalar chain: float addition is not reassociated, so
+/// it does not vectorise).
+#[inline(always)]
+pub(super) fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let (mut ca, mut cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    for (c, d) in (&mut ca).zip(&mut cb) {
+        for ((s, &v), &w) in acc.iter_mut().zip(c).zip(d) {
+            *s += f(v, w);
+        }
+    }
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(&v, &w)| f(v, w))
+        .sum();
+    lane_tree(acc, |a, b| a + b) + tail
 }
 
 /// `u = 2√(2/π)·x·(1 + 0.044715x²)`.
@@ -252,8 +295,8 @@ pub(super) fn u_of(x: f32) -> f32 {
 
 /// `1 / (1 + e^{-u})`.
 #[inline(always)]
-pub(super) fn sigmoid_of(u: f32) -> f32 {
-    1.0 / (1.0 + exp_approx(-u))
+pub(super) fn sigmoid_of<M: MulAdd>(u: f32) -> f32 {
+    1.0 / (1.0 + exp_with::<M>(-u))
 }
 
 /// `e^x` within 2 ulp for normal results (Cephes' `expf`: range reduction by `ln 2` in two
@@ -262,6 +305,12 @@ pub(super) fn sigmoid_of(u: f32) -> f32 {
 /// vectorise. Inputs are clamped to `[-87.3, 88.7]` (results from ~1.2e-38 to ~3.3e38).
 #[inline(always)]
 pub fn exp_approx(x: f32) -> f32 {
+    exp_with::<Plain>(x)
+}
+
+/// [`exp_approx`] with its multiply-adds computed as `M` says.
+#[inline(always)]
+pub(super) fn exp_with<M: MulAdd>(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;
@@ -270,14 +319,19 @@ pub fn exp_approx(x: f32) -> f32 {
     const ROUND: f32 = 12_582_912.0;
     const ROUND_BITS: u32 = 0x4B40_0000;
     let x = x.clamp(-87.3, 88.7);
-    let t = x * LOG2E + ROUND;
+    let t = M::mul_add(x, LOG2E, ROUND);
     let n = t - ROUND;
-    let r = x - n * LN2_HI - n * LN2_LO;
-    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
-        + 1.666_666_5e-1)
-        * r
-        + 0.5;
-    let p = p * r * r + r + 1.0;
+    let r = M::mul_add(-n, LN2_LO, M::mul_add(-n, LN2_HI, x));
+    let p = [
+        1.398_199_9e-3,
+        8.333_452e-3,
+        4.166_579_6e-2,
+        1.666_666_5e-1,
+        0.5,
+    ]
+    .into_iter()
+    .fold(1.987_569_1e-4, |p, c| M::mul_add(p, r, c));
+    let p = M::mul_add(p, r * r, r) + 1.0;
     // 2^n: the biased exponent n + 127 in the exponent field.
     let scale = f32::from_bits(t.to_bits().wrapping_sub(ROUND_BITS).wrapping_add(127) << 23);
     p * scale
@@ -287,18 +341,20 @@ pub fn exp_approx(x: f32) -> f32 {
 mod tests {
     use super::*;
 
-    /// Against `f64::exp` over the whole clamped range.
+    /// Against `f64::exp` over the whole clamped range, with plain and fused multiply-adds.
     #[test]
     fn exp_approx_is_within_two_ulp() {
         let mut x = -87.0f32;
         while x < 88.0 {
             let want = f64::from(x).exp();
-            let got = f64::from(exp_approx(x));
             let ulp = f64::from(f32::EPSILON) * want;
-            assert!(
-                (got - want).abs() <= 2.0 * ulp,
-                "exp({x}) = {got}, want {want}"
-            );
+            for got in [exp_approx(x), exp_with::<Fused>(x)] {
+                let got = f64::from(got);
+                assert!(
+                    (got - want).abs() <= 2.0 * ulp,
+                    "exp({x}) = {got}, want {want}"
+                );
+            }
             x += 0.013;
         }
     }
