@@ -9,7 +9,9 @@ use super::AlbertKernels;
 use super::math::{
     gelu_backward_rows, gelu_rows, layer_norm_dx_rows, softmax_backward_rows, softmax_rows,
 };
-use super::matmul::{Matrix, gemm_new, gemm_scaled, head_rows, linear_forward};
+use super::matmul::{
+    Matrix, Tiles, gemm_new, gemm_scaled, head_rows, linear_forward, tiled_products,
+};
 use super::storage::{
     column_sums, contiguous_f32, f32_tensor, last_dim, map_f32, rows_per_task, writable, zeroed,
     zip_f32,
@@ -193,16 +195,14 @@ impl AlbertKernels for Flex {
             "attention_rows: n mask values per item"
         );
         let scale = 1.0 / (d as f32).sqrt();
-        let mut out = vec![0.0f32; qs.len()];
-        rows.for_each_block(&mut out, |task, mut block| {
-            // One head's n × n scores, softmax, then its context block.
+        let out = tiled_products(&Tiles::Heads(&rows), |task| {
+            // One head's n × n scores and softmax: the probabilities of its context block.
             let mut scores = vec![0.0f32; n * n];
             let (qb, kb) = (rows.block(&qs, task, d), rows.block(&ks, task, d));
             gemm_scaled(&mut scores, &qb, &kb.t(), scale);
             let item = task / heads;
             softmax_rows(&mut scores, n, 0, n * n, &mask[item * n..(item + 1) * n], 1);
-            let p = Matrix::block(&scores, 0, n, n, n);
-            block.gemm(&p, &rows.block(&vs, task, d), 1.0);
+            (Matrix::owned(scores, n, n), rows.block(&vs, task, d), 1.0)
         });
         f32_tensor(q.layout().shape().clone(), out)
     }
@@ -214,14 +214,15 @@ fn head_outer(a: &FlexTensor, b: &FlexTensor, heads: usize, scale: f32) -> FlexT
     let rows = head_rows(a, heads);
     let (n, d) = (rows.n, rows.hidden / heads);
     let (av, bv) = (contiguous_f32(a), contiguous_f32(b));
-    let mut out = vec![0.0f32; rows.items * heads * n * n];
-    // Each task's n × n product is one contiguous chunk of the output.
-    out.par_chunks_mut((n * n).max(1))
-        .enumerate()
-        .for_each(|(task, dst)| {
-            let (ab, bb) = (rows.block(&av, task, d), rows.block(&bv, task, d));
-            gemm_scaled(dst, &ab, &bb.t(), scale);
-        });
+    let tiles = Tiles::Stacked {
+        tasks: rows.items * heads,
+        rows: n,
+        cols: n,
+    };
+    let out = tiled_products(&tiles, |task| {
+        let bb = rows.block(&bv, task, d);
+        (rows.block(&av, task, d), bb.transposed(), scale)
+    });
     f32_tensor(burn::tensor::Shape::new([rows.items, heads, n, n]), out)
 }
 
@@ -238,11 +239,10 @@ fn head_apply(
     let rows = head_rows(r, heads);
     let (n, d) = (rows.n, rows.hidden / heads);
     let (mv, rv) = (contiguous_f32(m), contiguous_f32(r));
-    let mut out = vec![0.0f32; rows.items * n * rows.hidden];
-    rows.for_each_block(&mut out, |task, mut block| {
+    let out = tiled_products(&Tiles::Heads(&rows), |task| {
         let mb = Matrix::block(&mv, task * n * n, n, n, n);
-        let mb = if transpose { mb.t() } else { mb };
-        block.gemm(&mb, &rows.block(&rv, task, d), scale);
+        let mb = if transpose { mb.transposed() } else { mb };
+        (mb, rows.block(&rv, task, d), scale)
     });
     f32_tensor(r.layout().shape().clone(), out)
 }

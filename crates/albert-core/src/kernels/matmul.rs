@@ -65,6 +65,17 @@ impl<'a> Matrix<'a> {
         }
     }
 
+    /// The transpose, taking the matrix (and its storage) along.
+    pub(super) fn transposed(self) -> Matrix<'a> {
+        Matrix {
+            rows: self.cols,
+            cols: self.rows,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+            ..self
+        }
+    }
+
     /// Row `r` appended to `out` (checked views only).
     fn extend_row(&self, r: usize, out: &mut Vec<f32>) {
         let start = (self.offset as isize + r as isize * self.row_stride) as usize;
@@ -321,6 +332,19 @@ unsafe fn raw_gemm(
 }
 
 impl<'a> Matrix<'a> {
+    /// Row-major `rows × cols` values the matrix owns.
+    pub(super) fn owned(data: Vec<f32>, rows: usize, cols: usize) -> Self {
+        assert_eq!(data.len(), rows * cols, "albert kernels: matrix size");
+        Self {
+            data: Cow::Owned(data),
+            offset: 0,
+            rows,
+            cols,
+            row_stride: cols as isize,
+            col_stride: 1,
+        }
+    }
+
     /// The `rows × cols` block of row-major `data` starting at `offset`, `row_stride` apart
     /// (a head's `n × d` slice of `[B·n, H]` rows, or one `n × n` score matrix).
     pub(super) fn block(
@@ -341,83 +365,13 @@ impl<'a> Matrix<'a> {
     }
 }
 
-/// `[B·n, H]` rows being written one (item, head) column block at a time, in parallel: each
-/// task gets a [`HeadBlock`], and no two tasks get the same block.
+/// The `[B, n, H]` layout of per-head projections split into `heads` (each head an `n × d`
+/// column block of an item's rows, `d = H / heads`).
 pub(super) struct HeadRows {
     pub(super) items: usize,
     pub(super) n: usize,
     pub(super) hidden: usize,
     pub(super) heads: usize,
-}
-
-/// One (item, head) block of a [`HeadRows`] output: `n` rows of `d = H / heads` values at row
-/// stride `H`. Only [`HeadRows::for_each_block`] makes them, one per block.
-pub(super) struct HeadBlock {
-    ptr: *mut f32,
-    rows: usize,
-    cols: usize,
-    row_stride: usize,
-}
-
-impl HeadBlock {
-    /// `block ← scale · lhs·rhs`.
-    ///
-    /// # Panics
-    /// When the product's shape is not the block's, or an operand view runs past its storage.
-    pub(super) fn gemm(&mut self, lhs: &Matrix<'_>, rhs: &Matrix<'_>, scale: f32) {
-        assert!(
-            lhs.rows == self.rows && rhs.cols == self.cols && lhs.cols == rhs.rows,
-            "albert kernels: head block product shape"
-        );
-        lhs.check();
-        rhs.check();
-        self.call(lhs, rhs, scale);
-    }
-
-    #[allow(unsafe_code)]
-    fn call(&mut self, lhs: &Matrix<'_>, rhs: &Matrix<'_>, scale: f32) {
-        if self.rows == 0 || self.cols == 0 {
-            return;
-        }
-        // SAFETY: `for_each_block` made this block from an output of items·n·H elements,
-        // with `rows = n`, `cols = d` and the block's first element at item·n·H + head·d, so
-        // every (r, c) it addresses, r·H + c past the pointer, is inside the output; blocks
-        // of different (item, head) pairs are disjoint column ranges or rows, and each block
-        // is handed to exactly one task. The operands were bounds-checked above and are not
-        // the output (it is borrowed mutably by `for_each_block`).
-        unsafe {
-            raw_gemm(
-                self.ptr,
-                self.row_stride,
-                false,
-                lhs,
-                rhs,
-                scale,
-                gemm::Parallelism::None,
-            );
-        }
-    }
-}
-
-/// The output pointer, shared by the parallel tasks (each writes only its own block).
-#[derive(Clone, Copy)]
-struct SharedPtr(*mut f32);
-
-// SAFETY: see `HeadBlock::call`: the tasks write disjoint blocks.
-#[allow(unsafe_code)]
-unsafe impl Send for SharedPtr {}
-#[allow(unsafe_code)]
-unsafe impl Sync for SharedPtr {}
-
-impl SharedPtr {
-    /// The pointer moved by `offset` elements (a method, so closures capture the whole
-    /// wrapper).
-    #[allow(unsafe_code)]
-    fn at(self, offset: usize, len: usize) -> *mut f32 {
-        assert!(offset <= len, "albert kernels: block offset");
-        // SAFETY: `offset` is within the allocation of `len` elements (checked).
-        unsafe { self.0.add(offset) }
-    }
 }
 
 /// The [`HeadRows`] layout of a `[B, n, H]` tensor split into `heads`.
@@ -445,29 +399,122 @@ impl HeadRows {
             self.hidden,
         )
     }
+}
 
-    /// Runs `f(task, block)` for every `task = item·heads + head` in parallel, `block` being
-    /// that (item, head) block of `out` (`items·n·H` elements).
-    ///
-    /// # Panics
-    /// When `out` has the wrong size or `H` is not a multiple of `heads`.
-    pub(super) fn for_each_block(&self, out: &mut [f32], f: impl Fn(usize, HeadBlock) + Sync) {
-        use rayon::prelude::*;
-        let (n, h, heads) = (self.n, self.hidden, self.heads);
-        assert!(heads > 0 && h % heads == 0, "albert kernels: heads");
-        let len = self.items * n * h;
-        assert_eq!(out.len(), len, "albert kernels: head rows output size");
-        let d = h / heads;
-        let base = SharedPtr(out.as_mut_ptr());
-        (0..self.items * heads).into_par_iter().for_each(|task| {
-            let (item, head) = (task / heads, task % heads);
-            let block = HeadBlock {
-                ptr: base.at(item * n * h + head * d, len),
-                rows: n,
-                cols: d,
-                row_stride: h,
-            };
-            f(task, block);
-        });
+/// How the product blocks of [`tiled_products`] tile its output, one block per task.
+pub(super) enum Tiles<'r> {
+    /// `tasks` row-major `rows × cols` blocks one after the other (`[B, heads, n, n]` scores).
+    Stacked {
+        tasks: usize,
+        rows: usize,
+        cols: usize,
+    },
+    /// The (item, head) column blocks of `[B, n, H]` rows, task `item·heads + head`.
+    Heads(&'r HeadRows),
+}
+
+impl Tiles<'_> {
+    /// Tasks and output length.
+    fn size(&self) -> (usize, usize) {
+        match self {
+            Tiles::Stacked { tasks, rows, cols } => (*tasks, tasks * rows * cols),
+            Tiles::Heads(h) => (h.items * h.heads, h.items * h.n * h.hidden),
+        }
+    }
+
+    /// Task `task`'s block: offset of its first element, rows, columns, row stride.
+    fn block(&self, task: usize) -> (usize, usize, usize, usize) {
+        match self {
+            Tiles::Stacked { rows, cols, .. } => (task * rows * cols, *rows, *cols, *cols),
+            Tiles::Heads(h) => {
+                let d = h.hidden / h.heads;
+                let (item, head) = (task / h.heads, task % h.heads);
+                (item * h.n * h.hidden + head * d, h.n, d, h.hidden)
+            }
+        }
+    }
+}
+
+/// A new buffer holding, in every task's tile, `scale·lhs·rhs` of the operands
+/// `operands(task)` returns; tasks run in parallel, each product on one thread, and the
+/// buffer is written once (no zero fill first).
+///
+/// # Panics
+/// When a product's shape is not its tile's, an operand view runs past its storage, or `H` is
+/// not a multiple of `heads`.
+pub(super) fn tiled_products<'a>(
+    tiles: &Tiles<'_>,
+    operands: impl Fn(usize) -> (Matrix<'a>, Matrix<'a>, f32) + Sync,
+) -> Vec<f32> {
+    use rayon::prelude::*;
+    if let Tiles::Heads(h) = tiles {
+        assert!(
+            h.heads > 0 && h.hidden % h.heads == 0,
+            "albert kernels: heads"
+        );
+    }
+    let (tasks, len) = tiles.size();
+    let mut out: Vec<f32> = Vec::with_capacity(len);
+    let base = SharedPtr(out.as_mut_ptr());
+    (0..tasks).into_par_iter().for_each(|task| {
+        let (offset, rows, cols, row_stride) = tiles.block(task);
+        let (lhs, rhs, scale) = operands(task);
+        assert!(
+            lhs.rows == rows && rhs.cols == cols && lhs.cols == rhs.rows,
+            "albert kernels: tile product shape"
+        );
+        lhs.check();
+        rhs.check();
+        if rows == 0 || cols == 0 {
+            return;
+        }
+        // SAFETY: the tiles partition the `len` elements of the allocation: `Stacked` blocks
+        // are the consecutive ranges [t·rows·cols, (t+1)·rows·cols); a `Heads` block is rows
+        // item·n … item·n + n − 1 of H columns, columns head·d … head·d + d − 1, and
+        // heads·d = H (asserted), so the (item, head) blocks cover items·n·H elements once
+        // each. Every element (r, c) a task addresses, offset + r·row_stride + c, lies inside
+        // its own tile, which no other task touches; the operands were checked and are other
+        // allocations. With `accumulate` false gemm stores every element of its output
+        // without loading it (zeros when the inner dimension is 0; see `gemm_new`).
+        #[allow(unsafe_code)]
+        unsafe {
+            raw_gemm(
+                base.at(offset, len),
+                row_stride,
+                false,
+                &lhs,
+                &rhs,
+                scale,
+                gemm::Parallelism::None,
+            );
+        }
+    });
+    // SAFETY: every task completed (a panic in one propagates before this line), so all
+    // `len` elements were written (see above).
+    #[allow(unsafe_code)]
+    unsafe {
+        out.set_len(len);
+    }
+    out
+}
+
+/// The output pointer, shared by the parallel tasks (each writes only its own tile).
+#[derive(Clone, Copy)]
+struct SharedPtr(*mut f32);
+
+// SAFETY: see `tiled_products`: the tasks write disjoint tiles.
+#[allow(unsafe_code)]
+unsafe impl Send for SharedPtr {}
+#[allow(unsafe_code)]
+unsafe impl Sync for SharedPtr {}
+
+impl SharedPtr {
+    /// The pointer moved by `offset` elements (a method, so closures capture the whole
+    /// wrapper).
+    #[allow(unsafe_code)]
+    fn at(self, offset: usize, len: usize) -> *mut f32 {
+        assert!(offset <= len, "albert kernels: block offset");
+        // SAFETY: `offset` is within the allocation of `len` elements (checked).
+        unsafe { self.0.add(offset) }
     }
 }
