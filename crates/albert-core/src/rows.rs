@@ -15,8 +15,8 @@ pub fn flatten(x: Tensor<3>) -> Tensor<2> {
 }
 
 /// `linear(x)` on `[rows, in]`: on flex (feature `flex-kernels`) the fused kernel (one `gemm`
-/// starting from the bias rows; a backward of two strided `gemm`s and a column sum), burn's
-/// `Linear` elsewhere.
+/// starting from the bias rows or taking the bias as an extra inner dimension; a backward of
+/// two strided `gemm`s and a column sum), burn's `Linear` elsewhere.
 pub fn linear(linear: &Linear, x: Tensor<2>) -> Tensor<2> {
     match &linear.bias {
         Some(b) => affine(x, linear.weight.val(), b.val()),

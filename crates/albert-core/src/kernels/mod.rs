@@ -179,10 +179,11 @@ pub fn layer_norm<const D: usize>(
     ))
 }
 
-/// `x·w + b` through the fused kernel (one `gemm` whose output starts as the bias rows; the
-/// backward is two `gemm`s reading the operands through their strides and a column sum): `x`
-/// `[rows, in]`, `w` `[in, out]` (may be a transposed view, as the tied MLM decoder's), `b`
-/// `[out]`. Only for tensors on a flex device ([`on_flex`]).
+/// `x·w + b` through the fused kernel (one `gemm` whose output starts as the bias rows, or
+/// takes the bias as one more inner dimension when the output is wide; the backward is two
+/// `gemm`s reading the operands through their strides and a column sum): `x` `[rows, in]`,
+/// `w` `[in, out]` (may be a transposed view, as the tied MLM decoder's), `b` `[out]`. Only
+/// for tensors on a flex device ([`on_flex`]).
 ///
 /// # Panics
 /// When the shapes disagree.
