@@ -9,9 +9,7 @@ use super::AlbertKernels;
 use super::math::{
     gelu_backward_rows, gelu_rows, layer_norm_dx_rows, softmax_backward_rows, softmax_rows,
 };
-use super::matmul::{
-    Matrix, Tiles, gemm_new, gemm_scaled, head_rows, linear_forward, tiled_products,
-};
+use super::matmul::{Matrix, Tiles, gemm_new, head_rows, linear_forward, tiled_products};
 use super::storage::{
     column_sums, contiguous_f32, f32_tensor, last_dim, map_f32, rows_per_task, writable, zeroed,
     zip_f32,
@@ -80,14 +78,14 @@ impl AlbertKernels for Flex {
     fn linear_backward_input(grad: FlexTensor, w: FlexTensor) -> FlexTensor {
         let (gm, wm) = (Matrix::of(&grad), Matrix::of(&w));
         let (rows, d_in) = (grad.layout().shape()[0], w.layout().shape()[0]);
-        let out = gemm_new(&gm, &wm.t());
+        let out = gemm_new(&gm, &wm.t(), 1.0, true);
         f32_tensor(burn::tensor::Shape::new([rows, d_in]), out)
     }
 
     fn linear_backward_weight(x: FlexTensor, grad: FlexTensor) -> FlexTensor {
         let (xm, gm) = (Matrix::of(&x), Matrix::of(&grad));
         let (d_in, d_out) = (x.layout().shape()[1], grad.layout().shape()[1]);
-        let out = gemm_new(&xm.t(), &gm);
+        let out = gemm_new(&xm.t(), &gm, 1.0, true);
         f32_tensor(burn::tensor::Shape::new([d_in, d_out]), out)
     }
 
@@ -197,9 +195,8 @@ impl AlbertKernels for Flex {
         let scale = 1.0 / (d as f32).sqrt();
         let out = tiled_products(&Tiles::Heads(&rows), |task| {
             // One head's n × n scores and softmax: the probabilities of its context block.
-            let mut scores = vec![0.0f32; n * n];
             let (qb, kb) = (rows.block(&qs, task, d), rows.block(&ks, task, d));
-            gemm_scaled(&mut scores, &qb, &kb.t(), scale);
+            let mut scores = gemm_new(&qb, &kb.t(), scale, false);
             let item = task / heads;
             softmax_rows(&mut scores, n, 0, n * n, &mask[item * n..(item + 1) * n], 1);
             (Matrix::owned(scores, n, n), rows.block(&vs, task, d), 1.0)

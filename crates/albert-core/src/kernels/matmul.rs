@@ -171,7 +171,7 @@ const WIDE_OUTPUT: usize = 4;
 pub(super) fn linear_forward(x: &Matrix<'_>, w: &Matrix<'_>, bias: &[f32]) -> Vec<f32> {
     assert_eq!(bias.len(), w.cols, "albert kernels: bias size");
     if w.cols >= WIDE_OUTPUT * (x.cols + 1) {
-        return gemm_new(&x.with_ones_column(), &w.with_row(bias));
+        return gemm_new(&x.with_ones_column(), &w.with_row(bias), 1.0, true);
     }
     // The bias rows, in doubling copies (a handful of large copies instead of one short one
     // per row).
@@ -186,11 +186,18 @@ pub(super) fn linear_forward(x: &Matrix<'_>, w: &Matrix<'_>, bias: &[f32]) -> Ve
     out
 }
 
-/// `lhs·rhs` as a new row-major buffer, written once by the product (no zero fill first).
+/// `scale · lhs·rhs` as a new row-major buffer, written once by the product (no zero fill
+/// first); multi-threaded when the product is large and `may_parallelise` (not for products
+/// that are already one of many parallel tasks).
 ///
 /// # Panics
 /// When the shapes disagree or a view runs past its storage.
-pub(super) fn gemm_new(lhs: &Matrix<'_>, rhs: &Matrix<'_>) -> Vec<f32> {
+pub(super) fn gemm_new(
+    lhs: &Matrix<'_>,
+    rhs: &Matrix<'_>,
+    scale: f32,
+    may_parallelise: bool,
+) -> Vec<f32> {
     let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
     assert_eq!(rhs.rows, k, "albert kernels: inner dimensions differ");
     lhs.check();
@@ -213,8 +220,8 @@ pub(super) fn gemm_new(lhs: &Matrix<'_>, rhs: &Matrix<'_>) -> Vec<f32> {
             false,
             lhs,
             rhs,
-            1.0,
-            parallelism(m, n, k, true),
+            scale,
+            parallelism(m, n, k, may_parallelise),
         );
         out.set_len(m * n);
     }
@@ -236,39 +243,12 @@ fn parallelism(m: usize, n: usize, k: usize, may_parallelise: bool) -> gemm::Par
 /// # Panics
 /// When the shapes disagree or a view runs past its storage.
 pub(super) fn gemm_add(dst: &mut [f32], lhs: &Matrix<'_>, rhs: &Matrix<'_>) {
-    product(dst, true, lhs, rhs, 1.0, true);
-}
-
-/// `dst ← scale · lhs·rhs` on the calling thread (for products that are already one of many
-/// parallel tasks), `dst` row-major `[lhs.rows, rhs.cols]`.
-///
-/// # Panics
-/// When the shapes disagree or a view runs past its storage.
-pub(super) fn gemm_scaled(dst: &mut [f32], lhs: &Matrix<'_>, rhs: &Matrix<'_>, scale: f32) {
-    product(dst, false, lhs, rhs, scale, false);
-}
-
-/// The checks and the empty cases of [`gemm_add`] and [`gemm_scaled`], then the call.
-fn product(
-    dst: &mut [f32],
-    accumulate: bool,
-    lhs: &Matrix<'_>,
-    rhs: &Matrix<'_>,
-    scale: f32,
-    may_parallelise: bool,
-) {
     let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
     assert_eq!(rhs.rows, k, "albert kernels: inner dimensions differ");
     assert_eq!(dst.len(), m * n, "albert kernels: output size");
     lhs.check();
     rhs.check();
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            dst.fill(0.0);
-        }
+    if m == 0 || n == 0 || k == 0 {
         return;
     }
     // SAFETY: `dst` holds m·n elements (row stride n, checked above) and is borrowed
@@ -278,11 +258,11 @@ fn product(
         raw_gemm(
             dst.as_mut_ptr(),
             n,
-            accumulate,
+            true,
             lhs,
             rhs,
-            scale,
-            parallelism(m, n, k, may_parallelise),
+            1.0,
+            parallelism(m, n, k, true),
         );
     }
 }
