@@ -10,7 +10,7 @@ use burn::tensor::{Device, Tensor};
 
 use crate::config::AlbertConfig;
 use crate::init::{ParamInit, layer_norm};
-use crate::rows::{flatten, linear, linear_rows};
+use crate::rows::{flatten, linear, linear_rows_residual};
 
 /// Query/key/value projections, output projection (`dense`) and the residual LayerNorm.
 #[derive(Module, Debug)]
@@ -120,10 +120,8 @@ impl AlbertAttention {
 
     /// `LayerNorm(x + dense(context))`.
     fn output(&self, x: Tensor<3>, context: Tensor<3>) -> Tensor<3> {
-        let projected = self
-            .output_dropout
-            .forward(linear_rows(&self.dense, context));
-        crate::norm::layer_norm(&self.layer_norm, self.layer_norm_eps, x + projected)
+        let summed = linear_rows_residual(&self.dense, &self.output_dropout, context, x);
+        crate::norm::layer_norm(&self.layer_norm, self.layer_norm_eps, summed)
     }
 }
 

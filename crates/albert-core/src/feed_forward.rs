@@ -8,7 +8,7 @@ use burn::tensor::{Device, Tensor};
 use crate::activation;
 use crate::config::{AlbertConfig, HiddenAct};
 use crate::init::{ParamInit, layer_norm};
-use crate::rows::linear_rows;
+use crate::rows::{linear_rows, linear_rows_residual};
 
 /// `LayerNorm(a + ffn_output(act(ffn(a))))`.
 #[derive(Module, Debug)]
@@ -49,7 +49,7 @@ impl AlbertFeedForward {
     /// - output: `[B, n, H]`
     pub fn forward(&self, a: Tensor<3>) -> Tensor<3> {
         let inner = activation::apply(self.act, linear_rows(&self.ffn, a.clone()));
-        let out = self.dropout.forward(linear_rows(&self.ffn_output, inner));
-        crate::norm::layer_norm(&self.full_layer_layer_norm, self.layer_norm_eps, a + out)
+        let summed = linear_rows_residual(&self.ffn_output, &self.dropout, inner, a);
+        crate::norm::layer_norm(&self.full_layer_layer_norm, self.layer_norm_eps, summed)
     }
 }

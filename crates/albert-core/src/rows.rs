@@ -5,7 +5,7 @@
 //! albert-base training step went from 4.7 s to 3.3–3.5 s on the CPU backend, see
 //! `docs/benchmarks.md`).
 
-use burn::nn::Linear;
+use burn::nn::{Dropout, Linear};
 use burn::tensor::Tensor;
 
 /// `[B, n, in]` → `[B·n, in]`.
@@ -39,4 +39,30 @@ pub fn linear_rows(linear: &Linear, x: Tensor<3>) -> Tensor<3> {
     let y = self::linear(linear, flatten(x));
     let out = y.dims()[1];
     y.reshape([b, n, out])
+}
+
+/// `residual + dropout(linear(x))` at every position (a transformer sublayer's output before
+/// its LayerNorm): `[B, n, in]` → `[B, n, out]`, `residual` `[B, n, out]`. On flex (feature
+/// `flex-kernels`), when the dropout passes its input through (inference, or probability 0 as
+/// in ALBERT's pretraining), the product is accumulated onto the residual and bias rows in one
+/// kernel instead of a separate add over the output.
+pub fn linear_rows_residual(
+    linear: &Linear,
+    dropout: &Dropout,
+    x: Tensor<3>,
+    residual: Tensor<3>,
+) -> Tensor<3> {
+    #[cfg(feature = "flex-kernels")]
+    if let Some(bias) = &linear.bias {
+        let device = x.device();
+        let passes = !dropout.training.is_enabled() || !device.is_autodiff() || dropout.prob == 0.0;
+        if passes && crate::kernels::on_flex(&device) {
+            let [b, n, _] = x.dims();
+            let w = linear.weight.val();
+            let y = crate::kernels::linear_residual(flatten(x), w, bias.val(), flatten(residual));
+            let out = y.dims()[1];
+            return y.reshape([b, n, out]);
+        }
+    }
+    residual + dropout.forward(linear_rows(linear, x))
 }

@@ -154,20 +154,9 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
                 grads: &mut Gradients,
                 checkpointer: &mut Checkpointer,
             ) {
-                let (x_id, w_id) = ops.state;
-                let x: FloatTensor<B> = checkpointer.retrieve_node_output(x_id);
-                let w: FloatTensor<B> = checkpointer.retrieve_node_output(w_id);
                 let grad = grads.consume::<B>(&ops.node);
-                let [x_parent, w_parent, b_parent] = ops.parents;
-                if let Some(node) = b_parent {
-                    grads.register::<B>(node.id, B::sum_rows(grad.clone()));
-                }
-                if let Some(node) = w_parent {
-                    grads.register::<B>(node.id, B::linear_backward_weight(x, grad.clone()));
-                }
-                if let Some(node) = x_parent {
-                    grads.register::<B>(node.id, B::linear_backward_input(grad, w));
-                }
+                let parents = ops.parents.map(|p| p.map(|node| node.id));
+                linear_grads::<B>(ops.state, parents, grad, grads, checkpointer);
             }
         }
 
@@ -189,6 +178,59 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
                 x.into_primitive(),
                 w.into_primitive(),
                 b.into_primitive(),
+            )),
+        }
+    }
+
+    fn fused_linear_residual(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        residual: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct LinearResidualOp;
+
+        impl<B: Backend + AlbertKernels> Backward<B, 4> for LinearResidualOp {
+            /// The checkpointed input and weight.
+            type State = (NodeId, NodeId);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 4>,
+                grads: &mut Gradients,
+                checkpointer: &mut Checkpointer,
+            ) {
+                let grad = grads.consume::<B>(&ops.node);
+                let [x_parent, w_parent, b_parent, r_parent] = ops.parents;
+                if let Some(node) = r_parent {
+                    grads.register::<B>(node.id, grad.clone());
+                }
+                let parents = [x_parent, w_parent, b_parent].map(|p| p.map(|node| node.id));
+                linear_grads::<B>(ops.state, parents, grad, grads, checkpointer);
+            }
+        }
+
+        match LinearResidualOp
+            .prepare::<C>([x.node(), w.node(), b.node(), residual.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let state = (prep.checkpoint(&x), prep.checkpoint(&w));
+                let out = B::fused_linear_residual(
+                    x.primitive().clone(),
+                    w.primitive().clone(),
+                    b.into_primitive(),
+                    residual.into_primitive(),
+                );
+                prep.finish(state, out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::fused_linear_residual(
+                x.into_primitive(),
+                w.into_primitive(),
+                b.into_primitive(),
+                residual.into_primitive(),
             )),
         }
     }
@@ -425,5 +467,27 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
             heads,
         );
         Self::from_inner(out)
+    }
+}
+
+/// The gradients of `x·w + b` for whichever of `x`, `w`, `b` are tracked: `grad·wᵀ`, `xᵀ·grad`
+/// and the column sums of `grad` (`x` and `w` retrieved from their checkpoints).
+fn linear_grads<B: Backend + AlbertKernels>(
+    (x_id, w_id): (NodeId, NodeId),
+    [x_parent, w_parent, b_parent]: [Option<NodeId>; 3],
+    grad: FloatTensor<B>,
+    grads: &mut Gradients,
+    checkpointer: &mut Checkpointer,
+) {
+    let x: FloatTensor<B> = checkpointer.retrieve_node_output(x_id);
+    let w: FloatTensor<B> = checkpointer.retrieve_node_output(w_id);
+    if let Some(id) = b_parent {
+        grads.register::<B>(id, B::sum_rows(grad.clone()));
+    }
+    if let Some(id) = w_parent {
+        grads.register::<B>(id, B::linear_backward_weight(x, grad.clone()));
+    }
+    if let Some(id) = x_parent {
+        grads.register::<B>(id, B::linear_backward_input(grad, w));
     }
 }

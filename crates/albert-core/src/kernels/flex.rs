@@ -11,8 +11,8 @@ use super::math::{
 };
 use super::matmul::{Matrix, Tiles, gemm_new, head_rows, linear_forward, tiled_products};
 use super::storage::{
-    column_sums, contiguous_f32, f32_tensor, last_dim, map_f32, rows_per_task, writable, zeroed,
-    zip_f32,
+    column_sums, contiguous_f32, f32_tensor, last_dim, map_f32, rows_per_task, writable,
+    written_f32, zip_f32,
 };
 
 impl AlbertKernels for Flex {
@@ -46,14 +46,21 @@ impl AlbertKernels for Flex {
             contiguous_f32(&grad),
             contiguous_f32(&gamma),
         );
-        let task = rows_per_task(h) * h;
-        let mut out = zeroed(x.layout().shape().clone());
-        out.storage_mut::<f32>()
-            .par_chunks_mut(task)
-            .zip(xs.par_chunks(task))
-            .zip(gs.par_chunks(task))
-            .for_each(|((o, x), g)| layer_norm_dx_rows(o, x, g, &gamma, h, epsilon));
-        out
+        assert_eq!(gamma.len(), h, "layer_norm backward: gamma size");
+        // SAFETY: each task is whole rows of the output with the same rows of `x` and `grad`
+        // (same shape: the forward's input and output), and `layer_norm_dx_rows` writes every
+        // element of them.
+        #[allow(unsafe_code)]
+        unsafe {
+            written_f32(
+                x.layout().shape().clone(),
+                rows_per_task(h) * h,
+                |at, out| {
+                    let range = at..at + out.len();
+                    layer_norm_dx_rows(out, &xs[range.clone()], &gs[range], &gamma, h, epsilon)
+                },
+            )
+        }
     }
 
     fn layer_norm_backward_gamma(x: FlexTensor, grad: FlexTensor, epsilon: f64) -> FlexTensor {
@@ -71,7 +78,20 @@ impl AlbertKernels for Flex {
         let (xm, wm) = (Matrix::of(&x), Matrix::of(&w));
         let bias = contiguous_f32(&b);
         let rows = x.layout().shape()[0];
-        let out = linear_forward(&xm, &wm, &bias);
+        let out = linear_forward(&xm, &wm, &bias, None);
+        f32_tensor(burn::tensor::Shape::new([rows, bias.len()]), out)
+    }
+
+    fn fused_linear_residual(
+        x: FlexTensor,
+        w: FlexTensor,
+        b: FlexTensor,
+        residual: FlexTensor,
+    ) -> FlexTensor {
+        let (xm, wm) = (Matrix::of(&x), Matrix::of(&w));
+        let (bias, r) = (contiguous_f32(&b), contiguous_f32(&residual));
+        let rows = x.layout().shape()[0];
+        let out = linear_forward(&xm, &wm, &bias, Some(&r));
         f32_tensor(burn::tensor::Shape::new([rows, bias.len()]), out)
     }
 

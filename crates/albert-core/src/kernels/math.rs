@@ -3,6 +3,8 @@
 //! a closure compiled for the widest instruction set the CPU has (the crate itself is built for
 //! baseline x86-64, as a portable binary must be).
 
+use std::mem::MaybeUninit;
+
 use super::{CUBIC, TWO_K};
 
 /// Defines `pub(super) fn $name(args) -> ret` that runs the `#[inline(always)]` function
@@ -121,35 +123,42 @@ fn softmax_backward_body<M: MulAdd>(g: &mut [f32], y: &[f32], k: usize) {
 }
 
 simd_dispatch! {
-    /// `gelu_new` of every element of `x` into `out`.
-    fn gelu_rows(out: &mut [f32], x: &[f32]) = gelu_body;
+    /// `gelu_new` of every element of `x` into `out` (the same length; every element written).
+    fn gelu_rows(out: &mut [MaybeUninit<f32>], x: &[f32]) = gelu_body;
 }
 
 #[inline(always)]
-fn gelu_body<M: MulAdd>(out: &mut [f32], x: &[f32]) {
+fn gelu_body<M: MulAdd>(out: &mut [MaybeUninit<f32>], x: &[f32]) {
+    assert_eq!(out.len(), x.len(), "gelu: output length");
     for (o, &v) in out.iter_mut().zip(x) {
-        *o = v * sigmoid_of::<M>(u_of(v));
+        o.write(v * sigmoid_of::<M>(u_of(v)));
     }
 }
 
 simd_dispatch! {
-    /// `g · gelu_new'(x)` of every element into `out`.
-    fn gelu_backward_rows(out: &mut [f32], x: &[f32], g: &[f32]) = gelu_backward_body;
+    /// `g · gelu_new'(x)` of every element into `out` (all three the same length; every
+    /// element written).
+    fn gelu_backward_rows(out: &mut [MaybeUninit<f32>], x: &[f32], g: &[f32]) = gelu_backward_body;
 }
 
 #[inline(always)]
-fn gelu_backward_body<M: MulAdd>(out: &mut [f32], x: &[f32], g: &[f32]) {
+fn gelu_backward_body<M: MulAdd>(out: &mut [MaybeUninit<f32>], x: &[f32], g: &[f32]) {
+    assert!(
+        out.len() == x.len() && x.len() == g.len(),
+        "gelu backward: lengths"
+    );
     for ((o, &v), &g) in out.iter_mut().zip(x).zip(g) {
         let s = sigmoid_of::<M>(u_of(v));
         let du = TWO_K * (1.0 + 3.0 * CUBIC * v * v);
-        *o = g * (s + v * s * (1.0 - s) * du);
+        o.write(g * (s + v * s * (1.0 - s) * du));
     }
 }
 
 simd_dispatch! {
-    /// The LayerNorm's input gradient for every `h`-long row of `x` and `g` into `out`.
+    /// The LayerNorm's input gradient for every `h`-long row of `x` and `g` into `out` (all
+    /// three the same length, a multiple of `h`; every element written).
     fn layer_norm_dx_rows(
-        out: &mut [f32],
+        out: &mut [MaybeUninit<f32>],
         x: &[f32],
         g: &[f32],
         gamma: &[f32],
@@ -160,13 +169,20 @@ simd_dispatch! {
 
 #[inline(always)]
 fn layer_norm_dx_body<M: MulAdd>(
-    out: &mut [f32],
+    out: &mut [MaybeUninit<f32>],
     x: &[f32],
     g: &[f32],
     gamma: &[f32],
     h: usize,
     epsilon: f64,
 ) {
+    assert!(
+        out.len() == x.len()
+            && x.len() == g.len()
+            && gamma.len() == h
+            && x.len().is_multiple_of(h.max(1)),
+        "layer_norm backward: lengths"
+    );
     let mut dxh = vec![0.0f32; h];
     for ((o, x), g) in out.chunks_mut(h).zip(x.chunks(h)).zip(g.chunks(h)) {
         let (mean, r) = row_stats(x, epsilon);
@@ -178,7 +194,7 @@ fn layer_norm_dx_body<M: MulAdd>(
         let (a, b) = (a / h as f32, b / h as f32);
         for (((o, &x), &g), &w) in o.iter_mut().zip(x).zip(g).zip(gamma) {
             let xh = (x - mean) * r;
-            *o = r * (g * w - a - xh * b);
+            o.write(r * (g * w - a - xh * b));
         }
     }
 }

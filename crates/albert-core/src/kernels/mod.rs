@@ -82,6 +82,14 @@ pub trait AlbertKernels: Backend {
         w: FloatTensor<Self>,
         b: FloatTensor<Self>,
     ) -> FloatTensor<Self>;
+    /// `residual + x·w + b`: [`AlbertKernels::fused_linear`] whose output starts from the
+    /// residual rows (a transformer sublayer's `x + dense(·)` without a separate add).
+    fn fused_linear_residual(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        residual: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
     /// `grad·wᵀ`: [`AlbertKernels::fused_linear`]'s input gradient.
     fn linear_backward_input(grad: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self>;
     /// `xᵀ·grad`: [`AlbertKernels::fused_linear`]'s weight gradient.
@@ -188,6 +196,37 @@ pub fn layer_norm<const D: usize>(
 /// # Panics
 /// When the shapes disagree.
 pub fn linear(x: Tensor<2>, w: Tensor<2>, b: Tensor<1>) -> Tensor<2> {
+    check_linear(&x, &w, &b);
+    Tensor::from_dispatch(<Dispatch as AlbertKernels>::fused_linear(
+        x.into_dispatch(),
+        w.into_dispatch(),
+        b.into_dispatch(),
+    ))
+}
+
+/// `residual + x·w + b` for `residual` `[rows, out]` (as [`linear`], the product accumulated
+/// onto the residual and bias rows). Only for tensors on a flex device ([`on_flex`]).
+///
+/// # Panics
+/// When the shapes disagree.
+pub fn linear_residual(x: Tensor<2>, w: Tensor<2>, b: Tensor<1>, residual: Tensor<2>) -> Tensor<2> {
+    check_linear(&x, &w, &b);
+    let ([rows, _], [_, d_out]) = (x.dims(), w.dims());
+    assert_eq!(
+        residual.dims(),
+        [rows, d_out],
+        "linear_residual: residual {:?} for an output [{rows}, {d_out}]",
+        residual.dims()
+    );
+    Tensor::from_dispatch(<Dispatch as AlbertKernels>::fused_linear_residual(
+        x.into_dispatch(),
+        w.into_dispatch(),
+        b.into_dispatch(),
+        residual.into_dispatch(),
+    ))
+}
+
+fn check_linear(x: &Tensor<2>, w: &Tensor<2>, b: &Tensor<1>) {
     let ([_, d_in], [w_in, d_out], [b_out]) = (x.dims(), w.dims(), b.dims());
     assert!(
         d_in == w_in && d_out == b_out,
@@ -196,11 +235,6 @@ pub fn linear(x: Tensor<2>, w: Tensor<2>, b: Tensor<1>) -> Tensor<2> {
         w.dims(),
         b.dims()
     );
-    Tensor::from_dispatch(<Dispatch as AlbertKernels>::fused_linear(
-        x.into_dispatch(),
-        w.into_dispatch(),
-        b.into_dispatch(),
-    ))
 }
 
 /// Every head's attention scores `scale·q_h·k_hᵀ`, `[B, heads, n, n]`, computed per (item,
@@ -410,64 +444,80 @@ mod tests {
     /// transposed views of stored `[in, rows]` / `[out, in]` leaves (the tied MLM decoder reads
     /// the embedding table transposed); a product large enough for the multi-threaded `gemm`
     /// and a small one, each with a narrow output (bias as its initial value) and a wide one
-    /// (bias as an extra inner dimension, as in the MLM decoder).
+    /// (bias as an extra inner dimension, as in the MLM decoder); and the same with a residual
+    /// added (`linear_residual`, the residual itself a transposed view in the transposed case,
+    /// its gradient checked too).
     #[test]
     fn fused_linear_matches_burn_forward_and_backward() {
         use burn::tensor::Distribution;
 
         let device = Device::flex().autodiff();
-        for (rows, d_in, d_out) in [(7, 5, 3), (300, 200, 190), (9, 5, 24), (300, 32, 1000)] {
-            for transposed in [false, true] {
-                let (x_shape, w_shape) = if transposed {
-                    ([d_in, rows], [d_out, d_in])
-                } else {
-                    ([rows, d_in], [d_in, d_out])
-                };
-                let x0 = Tensor::<2>::random(x_shape, Distribution::Normal(0.0, 1.0), &device);
-                let w0 = Tensor::<2>::random(w_shape, Distribution::Normal(0.0, 0.5), &device);
-                let b0 = Tensor::<1>::random([d_out], Distribution::Normal(0.0, 0.5), &device);
-                let weights =
-                    Tensor::<2>::random([rows, d_out], Distribution::Uniform(-1.0, 1.0), &device);
-                let run = |fused: bool| {
-                    let (x, w, b) = (
-                        x0.clone().detach().require_grad(),
-                        w0.clone().detach().require_grad(),
-                        b0.clone().detach().require_grad(),
-                    );
-                    let (xi, wi) = if transposed {
-                        (x.clone().transpose(), w.clone().transpose())
+        let cases = [(7, 5, 3), (300, 200, 190), (9, 5, 24), (300, 32, 1000)];
+        for ((rows, d_in, d_out), transposed, residual) in cases
+            .into_iter()
+            .flat_map(|c| [(c, false), (c, true)])
+            .flat_map(|(c, t)| [(c, t, false), (c, t, true)])
+        {
+            let (x_shape, w_shape, r_shape) = if transposed {
+                ([d_in, rows], [d_out, d_in], [d_out, rows])
+            } else {
+                ([rows, d_in], [d_in, d_out], [rows, d_out])
+            };
+            let x0 = Tensor::<2>::random(x_shape, Distribution::Normal(0.0, 1.0), &device);
+            let w0 = Tensor::<2>::random(w_shape, Distribution::Normal(0.0, 0.5), &device);
+            let b0 = Tensor::<1>::random([d_out], Distribution::Normal(0.0, 0.5), &device);
+            let r0 = Tensor::<2>::random(r_shape, Distribution::Normal(0.0, 1.0), &device);
+            let weights =
+                Tensor::<2>::random([rows, d_out], Distribution::Uniform(-1.0, 1.0), &device);
+            let run = |fused: bool| {
+                let leaf = |t: &Tensor<2>| t.clone().detach().require_grad();
+                let (x, w, r) = (leaf(&x0), leaf(&w0), leaf(&r0));
+                let b = b0.clone().detach().require_grad();
+                let view = |t: &Tensor<2>| {
+                    if transposed {
+                        t.clone().transpose()
                     } else {
-                        (x.clone(), w.clone())
-                    };
-                    let y = if fused {
-                        linear(xi, wi, b.clone())
-                    } else {
-                        xi.matmul(wi) + b.clone().unsqueeze::<2>()
-                    };
-                    let grads = (y.clone() * weights.clone()).sum().backward();
-                    let v2 = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().expect("f32");
-                    let v1 = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().expect("f32");
-                    (
-                        v2(y),
-                        v2(x.grad(&grads).expect("dx")),
-                        v2(w.grad(&grads).expect("dw")),
-                        v1(b.grad(&grads).expect("db")),
-                    )
-                };
-                let (f, r) = (run(true), run(false));
-                for (what, a, b) in [
-                    ("y", &f.0, &r.0),
-                    ("dx", &f.1, &r.1),
-                    ("dw", &f.2, &r.2),
-                    ("db", &f.3, &r.3),
-                ] {
-                    assert_eq!(a.len(), b.len(), "{what}");
-                    for (p, q) in a.iter().zip(b) {
-                        assert!(
-                            (p - q).abs() <= 1e-4 * (1.0 + q.abs()),
-                            "{what} ({rows}×{d_in}×{d_out}, transposed {transposed}): {p} vs {q}"
-                        );
+                        t.clone()
                     }
+                };
+                let (xi, wi, ri) = (view(&x), view(&w), view(&r));
+                let y = match (fused, residual) {
+                    (true, false) => linear(xi, wi, b.clone()),
+                    (true, true) => linear_residual(xi, wi, b.clone(), ri),
+                    (false, false) => xi.matmul(wi) + b.clone().unsqueeze::<2>(),
+                    (false, true) => ri + xi.matmul(wi) + b.clone().unsqueeze::<2>(),
+                };
+                let grads = (y.clone() * weights.clone()).sum().backward();
+                let v2 = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().expect("f32");
+                let v1 = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().expect("f32");
+                let dr = if residual {
+                    v2(r.grad(&grads).expect("dr"))
+                } else {
+                    Vec::new()
+                };
+                (
+                    v2(y),
+                    v2(x.grad(&grads).expect("dx")),
+                    v2(w.grad(&grads).expect("dw")),
+                    v1(b.grad(&grads).expect("db")),
+                    dr,
+                )
+            };
+            let (f, r) = (run(true), run(false));
+            for (what, a, b) in [
+                ("y", &f.0, &r.0),
+                ("dx", &f.1, &r.1),
+                ("dw", &f.2, &r.2),
+                ("db", &f.3, &r.3),
+                ("dr", &f.4, &r.4),
+            ] {
+                assert_eq!(a.len(), b.len(), "{what}");
+                for (p, q) in a.iter().zip(b) {
+                    assert!(
+                        (p - q).abs() <= 1e-4 * (1.0 + q.abs()),
+                        "{what} ({rows}×{d_in}×{d_out}, transposed {transposed}, residual \
+                         {residual}): {p} vs {q}"
+                    );
                 }
             }
         }

@@ -1,5 +1,7 @@
 //! Reading and writing flex tensors' f32 storage, and the parallel loops over it.
 
+use std::mem::MaybeUninit;
+
 use burn::tensor::{Bytes, DType, Shape};
 use burn_flex::{FlexTensor, Layout};
 use rayon::prelude::*;
@@ -8,15 +10,9 @@ use super::CHUNK;
 use super::math::row_stats;
 
 /// The size of the last axis (the LayerNorm's `d_model`).
-/// A zero-filled f32 tensor of `shape`, its buffer a `Vec<f32>` handed over without a copy
+/// A contiguous f32 tensor of `shape` owning `values`, its buffer handed over without a copy
 /// (flex's `FlexTensor::empty` zero-fills a byte vector and then copies it into a 16-byte
 /// aligned one: a second allocation and a `memmove` per tensor).
-pub(super) fn zeroed(shape: Shape) -> FlexTensor {
-    let n = shape.num_elements();
-    f32_tensor(shape, vec![0.0f32; n])
-}
-
-/// A contiguous f32 tensor of `shape` owning `values` (no copy, see [`zeroed`]).
 pub(super) fn f32_tensor(shape: Shape, values: Vec<f32>) -> FlexTensor {
     assert_eq!(
         shape.num_elements(),
@@ -92,10 +88,8 @@ pub(super) fn writable(t: FlexTensor) -> FlexTensor {
     {
         return t;
     }
-    let values = contiguous_f32(&t);
-    let mut out = zeroed(t.layout().shape().clone());
-    out.storage_mut::<f32>().copy_from_slice(&values);
-    out
+    let values = contiguous_f32(&t).into_owned();
+    f32_tensor(t.layout().shape().clone(), values)
 }
 
 /// The tensor's f32 values in row-major order (contiguous copy if needed).
@@ -112,23 +106,70 @@ pub(super) fn contiguous_f32(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     }
 }
 
-/// `f(out_chunk, in_chunk)` over parallel chunks of `x` into a new tensor of its shape.
-pub(super) fn map_f32(x: &FlexTensor, f: impl Fn(&mut [f32], &[f32]) + Sync) -> FlexTensor {
+/// `n` new f32 values that `fill(offset, chunk)` writes in parallel tasks of `task` elements
+/// (`chunk` starts at element `offset`), without a zero fill first (that would be a serial
+/// `memset` of the whole output before the parallel work).
+///
+/// # Safety
+/// `fill` must write every element of each chunk it is given: the buffer's length is set to
+/// `n` afterwards.
+#[allow(unsafe_code)]
+pub(super) unsafe fn written_vec(
+    n: usize,
+    task: usize,
+    fill: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync,
+) -> Vec<f32> {
+    let task = task.max(1);
+    let mut values: Vec<f32> = Vec::with_capacity(n);
+    values.spare_capacity_mut()[..n]
+        .par_chunks_mut(task)
+        .enumerate()
+        .for_each(|(i, chunk)| fill(i * task, chunk));
+    // SAFETY: the capacity is at least `n`, and the caller's `fill` wrote all `n` elements
+    // (the chunks above cover `0..n`).
+    unsafe { values.set_len(n) };
+    values
+}
+
+/// A new f32 tensor of `shape` written by `fill` as in [`written_vec`].
+///
+/// # Safety
+/// As [`written_vec`]: `fill` writes every element of each chunk.
+#[allow(unsafe_code)]
+pub(super) unsafe fn written_f32(
+    shape: Shape,
+    task: usize,
+    fill: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync,
+) -> FlexTensor {
+    // SAFETY: passed on to the caller.
+    let values = unsafe { written_vec(shape.num_elements(), task, fill) };
+    f32_tensor(shape, values)
+}
+
+/// `f(out_chunk, in_chunk)` over parallel chunks of `x` into a new tensor of its shape; `f`
+/// writes every element of `out_chunk` (the kernels here assert equal lengths and write
+/// each output once).
+pub(super) fn map_f32(
+    x: &FlexTensor,
+    f: impl Fn(&mut [MaybeUninit<f32>], &[f32]) + Sync,
+) -> FlexTensor {
     let input = contiguous_f32(x);
-    let mut out = zeroed(x.layout().shape().clone());
-    out.storage_mut::<f32>()
-        .par_chunks_mut(CHUNK)
-        .zip(input.par_chunks(CHUNK))
-        .for_each(|(o, i)| f(o, i));
-    out
+    // SAFETY: each chunk goes to `f` with the input chunk of the same length, and `f` writes
+    // every output element (the contract above).
+    #[allow(unsafe_code)]
+    unsafe {
+        written_f32(x.layout().shape().clone(), CHUNK, |at, out| {
+            f(out, &input[at..at + out.len()])
+        })
+    }
 }
 
 /// `f(out_chunk, a_chunk, b_chunk)` over parallel chunks of two same-shape tensors into a new
-/// tensor of their shape.
+/// tensor of their shape; `f` writes every element of `out_chunk` (as [`map_f32`]).
 pub(super) fn zip_f32(
     a: &FlexTensor,
     b: &FlexTensor,
-    f: impl Fn(&mut [f32], &[f32], &[f32]) + Sync,
+    f: impl Fn(&mut [MaybeUninit<f32>], &[f32], &[f32]) + Sync,
 ) -> FlexTensor {
     assert_eq!(
         a.layout().shape(),
@@ -136,10 +177,12 @@ pub(super) fn zip_f32(
         "albert kernels: shapes differ"
     );
     let (ia, ib) = (contiguous_f32(a), contiguous_f32(b));
-    let mut out = zeroed(a.layout().shape().clone());
-    out.storage_mut::<f32>()
-        .par_chunks_mut(CHUNK)
-        .zip(ia.par_chunks(CHUNK).zip(ib.par_chunks(CHUNK)))
-        .for_each(|(o, (x, g))| f(o, x, g));
-    out
+    // SAFETY: as in `map_f32`: equal-length chunks, every output element written by `f`.
+    #[allow(unsafe_code)]
+    unsafe {
+        written_f32(a.layout().shape().clone(), CHUNK, |at, out| {
+            let range = at..at + out.len();
+            f(out, &ia[range.clone()], &ib[range])
+        })
+    }
 }
