@@ -5,6 +5,7 @@ Measures one model scenario in this process, the same way `albert-bench model` d
 one JSON record (the fields of `albert_benches::measure::Record`) on stdout:
 
     python3 benches/pytorch_bench.py model --size base --mode train --batch 8 --seq 128
+    python3 benches/pytorch_bench.py matmul --m 1024 --k 768 --n 3072   # torch.matmul alone
 
 - infer: `AlbertForPreTraining` forward under `torch.inference_mode()` (MLM logits at every
   position and SOP logits).
@@ -53,6 +54,33 @@ def forward_flops(c, n, mlm_rows):
             + 2 * mlm_rows * h * e + 2 * mlm_rows * e * v)
 
 
+def timed(step, warmup, iters):
+    """Seconds of `iters` calls of `step` after `warmup` untimed ones, and their median."""
+    for _ in range(warmup):
+        step()
+    seconds = []
+    for _ in range(iters):
+        t = time.perf_counter()
+        step()
+        seconds.append(time.perf_counter() - t)
+    s = sorted(seconds)
+    mid = len(s) // 2
+    return seconds, (s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2)
+
+
+def matmul(a):
+    """`albert-bench matmul`'s product in PyTorch: same shapes, f32, every core."""
+    import torch
+
+    x = ((torch.arange(a.m * a.k) % 17).float() - 8.0).div(8.0).reshape(a.m, a.k)
+    w = ((torch.arange(a.k * a.n) % 13).float() - 6.0).div(6.0).reshape(a.k, a.n)
+    seconds, median = timed(lambda: torch.matmul(x, w), a.warmup, a.iters)
+    print(json.dumps(dict(
+        implementation="pytorch", device="cpu", scenario=f"matmul-{a.m}x{a.k}x{a.n}",
+        seconds=seconds, median_s=median, units=1.0, unit="products", tokens=0.0,
+        flops=float(2 * a.m * a.k * a.n), peak_rss_mib=peak_rss_mib(), loss=None)))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="what", required=True)
@@ -64,7 +92,14 @@ def main():
     m.add_argument("--device", default="cpu")
     m.add_argument("--warmup", type=int, default=1)
     m.add_argument("--iters", type=int, default=5)
+    mm = sub.add_parser("matmul", help="one row-major f32 product [m, k]·[k, n] (torch.matmul)")
+    for dim in ("m", "k", "n"):
+        mm.add_argument(f"--{dim}", type=int, required=True)
+    mm.add_argument("--warmup", type=int, default=2)
+    mm.add_argument("--iters", type=int, default=15)
     a = p.parse_args()
+    if a.what == "matmul":
+        return matmul(a)
 
     import torch
     from transformers import AlbertConfig, AlbertForPreTraining
@@ -114,16 +149,7 @@ def main():
     print(f"pytorch_bench: {a.size}-{a.mode}-{b}x{n} on {a.device} (torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads): {a.warmup} warm-up + {a.iters} timed iterations",
           file=sys.stderr)
-    for _ in range(a.warmup):
-        step()
-    seconds = []
-    for _ in range(a.iters):
-        t = time.perf_counter()
-        step()
-        seconds.append(time.perf_counter() - t)
-    s = sorted(seconds)
-    mid = len(s) // 2
-    median = s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
+    seconds, median = timed(step, a.warmup, a.iters)
     fwd = forward_flops(cfg, n, n) * b  # HF projects every position onto the vocabulary
     record = dict(
         implementation="pytorch",

@@ -6,6 +6,7 @@
 //! albert-bench model --size base --mode train --batch 8 --seq 128 [--device cpu] [--iters 5]
 //! albert-bench tokenize [--tokenizer FILE] [--corpus FILE]
 //! albert-bench instances [--tokenizer FILE] [--corpus FILE] [--seq 128]
+//! albert-bench matmul --m 1024 --k 768 --n 3072 [--iters 15]
 //! albert-bench peak
 //! ```
 
@@ -69,6 +70,22 @@ enum What {
         /// `max_seq_length` of the instances.
         #[arg(long, default_value_t = 128)]
         seq: usize,
+    },
+    /// One row-major f32 product `[m, k]·[k, n]` through the kernels' `gemm` call (the CPU
+    /// backend's matmul speed on its own, to compare with `pytorch_bench.py matmul`).
+    Matmul {
+        #[arg(long)]
+        m: usize,
+        #[arg(long)]
+        k: usize,
+        #[arg(long)]
+        n: usize,
+        /// Untimed iterations first.
+        #[arg(long, default_value_t = 2)]
+        warmup: usize,
+        /// Timed iterations.
+        #[arg(long, default_value_t = 15)]
+        iters: usize,
     },
     /// The machine's peak f32 FMA rate on every core.
     Peak,
@@ -194,6 +211,35 @@ fn run(what: What) -> Result<String, String> {
                 (count as f64, "instances"),
                 0.0,
             )
+        }
+        What::Matmul {
+            m,
+            k,
+            n,
+            warmup,
+            iters,
+        } => {
+            if m == 0 || k == 0 || n == 0 || iters == 0 {
+                return Err("--m, --k, --n and --iters must be ≥ 1".into());
+            }
+            let a: Vec<f32> = (0..m * k).map(|i| ((i % 17) as f32 - 8.0) / 8.0).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| ((i % 13) as f32 - 6.0) / 6.0).collect();
+            eprintln!(
+                "albert-bench: matmul [{m}, {k}]·[{k}, {n}]: {warmup} warm-up + {iters} timed"
+            );
+            let seconds = time_iterations(warmup, iters, || {
+                std::hint::black_box(albert_core::kernels::matmul_rows(&a, &b, m, k, n));
+            });
+            Record {
+                flops: 2.0 * (m * k * n) as f64,
+                ..Record::burn(
+                    "cpu",
+                    format!("matmul-{m}x{k}x{n}"),
+                    seconds,
+                    (1.0, "products"),
+                    0.0,
+                )
+            }
         }
         What::Peak => {
             let threads = std::thread::available_parallelism().map_or(1, usize::from);

@@ -237,6 +237,26 @@ fn check_linear(x: &Tensor<2>, w: &Tensor<2>, b: &Tensor<1>) {
     );
 }
 
+/// `a·b` for row-major `a` `[m, k]` and `b` `[k, n]` as a new row-major `[m, n]` buffer,
+/// through the kernels' own `gemm` call (multi-threaded above a size threshold, written once):
+/// what `albert-bench matmul` times against `torch.matmul`.
+///
+/// # Panics
+/// When `a` does not hold `m·k` values or `b` `k·n`.
+pub fn matmul_rows(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
+    assert!(
+        a.len() == m * k && b.len() == k * n,
+        "matmul_rows: {} and {} values for [{m}, {k}]·[{k}, {n}]",
+        a.len(),
+        b.len()
+    );
+    let (lhs, rhs) = (
+        matmul::Matrix::block(a, 0, m, k, k),
+        matmul::Matrix::block(b, 0, k, n, n),
+    );
+    matmul::gemm_new(&lhs, &rhs, 1.0, true)
+}
+
 /// Every head's attention scores `scale·q_h·k_hᵀ`, `[B, heads, n, n]`, computed per (item,
 /// head) straight from the `[B, n, H]` projections (no head transposes); the backward writes
 /// `dq`, `dk` in the same layout. Only for tensors on a flex device ([`on_flex`]).
@@ -440,6 +460,30 @@ mod tests {
     }
 
     /// The fused linear layer against `x·w + b` with burn's ops: output and the gradients of
+    /// A hand-computed product, and a multi-threaded one against burn's matmul.
+    #[test]
+    fn matmul_rows_multiplies() {
+        let a = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]; // [2, 3]
+        let b = [7.0, 8.0, 9.0, 10.0, 11.0, 12.0]; // [3, 2]
+        assert_eq!(matmul_rows(&a, &b, 2, 3, 2), vec![58.0, 64.0, 139.0, 154.0]);
+
+        let (m, k, n) = (300, 200, 190);
+        let a: Vec<f32> = (0..m * k).map(|i| ((i * 7) % 13) as f32 - 6.0).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| ((i * 5) % 11) as f32 - 5.0).collect();
+        let device = Device::flex();
+        let want =
+            Tensor::<2>::from_data(burn::tensor::TensorData::new(a.clone(), [m, k]), &device)
+                .matmul(Tensor::<2>::from_data(
+                    burn::tensor::TensorData::new(b.clone(), [k, n]),
+                    &device,
+                ))
+                .into_data()
+                .try_to_vec::<f32>()
+                .expect("f32");
+        // Small integers: every partial sum is exact in f32, so the products agree exactly.
+        assert_eq!(matmul_rows(&a, &b, m, k, n), want);
+    }
+
     /// `x`, `w` and `b` on an autodiff flex device; `x` and `w` contiguous, and both as
     /// transposed views of stored `[in, rows]` / `[out, in]` leaves (the tied MLM decoder reads
     /// the embedding table transposed); a product large enough for the multi-threaded `gemm`
