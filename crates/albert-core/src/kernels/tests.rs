@@ -1,0 +1,279 @@
+//! The kernels against burn's composed ops: values and gradients.
+
+use super::*;
+
+/// The fused masked softmax against burn's `softmax(scores + mask)`: values, and the
+/// gradient of the scores, on an autodiff flex device; scores that are a non-contiguous
+/// view (a transpose) and a shared buffer (so the in-place path must copy); a per-item
+/// mask with padded keys (`f32::MIN`, exactly 0 probability) and a mask shared by every
+/// item; a key count that is not a multiple of the lanes.
+#[test]
+fn fused_masked_softmax_matches_burn_forward_and_backward() {
+    use burn::tensor::activation::softmax;
+    use burn::tensor::{Distribution, TensorData};
+
+    let device = Device::flex().autodiff();
+    let (b, heads, n) = (3, 2, 37);
+    let mut mask = vec![0.0f32; b * n];
+    for key in 30..n {
+        mask[n + key] = f32::MIN; // item 1: the last 7 keys are padding
+    }
+    mask[2 * n] = f32::MIN; // item 2: the first key
+    let per_item = Tensor::<4>::from_data(TensorData::new(mask, [b, 1, 1, n]), &device);
+    let shared = Tensor::<4>::from_data(
+        TensorData::new((0..n).map(|i| i as f32 * -0.1).collect(), [1, 1, 1, n]),
+        &device,
+    );
+    let base = Tensor::<4>::random([b, heads, n, n], Distribution::Normal(0.0, 3.0), &device);
+    let weights = Tensor::<4>::random([b, heads, n, n], Distribution::Uniform(-1.0, 1.0), &device);
+    for mask in [per_item, shared] {
+        let run = |fused: bool| {
+            let x = base.clone().detach().require_grad();
+            // A transposed view: non-contiguous input.
+            let scores = x.clone().swap_dims(2, 3);
+            let keep = scores.clone(); // the buffer is shared: no in-place write allowed
+            let y = if fused {
+                masked_softmax(scores, mask.clone())
+            } else {
+                softmax(scores + mask.clone(), 3)
+            };
+            let grads = (y.clone() * weights.clone()).sum().backward();
+            let values = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().expect("f32");
+            (values(y), values(x.grad(&grads).expect("dx")), values(keep))
+        };
+        let (fused, reference) = (run(true), run(false));
+        assert_eq!(fused.2, reference.2, "the input was written to");
+        for (what, a, b, tol) in [
+            ("y", &fused.0, &reference.0, 1e-6),
+            ("dscores", &fused.1, &reference.1, 1e-5),
+        ] {
+            assert_eq!(a.len(), b.len(), "{what}");
+            for (x, y) in a.iter().zip(b) {
+                assert!((x - y).abs() <= tol, "{what}: fused {x} vs burn {y}");
+            }
+        }
+        // Padded keys get exactly 0, and each row sums to 1.
+        for row in fused.0.chunks(n) {
+            assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        }
+    }
+    // Item 1's padded keys (scores rows are [item, head, query, key]).
+    let y = masked_softmax(
+        Tensor::<4>::zeros([b, heads, n, n], &device),
+        Tensor::<4>::from_data(
+            TensorData::new(
+                (0..b * n)
+                    .map(|i| {
+                        if i / n == 1 && i % n >= 30 {
+                            f32::MIN
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect(),
+                [b, 1, 1, n],
+            ),
+            &device,
+        ),
+    )
+    .into_data()
+    .try_to_vec::<f32>()
+    .expect("f32");
+    for (r, row) in y.chunks(n).enumerate() {
+        let padded = r / (heads * n) == 1;
+        for (key, &p) in row.iter().enumerate() {
+            let want = if padded && key >= 30 {
+                0.0
+            } else if padded {
+                1.0 / 30.0
+            } else {
+                1.0 / n as f32
+            };
+            assert!((p - want).abs() < 1e-7, "row {r} key {key}: {p}");
+        }
+    }
+}
+
+/// The fused linear layer against `x·w + b` with burn's ops: output and the gradients of
+/// A hand-computed product, and a multi-threaded one against burn's matmul.
+#[test]
+fn matmul_rows_multiplies() {
+    let a = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]; // [2, 3]
+    let b = [7.0, 8.0, 9.0, 10.0, 11.0, 12.0]; // [3, 2]
+    assert_eq!(matmul_rows(&a, &b, 2, 3, 2), vec![58.0, 64.0, 139.0, 154.0]);
+
+    let (m, k, n) = (300, 200, 190);
+    let a: Vec<f32> = (0..m * k).map(|i| ((i * 7) % 13) as f32 - 6.0).collect();
+    let b: Vec<f32> = (0..k * n).map(|i| ((i * 5) % 11) as f32 - 5.0).collect();
+    let device = Device::flex();
+    let want = Tensor::<2>::from_data(burn::tensor::TensorData::new(a.clone(), [m, k]), &device)
+        .matmul(Tensor::<2>::from_data(
+            burn::tensor::TensorData::new(b.clone(), [k, n]),
+            &device,
+        ))
+        .into_data()
+        .try_to_vec::<f32>()
+        .expect("f32");
+    // Small integers: every partial sum is exact in f32, so the products agree exactly.
+    assert_eq!(matmul_rows(&a, &b, m, k, n), want);
+}
+
+/// `x`, `w` and `b` on an autodiff flex device; `x` and `w` contiguous, and both as
+/// transposed views of stored `[in, rows]` / `[out, in]` leaves (the tied MLM decoder reads
+/// the embedding table transposed); a product large enough for the multi-threaded `gemm`
+/// and a small one, each with a narrow output (bias as its initial value) and a wide one
+/// (bias as an extra inner dimension, as in the MLM decoder); and the same with a residual
+/// added (`linear_residual`, the residual itself a transposed view in the transposed case,
+/// its gradient checked too).
+#[test]
+fn fused_linear_matches_burn_forward_and_backward() {
+    use burn::tensor::Distribution;
+
+    let device = Device::flex().autodiff();
+    let cases = [(7, 5, 3), (300, 200, 190), (9, 5, 24), (300, 32, 1000)];
+    for ((rows, d_in, d_out), transposed, residual) in cases
+        .into_iter()
+        .flat_map(|c| [(c, false), (c, true)])
+        .flat_map(|(c, t)| [(c, t, false), (c, t, true)])
+    {
+        let (x_shape, w_shape, r_shape) = if transposed {
+            ([d_in, rows], [d_out, d_in], [d_out, rows])
+        } else {
+            ([rows, d_in], [d_in, d_out], [rows, d_out])
+        };
+        let x0 = Tensor::<2>::random(x_shape, Distribution::Normal(0.0, 1.0), &device);
+        let w0 = Tensor::<2>::random(w_shape, Distribution::Normal(0.0, 0.5), &device);
+        let b0 = Tensor::<1>::random([d_out], Distribution::Normal(0.0, 0.5), &device);
+        let r0 = Tensor::<2>::random(r_shape, Distribution::Normal(0.0, 1.0), &device);
+        let weights = Tensor::<2>::random([rows, d_out], Distribution::Uniform(-1.0, 1.0), &device);
+        let run = |fused: bool| {
+            let leaf = |t: &Tensor<2>| t.clone().detach().require_grad();
+            let (x, w, r) = (leaf(&x0), leaf(&w0), leaf(&r0));
+            let b = b0.clone().detach().require_grad();
+            let view = |t: &Tensor<2>| {
+                if transposed {
+                    t.clone().transpose()
+                } else {
+                    t.clone()
+                }
+            };
+            let (xi, wi, ri) = (view(&x), view(&w), view(&r));
+            let y = match (fused, residual) {
+                (true, false) => linear(xi, wi, b.clone()),
+                (true, true) => linear_residual(xi, wi, b.clone(), ri),
+                (false, false) => xi.matmul(wi) + b.clone().unsqueeze::<2>(),
+                (false, true) => ri + xi.matmul(wi) + b.clone().unsqueeze::<2>(),
+            };
+            let grads = (y.clone() * weights.clone()).sum().backward();
+            let v2 = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().expect("f32");
+            let v1 = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().expect("f32");
+            let dr = if residual {
+                v2(r.grad(&grads).expect("dr"))
+            } else {
+                Vec::new()
+            };
+            (
+                v2(y),
+                v2(x.grad(&grads).expect("dx")),
+                v2(w.grad(&grads).expect("dw")),
+                v1(b.grad(&grads).expect("db")),
+                dr,
+            )
+        };
+        let (f, r) = (run(true), run(false));
+        for (what, a, b) in [
+            ("y", &f.0, &r.0),
+            ("dx", &f.1, &r.1),
+            ("dw", &f.2, &r.2),
+            ("db", &f.3, &r.3),
+            ("dr", &f.4, &r.4),
+        ] {
+            assert_eq!(a.len(), b.len(), "{what}");
+            for (p, q) in a.iter().zip(b) {
+                assert!(
+                    (p - q).abs() <= 1e-4 * (1.0 + q.abs()),
+                    "{what} ({rows}×{d_in}×{d_out}, transposed {transposed}, residual \
+                     {residual}): {p} vs {q}"
+                );
+            }
+        }
+    }
+}
+
+/// The per-head products against burn's ops on split heads: `attention_scores` and
+/// `attention_context` values, and the gradients of `q`, `k`, the probabilities and `v`,
+/// for a `[B, n, H]` whose head size is not a multiple of the SIMD width: heads narrower
+/// than the sequence (as in every real model) and wider.
+#[test]
+fn head_products_match_burn_forward_and_backward() {
+    let device = Device::flex().autodiff();
+    for (b, n, heads, d) in [(3, 37, 4, 6), (2, 5, 3, 9)] {
+        head_products_case(&device, b, n, heads, d);
+    }
+}
+
+fn head_products_case(device: &Device, b: usize, n: usize, heads: usize, d: usize) {
+    use burn::tensor::Distribution;
+
+    let h = heads * d;
+    let normal =
+        |shape: [usize; 3]| Tensor::<3>::random(shape, Distribution::Normal(0.0, 1.0), device);
+    let (q0, k0, v0) = (normal([b, n, h]), normal([b, n, h]), normal([b, n, h]));
+    let p0 = Tensor::<4>::random([b, heads, n, n], Distribution::Uniform(0.0, 1.0), device);
+    let w_s = Tensor::<4>::random([b, heads, n, n], Distribution::Normal(0.0, 1.0), device);
+    let w_c = normal([b, n, h]);
+    let split = |t: Tensor<3>| t.reshape([b, n, heads, d]).swap_dims(1, 2);
+    let scale = 0.3;
+    let v4 = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().expect("f32");
+    let v3 = |t: Tensor<3>| t.into_data().try_to_vec::<f32>().expect("f32");
+    let close = |what: &str, a: &[f32], r: &[f32]| {
+        assert_eq!(a.len(), r.len(), "{what}");
+        for (x, y) in a.iter().zip(r) {
+            assert!(
+                (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
+                "{what}: {x} vs {y}"
+            );
+        }
+    };
+
+    let scores = |fused: bool| {
+        let (q, k) = (q0.clone().require_grad(), k0.clone().require_grad());
+        let s = if fused {
+            attention_scores(q.clone(), k.clone(), heads, scale)
+        } else {
+            split(q.clone()).matmul(split(k.clone()).swap_dims(2, 3)) * scale
+        };
+        let grads = (s.clone() * w_s.clone()).sum().backward();
+        (
+            v4(s),
+            v3(q.grad(&grads).expect("dq")),
+            v3(k.grad(&grads).expect("dk")),
+        )
+    };
+    let (f, r) = (scores(true), scores(false));
+    close("scores", &f.0, &r.0);
+    close("dq", &f.1, &r.1);
+    close("dk", &f.2, &r.2);
+
+    let context = |fused: bool| {
+        let (p, v) = (p0.clone().require_grad(), v0.clone().require_grad());
+        let c = if fused {
+            attention_context(p.clone(), v.clone(), heads)
+        } else {
+            p.clone()
+                .matmul(split(v.clone()))
+                .swap_dims(1, 2)
+                .reshape([b, n, h])
+        };
+        let grads = (c.clone() * w_c.clone()).sum().backward();
+        (
+            v3(c),
+            v4(p.grad(&grads).expect("dp")),
+            v3(v.grad(&grads).expect("dv")),
+        )
+    };
+    let (f, r) = (context(true), context(false));
+    close("context", &f.0, &r.0);
+    close("dprobs", &f.1, &r.1);
+    close("dv", &f.2, &r.2);
+}
