@@ -9,7 +9,6 @@ use rayon::prelude::*;
 use super::CHUNK;
 use super::math::row_stats;
 
-/// The size of the last axis (the LayerNorm's `d_model`).
 /// A contiguous f32 tensor of `shape` owning `values`, its buffer handed over without a copy
 /// (flex's `FlexTensor::empty` zero-fills a byte vector and then copies it into a 16-byte
 /// aligned one: a second allocation and a `memmove` per tensor).
@@ -26,6 +25,7 @@ pub(super) fn f32_tensor(shape: Shape, values: Vec<f32>) -> FlexTensor {
     )
 }
 
+/// The size of the last axis (the LayerNorm's `d_model`).
 pub(super) fn last_dim(t: &FlexTensor) -> usize {
     *t.layout()
         .shape()
