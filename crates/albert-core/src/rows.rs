@@ -66,3 +66,54 @@ pub fn linear_rows_residual(
     }
     residual + dropout.forward(linear_rows(linear, x))
 }
+
+#[cfg(all(test, feature = "flex-kernels"))]
+mod tests {
+    use burn::nn::{DropoutConfig, LinearConfig};
+    use burn::tensor::{Device, Distribution};
+
+    use super::*;
+
+    fn values(t: Tensor<3>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().expect("f32")
+    }
+
+    /// On flex's autodiff device the residual kernel is taken only when the dropout is the
+    /// identity: with p = 0.9 in training most outputs are the residual alone (the dropped
+    /// product adds exactly 0); with p = 0 the fused result equals `residual + linear(x)`.
+    #[test]
+    fn residual_path_keeps_an_active_dropout() {
+        let device = Device::flex().autodiff();
+        let linear = LinearConfig::new(8, 8).init(&device);
+        let x = Tensor::<3>::random([2, 16, 8], Distribution::Normal(0.0, 1.0), &device);
+        let r = Tensor::<3>::random([2, 16, 8], Distribution::Normal(0.0, 1.0), &device);
+
+        let dropped = values(linear_rows_residual(
+            &linear,
+            &DropoutConfig::new(0.9).init(),
+            x.clone(),
+            r.clone(),
+        ));
+        let residual = values(r.clone());
+        let kept = dropped
+            .iter()
+            .zip(&residual)
+            .filter(|(y, r)| y == r)
+            .count();
+        assert!(
+            kept > 150,
+            "{kept} of 256 outputs are the residual alone (p = 0.9)"
+        );
+
+        let fused = values(linear_rows_residual(
+            &linear,
+            &DropoutConfig::new(0.0).init(),
+            x.clone(),
+            r.clone(),
+        ));
+        let want = values(r + linear_rows(&linear, x));
+        for (a, b) in fused.iter().zip(&want) {
+            assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{a} vs {b}");
+        }
+    }
+}
