@@ -75,11 +75,7 @@ impl AlbertKernels for Flex {
     }
 
     fn fused_linear(x: FlexTensor, w: FlexTensor, b: FlexTensor) -> FlexTensor {
-        let (xm, wm) = (Matrix::of(&x), Matrix::of(&w));
-        let bias = contiguous_f32(&b);
-        let rows = x.layout().shape()[0];
-        let out = linear_forward(&xm, &wm, &bias, None);
-        f32_tensor(burn::tensor::Shape::new([rows, bias.len()]), out)
+        linear_tensor(&x, &w, &b, None)
     }
 
     fn fused_linear_residual(
@@ -88,11 +84,7 @@ impl AlbertKernels for Flex {
         b: FlexTensor,
         residual: FlexTensor,
     ) -> FlexTensor {
-        let (xm, wm) = (Matrix::of(&x), Matrix::of(&w));
-        let (bias, r) = (contiguous_f32(&b), contiguous_f32(&residual));
-        let rows = x.layout().shape()[0];
-        let out = linear_forward(&xm, &wm, &bias, Some(&r));
-        f32_tensor(burn::tensor::Shape::new([rows, bias.len()]), out)
+        linear_tensor(&x, &w, &b, Some(&residual))
     }
 
     fn linear_backward_input(grad: FlexTensor, w: FlexTensor) -> FlexTensor {
@@ -262,4 +254,20 @@ fn head_apply(
         (mb, rows.block(&rv, task, d), scale)
     });
     f32_tensor(r.layout().shape().clone(), out)
+}
+
+/// `x·w + b` (+ `residual`) as a new `[rows, out]` tensor: [`linear_forward`] on the operands'
+/// storage.
+fn linear_tensor(
+    x: &FlexTensor,
+    w: &FlexTensor,
+    b: &FlexTensor,
+    residual: Option<&FlexTensor>,
+) -> FlexTensor {
+    let (xm, wm) = (Matrix::of(x), Matrix::of(w));
+    let bias = contiguous_f32(b);
+    let r = residual.map(contiguous_f32);
+    let rows = x.layout().shape()[0];
+    let out = linear_forward(&xm, &wm, &bias, r.as_deref());
+    f32_tensor(burn::tensor::Shape::new([rows, bias.len()]), out)
 }

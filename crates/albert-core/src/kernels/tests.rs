@@ -188,14 +188,10 @@ fn fused_linear_matches_burn_forward_and_backward() {
             ("db", &f.3, &r.3),
             ("dr", &f.4, &r.4),
         ] {
-            assert_eq!(a.len(), b.len(), "{what}");
-            for (p, q) in a.iter().zip(b) {
-                assert!(
-                    (p - q).abs() <= 1e-4 * (1.0 + q.abs()),
-                    "{what} ({rows}×{d_in}×{d_out}, transposed {transposed}, residual \
-                     {residual}): {p} vs {q}"
-                );
-            }
+            let case = format!(
+                "{what} ({rows}×{d_in}×{d_out}, transposed {transposed}, residual {residual})"
+            );
+            assert_close(&case, a, b);
         }
     }
 }
@@ -226,15 +222,6 @@ fn head_products_case(device: &Device, b: usize, n: usize, heads: usize, d: usiz
     let scale = 0.3;
     let v4 = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().expect("f32");
     let v3 = |t: Tensor<3>| t.into_data().try_to_vec::<f32>().expect("f32");
-    let close = |what: &str, a: &[f32], r: &[f32]| {
-        assert_eq!(a.len(), r.len(), "{what}");
-        for (x, y) in a.iter().zip(r) {
-            assert!(
-                (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
-                "{what}: {x} vs {y}"
-            );
-        }
-    };
 
     let scores = |fused: bool| {
         let (q, k) = (q0.clone().require_grad(), k0.clone().require_grad());
@@ -251,9 +238,9 @@ fn head_products_case(device: &Device, b: usize, n: usize, heads: usize, d: usiz
         )
     };
     let (f, r) = (scores(true), scores(false));
-    close("scores", &f.0, &r.0);
-    close("dq", &f.1, &r.1);
-    close("dk", &f.2, &r.2);
+    assert_close("scores", &f.0, &r.0);
+    assert_close("dq", &f.1, &r.1);
+    assert_close("dk", &f.2, &r.2);
 
     let context = |fused: bool| {
         let (p, v) = (p0.clone().require_grad(), v0.clone().require_grad());
@@ -273,7 +260,18 @@ fn head_products_case(device: &Device, b: usize, n: usize, heads: usize, d: usiz
         )
     };
     let (f, r) = (context(true), context(false));
-    close("context", &f.0, &r.0);
-    close("dprobs", &f.1, &r.1);
-    close("dv", &f.2, &r.2);
+    assert_close("context", &f.0, &r.0);
+    assert_close("dprobs", &f.1, &r.1);
+    assert_close("dv", &f.2, &r.2);
+}
+
+/// `a` equals the reference `r` element-wise within `1e-4 · (1 + |r|)`, same length.
+fn assert_close(what: &str, a: &[f32], r: &[f32]) {
+    assert_eq!(a.len(), r.len(), "{what}");
+    for (x, y) in a.iter().zip(r) {
+        assert!(
+            (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
+            "{what}: {x} vs {y}"
+        );
+    }
 }
