@@ -10,8 +10,10 @@
 //! The tokenizer benchmarks read the team's corpora from `../shared/data/pretrain` (or
 //! `$ALBERT_SHARED_DIR/data/pretrain`).
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
+
+pub use albert_testdata::shared_dir;
+use albert_tokenizer::lines::read_lines;
 
 pub mod measure;
 pub mod peak;
@@ -20,13 +22,6 @@ pub mod scenario;
 /// The repository root.
 pub fn repo_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// `../shared` beside the repository, or `$ALBERT_SHARED_DIR`.
-pub fn shared_dir() -> PathBuf {
-    std::env::var_os("ALBERT_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"))
 }
 
 /// Non-empty lines of the pretraining corpora (every file, sorted by name, `.gz` decompressed),
@@ -41,20 +36,13 @@ pub fn pretrain_lines(max_bytes: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let mut total = 0;
     for f in files {
-        let mut text = String::new();
-        let file = std::fs::File::open(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-        let read = if f.extension().is_some_and(|e| e == "gz") {
-            flate2::read::MultiGzDecoder::new(file).read_to_string(&mut text)
-        } else {
-            std::io::BufReader::new(file).read_to_string(&mut text)
-        };
-        read.unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let text = read_lines(&f).unwrap_or_else(|e| panic!("{e}"));
+        for line in text {
             if total >= max_bytes {
                 return lines;
             }
             total += line.len() + 1;
-            lines.push(line.to_string());
+            lines.push(line);
         }
     }
     lines

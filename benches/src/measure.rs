@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+pub use albert_testdata::median;
 use serde::{Deserialize, Serialize};
 
 use crate::scenario::{Scenario, Workload};
@@ -61,21 +62,6 @@ impl Record {
     }
 }
 
-/// The median of `xs` (mean of the middle two for an even count); NaN when empty.
-pub fn median(xs: &[f64]) -> f64 {
-    let mut v: Vec<f64> = xs.iter().copied().filter(|x| !x.is_nan()).collect();
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        (v[m - 1] + v[m]) / 2.0
-    }
-}
-
 /// Peak resident set size of this process in MiB (`VmHWM` of `/proc/self/status`, Linux).
 pub fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -125,13 +111,6 @@ pub fn run_model(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn median_of_odd_and_even_counts() {
-        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
-        assert!(median(&[]).is_nan());
-    }
 
     #[test]
     fn peak_rss_is_read_on_linux() {

@@ -10,8 +10,7 @@ use albert_pretrain::data::Instance;
 use albert_pretrain::{PretrainBatch, collate, pretrain_forward};
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 
 use albert_pretrain::data::SentenceTask;
 
@@ -173,7 +172,7 @@ pub fn random_batch(
     seed: u64,
     device: &Device,
 ) -> PretrainBatch {
-    let mut rng = StdRng::seed_from_u64(seed);
+    let mut rng = albert_core::rng::seeded(seed);
     let vocab = config.vocab_size as u32;
     let instances: Vec<Instance> = (0..batch)
         .map(|_| {
@@ -317,9 +316,15 @@ mod tests {
         assert!("huge".parse::<Size>().is_err());
     }
 
+    /// The flex device with the fused kernels installed, as `albert-bench` runs it.
+    fn cpu() -> Device {
+        albert_kernels::install();
+        Device::flex()
+    }
+
     #[test]
     fn random_batch_has_the_requested_shape() {
-        let device = Device::flex();
+        let device = cpu();
         let config = Size::Tiny.config();
         let b = random_batch(&config, 3, 16, 7, &device);
         assert_eq!(b.input.input_ids.dims(), [3, 16]);
@@ -332,7 +337,7 @@ mod tests {
     /// The timed training step really trains: on one fixed batch, AdamW drives the loss down.
     #[test]
     fn train_step_lowers_the_loss_on_a_fixed_batch() {
-        let device = Device::flex();
+        let device = cpu();
         let mut w = Workload::new(
             Scenario {
                 size: Size::Tiny,
@@ -355,7 +360,7 @@ mod tests {
 
     #[test]
     fn inference_step_runs() {
-        let device = Device::flex();
+        let device = cpu();
         let mut w = Workload::new(scenario(Mode::Infer), &device);
         assert!(w.step().is_nan());
         assert_eq!(w.scenario().name(), "tiny-infer-32x128");

@@ -2,19 +2,19 @@
 //! (`cargo xtask ablate-sentence`) and pretrained-vs-random fine-tuning
 //! (`cargo xtask finetune-table`).
 
-use std::path::Path;
+use crate::{FinetuneTableArgs, SentenceTask, TrainArgs, absolute, albert, train};
 
-use crate::{SentenceTask, TrainArgs, absolute, albert, train};
-
-/// One row of the ablation table, read from a run's `final_eval.json`.
+/// One row of the ablation table, read from a run's `final_eval.json` (the fields of
+/// `albert_pretrain::train::FinalEval` this table shows; a test checks that it reads what
+/// pretraining writes).
 #[derive(Debug, serde::Deserialize)]
-struct FinalEval {
-    step: u64,
-    masked_lm_accuracy: f64,
-    masked_lm_unigram_baseline: f64,
-    sop_accuracy: f64,
-    nsp_accuracy: f64,
-    instances: usize,
+pub(crate) struct FinalEval {
+    pub(crate) step: u64,
+    pub(crate) masked_lm_accuracy: f64,
+    pub(crate) masked_lm_unigram_baseline: f64,
+    pub(crate) sop_accuracy: f64,
+    pub(crate) nsp_accuracy: f64,
+    pub(crate) instances: usize,
 }
 
 pub(crate) fn ablate_sentence(base: TrainArgs) -> anyhow::Result<()> {
@@ -137,16 +137,14 @@ const FINETUNE_TASKS: [TableTask; 6] = [
 ];
 
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn finetune_table(
-    model: &Path,
-    data: &Path,
-    out: &Path,
-    epochs: usize,
-    learning_rate: f64,
-    max_seq_length: usize,
-    device: &str,
-) -> anyhow::Result<()> {
-    let (model, data, out) = (absolute(model)?, absolute(data)?, absolute(out)?);
+pub(crate) fn finetune_table(args: &FinetuneTableArgs) -> anyhow::Result<()> {
+    let (model, data, out) = (
+        absolute(&args.model)?,
+        absolute(&args.data)?,
+        absolute(&args.out)?,
+    );
+    let (epochs, learning_rate) = (args.epochs, args.learning_rate);
+    let (max_seq_length, device) = (args.max_seq_length, args.device.as_str());
     anyhow::ensure!(
         model.join("config.json").is_file(),
         "{} is not a model directory",

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod bench;
 mod experiments;
@@ -49,20 +49,97 @@ impl SentenceTask {
     }
 }
 
-/// What `cargo xtask train` is asked to do.
-#[derive(Debug, Clone)]
-struct TrainArgs {
-    corpus: Vec<PathBuf>,
-    out: PathBuf,
-    steps: Option<u64>,
-    resume: bool,
-    size: Size,
-    batch_size: usize,
-    seq_len: usize,
-    vocab_size: usize,
-    device: String,
-    sentence_task: SentenceTask,
-    init: Option<PathBuf>,
+/// `cargo xtask train`: what the run is asked to do.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct TrainArgs {
+    /// Corpus files (plain or .gz, one paragraph per line, blank line between documents).
+    #[arg(long, num_args = 1..)]
+    pub(crate) corpus: Vec<PathBuf>,
+    /// Output directory (everything the run writes goes under it).
+    #[arg(long, default_value = "runs/default")]
+    pub(crate) out: PathBuf,
+    /// Optimisation steps.
+    #[arg(long)]
+    pub(crate) steps: Option<u64>,
+    /// Continue the run in --out from its latest checkpoint.
+    #[arg(long)]
+    pub(crate) resume: bool,
+    /// Model size.
+    #[arg(long, value_enum, default_value = "small")]
+    pub(crate) size: Size,
+    /// Sequences per step.
+    #[arg(long, default_value_t = 16)]
+    pub(crate) batch_size: usize,
+    /// Tokens per sequence.
+    #[arg(long, default_value_t = 128)]
+    pub(crate) seq_len: usize,
+    /// SentencePiece vocabulary size.
+    #[arg(long, default_value_t = 8000)]
+    pub(crate) vocab_size: usize,
+    /// cpu, wgpu, cuda, remote:ws://HOST:PORT, or a comma-separated list (data-parallel);
+    /// wgpu, cuda and remote build the runner with that feature.
+    #[arg(long, default_value = "cpu")]
+    pub(crate) device: String,
+    /// Sentence-level objective: sop (ALBERT), nsp (BERT) or none.
+    #[arg(long, value_enum, default_value = "sop")]
+    pub(crate) sentence_task: SentenceTask,
+    /// Continue pretraining an HF-layout model directory (config.json, model.safetensors,
+    /// spiece.model; e.g. an earlier run's `model/`): its architecture and tokenizer are
+    /// used instead of --size and a newly trained vocabulary.
+    #[arg(long, conflicts_with_all = ["size", "vocab_size"])]
+    pub(crate) init: Option<PathBuf>,
+}
+
+/// `cargo xtask ablate-sentence`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct AblateArgs {
+    /// Corpus files (default: the built-in corpus).
+    #[arg(long, num_args = 1..)]
+    pub(crate) corpus: Vec<PathBuf>,
+    /// Output directory (one run per task under it, plus `table.md`).
+    #[arg(long, default_value = "runs/ablate-sentence")]
+    pub(crate) out: PathBuf,
+    /// Optimisation steps of each run.
+    #[arg(long, default_value_t = 360)]
+    pub(crate) steps: u64,
+    /// Model size.
+    #[arg(long, value_enum, default_value = "small")]
+    pub(crate) size: Size,
+    /// Sequences per step.
+    #[arg(long, default_value_t = 16)]
+    pub(crate) batch_size: usize,
+    /// SentencePiece vocabulary size.
+    #[arg(long, default_value_t = 8000)]
+    pub(crate) vocab_size: usize,
+    /// cpu, wgpu or cuda.
+    #[arg(long, default_value = "cpu")]
+    pub(crate) device: String,
+}
+
+/// `cargo xtask finetune-table`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct FinetuneTableArgs {
+    /// The pretrained model directory (a pretraining run's `model/`).
+    #[arg(long)]
+    pub(crate) model: PathBuf,
+    /// The shared data folder.
+    #[arg(long, default_value = "../shared/data")]
+    pub(crate) data: PathBuf,
+    /// Output directory (one run per task and init, plus `table.md`).
+    #[arg(long, default_value = "runs/finetune-table")]
+    pub(crate) out: PathBuf,
+    /// Epochs per run.
+    #[arg(long, default_value_t = 2)]
+    pub(crate) epochs: usize,
+    /// Peak learning rate.
+    #[arg(long, default_value_t = 1e-4)]
+    pub(crate) learning_rate: f64,
+    /// Tokens per sequence.
+    #[arg(long, default_value_t = 128)]
+    pub(crate) max_seq_length: usize,
+    /// cpu, wgpu or cuda.
+    #[arg(long, default_value = "cpu")]
+    pub(crate) device: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -70,124 +147,19 @@ enum Task {
     /// Pretrain ALBERT end to end on the built-in corpus (or --corpus): train a SentencePiece
     /// vocabulary, create SOP + n-gram-masked instances, pretrain with LAMB, write metrics,
     /// a chart, checkpoints and the HF-layout model under --out.
-    Train {
-        /// Corpus files (plain or .gz, one paragraph per line, blank line between documents).
-        #[arg(long, num_args = 1..)]
-        corpus: Vec<PathBuf>,
-        /// Output directory (everything the run writes goes under it).
-        #[arg(long, default_value = "runs/default")]
-        out: PathBuf,
-        /// Optimisation steps.
-        #[arg(long)]
-        steps: Option<u64>,
-        /// Continue the run in --out from its latest checkpoint.
-        #[arg(long)]
-        resume: bool,
-        /// Model size.
-        #[arg(long, value_enum, default_value = "small")]
-        size: Size,
-        /// Sequences per step.
-        #[arg(long, default_value_t = 16)]
-        batch_size: usize,
-        /// Tokens per sequence.
-        #[arg(long, default_value_t = 128)]
-        seq_len: usize,
-        /// SentencePiece vocabulary size.
-        #[arg(long, default_value_t = 8000)]
-        vocab_size: usize,
-        /// cpu, wgpu, cuda, remote:ws://HOST:PORT, or a comma-separated list (data-parallel);
-        /// wgpu, cuda and remote build the runner with that feature.
-        #[arg(long, default_value = "cpu")]
-        device: String,
-        /// Sentence-level objective: sop (ALBERT), nsp (BERT) or none.
-        #[arg(long, value_enum, default_value = "sop")]
-        sentence_task: SentenceTask,
-        /// Continue pretraining an HF-layout model directory (config.json, model.safetensors,
-        /// spiece.model; e.g. an earlier run's `model/`): its architecture and tokenizer are
-        /// used instead of --size and a newly trained vocabulary.
-        #[arg(long, conflicts_with_all = ["size", "vocab_size"])]
-        init: Option<PathBuf>,
-    },
+    Train(TrainArgs),
     /// The paper's Table 5 in small: pretrain with SOP, NSP and no sentence loss on the same
     /// budget (same corpus, vocabulary, model, steps and seed), score each model on held-out
     /// MLM, SOP and NSP, and write `table.md` under --out.
-    AblateSentence {
-        /// Corpus files (default: the built-in corpus).
-        #[arg(long, num_args = 1..)]
-        corpus: Vec<PathBuf>,
-        /// Output directory (one run per task under it, plus `table.md`).
-        #[arg(long, default_value = "runs/ablate-sentence")]
-        out: PathBuf,
-        /// Optimisation steps of each run.
-        #[arg(long, default_value_t = 360)]
-        steps: u64,
-        /// Model size.
-        #[arg(long, value_enum, default_value = "small")]
-        size: Size,
-        /// Sequences per step.
-        #[arg(long, default_value_t = 16)]
-        batch_size: usize,
-        /// SentencePiece vocabulary size.
-        #[arg(long, default_value_t = 8000)]
-        vocab_size: usize,
-        /// cpu, wgpu or cuda.
-        #[arg(long, default_value = "cpu")]
-        device: String,
-    },
+    AblateSentence(AblateArgs),
     /// Fine-tune a pretrained model directory and the same architecture from random weights on
     /// every task of ../shared/data that `albert finetune` supports, with one budget, and write
     /// `table.md` under --out.
-    FinetuneTable {
-        /// The pretrained model directory (a pretraining run's `model/`).
-        #[arg(long)]
-        model: PathBuf,
-        /// The shared data folder.
-        #[arg(long, default_value = "../shared/data")]
-        data: PathBuf,
-        /// Output directory (one run per task and init, plus `table.md`).
-        #[arg(long, default_value = "runs/finetune-table")]
-        out: PathBuf,
-        /// Epochs per run.
-        #[arg(long, default_value_t = 2)]
-        epochs: usize,
-        /// Peak learning rate.
-        #[arg(long, default_value_t = 1e-4)]
-        learning_rate: f64,
-        /// Tokens per sequence.
-        #[arg(long, default_value_t = 128)]
-        max_seq_length: usize,
-        /// cpu, wgpu or cuda.
-        #[arg(long, default_value = "cpu")]
-        device: String,
-    },
+    FinetuneTable(FinetuneTableArgs),
     /// Benchmark inference and training steps (tiny, albert-base, albert-large shapes),
     /// tokenizer and instance-creation throughput; optionally against PyTorch + transformers,
     /// interleaved in the same invocation. Writes bench.md, bench.json and bench.svg.
-    Bench {
-        /// Which scenarios.
-        #[arg(long, value_enum, default_value = "default")]
-        suite: bench::Suite,
-        /// Only these scenarios of the suite (comma-separated names such as
-        /// `base-train-8x128`, `tokenize`, `instances-128`, `peak`).
-        #[arg(long, value_delimiter = ',')]
-        only: Vec<String>,
-        /// Backends to benchmark, comma-separated: cpu, wgpu, cuda (wgpu/cuda build the bench
-        /// binary with that feature).
-        #[arg(long, value_delimiter = ',', default_value = "cpu")]
-        devices: Vec<String>,
-        /// Processes per scenario and implementation (ratios are medians over them).
-        #[arg(long, default_value_t = 3)]
-        repeats: usize,
-        /// Also run benches/pytorch_bench.py (needs `pip install torch transformers`).
-        #[arg(long)]
-        compare_pytorch: bool,
-        /// Python interpreter for --compare-pytorch.
-        #[arg(long, default_value = "python3")]
-        python: String,
-        /// Where the report goes.
-        #[arg(long, default_value = "docs/bench")]
-        out: PathBuf,
-    },
+    Bench(bench::BenchArgs),
     /// What CI runs: formatting, clippy, the test suite, and the CUDA type-check.
     Ci,
     /// Type-check the CUDA backend offline (`DOCS_RS=1` skips cubecl's LLVM download).
@@ -412,69 +384,9 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
 
 fn run(task: Task) -> anyhow::Result<()> {
     match task {
-        Task::Train {
-            corpus,
-            out,
-            steps,
-            resume,
-            size,
-            batch_size,
-            seq_len,
-            vocab_size,
-            device,
-            sentence_task,
-            init,
-        } => train(TrainArgs {
-            corpus,
-            out,
-            steps,
-            resume,
-            size,
-            batch_size,
-            seq_len,
-            vocab_size,
-            device,
-            sentence_task,
-            init,
-        }),
-        Task::AblateSentence {
-            corpus,
-            out,
-            steps,
-            size,
-            batch_size,
-            vocab_size,
-            device,
-        } => ablate_sentence(TrainArgs {
-            corpus,
-            out,
-            steps: Some(steps),
-            resume: false,
-            size,
-            batch_size,
-            seq_len: 128,
-            vocab_size,
-            device,
-            sentence_task: SentenceTask::Sop,
-            init: None,
-        }),
-        Task::FinetuneTable {
-            model,
-            data,
-            out,
-            epochs,
-            learning_rate,
-            max_seq_length,
-            device,
-        } => finetune_table(
-            &model,
-            &data,
-            &out,
-            epochs,
-            learning_rate,
-            max_seq_length,
-            &device,
-        ),
+        Task::Train(args) => train(args),
+        Task::AblateSentence(args) => ablate_sentence(args.train_args()),
+        Task::FinetuneTable(args) => finetune_table(&args),
         Task::Ci => {
             cargo(&["fmt", "--all", "--", "--check"], &[])?;
             cargo(
@@ -492,23 +404,26 @@ fn run(task: Task) -> anyhow::Result<()> {
             check_cuda()
         }
         Task::CheckCuda => check_cuda(),
-        Task::Bench {
-            suite,
-            only,
-            devices,
-            repeats,
-            compare_pytorch,
-            python,
-            out,
-        } => bench::bench(bench::BenchArgs {
-            suite,
-            only,
-            devices,
-            repeats,
-            compare_pytorch,
-            python,
-            out: absolute(&out)?,
-        }),
+        Task::Bench(args) => bench::bench(args),
+    }
+}
+
+impl AblateArgs {
+    /// The settings of each of the ablation's runs (SOP's; the task is set per run).
+    fn train_args(self) -> TrainArgs {
+        TrainArgs {
+            corpus: self.corpus,
+            out: self.out,
+            steps: Some(self.steps),
+            resume: false,
+            size: self.size,
+            batch_size: self.batch_size,
+            seq_len: 128,
+            vocab_size: self.vocab_size,
+            device: self.device,
+            sentence_task: SentenceTask::Sop,
+            init: None,
+        }
     }
 }
 
@@ -524,7 +439,76 @@ fn main() -> ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use super::{backend_features, model_table_of};
+    use super::{SentenceTask, Size, backend_features, model_table, model_table_of};
+    use clap::ValueEnum;
+
+    /// xtask names the sentence tasks as albert-pretrain's config reads them (the copy exists so
+    /// that `cargo xtask` builds without the model crates).
+    #[test]
+    fn sentence_task_names_are_the_pretrain_configs() {
+        for task in SentenceTask::value_variants() {
+            let parsed: albert_pretrain::data::SentenceTask =
+                serde_json::from_value(serde_json::json!(task.name())).expect("a pretrain task");
+            assert_eq!(
+                serde_json::to_value(parsed).expect("name"),
+                serde_json::json!(task.name())
+            );
+        }
+        assert_eq!(SentenceTask::value_variants().len(), 3);
+    }
+
+    /// The `final_eval.json` albert-pretrain writes is what xtask's tables read.
+    #[test]
+    fn final_eval_reads_what_pretraining_writes() {
+        let written = albert_pretrain::train::FinalEval {
+            step: 900,
+            trained_task: albert_pretrain::data::SentenceTask::Nsp,
+            masked_lm_accuracy: 0.125,
+            masked_lm_loss: 5.5,
+            masked_lm_unigram_baseline: 0.0625,
+            sop_accuracy: 0.75,
+            nsp_accuracy: 0.5,
+            instances: 1024,
+        };
+        let text = serde_json::to_string(&written).expect("json");
+        let read: super::experiments::FinalEval = serde_json::from_str(&text).expect("read");
+        assert_eq!(read.step, 900);
+        assert_eq!(read.masked_lm_accuracy, 0.125);
+        assert_eq!(read.masked_lm_unigram_baseline, 0.0625);
+        assert_eq!((read.sop_accuracy, read.nsp_accuracy), (0.75, 0.5));
+        assert_eq!(read.instances, 1024);
+    }
+
+    /// Every `--size` gives a `[model]` table albert-pretrain accepts, and `base` is
+    /// albert-base-v2's shape.
+    #[test]
+    fn model_tables_parse_as_the_pretrain_config() {
+        #[derive(serde::Deserialize)]
+        struct Model {
+            model: albert_pretrain::train::ModelSection,
+        }
+        for size in Size::value_variants() {
+            let table = model_table(*size, 128);
+            let parsed: Model = toml::from_str(&table).unwrap_or_else(|e| panic!("{table}: {e}"));
+            if *size == Size::Base {
+                let base =
+                    albert_core::AlbertConfig::preset_by_name("albert-base-v2").expect("preset");
+                let m = parsed.model;
+                assert_eq!(
+                    (m.embedding_size, m.hidden_size, m.num_hidden_layers),
+                    (
+                        base.embedding_size,
+                        base.hidden_size,
+                        base.num_hidden_layers
+                    )
+                );
+                assert_eq!(
+                    (m.num_attention_heads, m.intermediate_size),
+                    (base.num_attention_heads, base.intermediate_size)
+                );
+            }
+        }
+    }
 
     /// `--init DIR`: the `[model]` table comes from the directory's `config.json`; a missing
     /// file or key is an error naming it.

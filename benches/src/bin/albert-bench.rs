@@ -157,7 +157,7 @@ fn run(what: What) -> Result<String, String> {
         }
         What::Tokenize { text } => {
             let (tok, corpus) = text.load()?;
-            let lines = read_lines(&corpus)?;
+            let lines = albert_tokenizer::lines::read_lines(&corpus).map_err(|e| e.to_string())?;
             let encode = || {
                 lines
                     .par_iter()
@@ -228,7 +228,7 @@ fn run(what: What) -> Result<String, String> {
                 "albert-bench: matmul [{m}, {k}]·[{k}, {n}]: {warmup} warm-up + {iters} timed"
             );
             let seconds = time_iterations(warmup, iters, || {
-                std::hint::black_box(albert_core::kernels::matmul_rows(&a, &b, m, k, n));
+                std::hint::black_box(albert_kernels::matmul_rows(&a, &b, m, k, n));
             });
             Record {
                 flops: 2.0 * (m * k * n) as f64,
@@ -262,15 +262,9 @@ fn run(what: What) -> Result<String, String> {
     serde_json::to_string(&record).map_err(|e| e.to_string())
 }
 
-fn read_lines(path: &std::path::Path) -> Result<Vec<String>, String> {
-    let docs = albert_pretrain::data::read_documents(std::slice::from_ref(&path.to_path_buf()))
-        .map_err(|e| e.to_string())?;
-    Ok(docs.into_iter().flatten().collect())
-}
-
 fn main() -> ExitCode {
     // As the `albert` binary does (ALBERT_MALLOC_TUNING=0 for the A/B).
-    albert_core::memory::tune_allocator();
+    albert_kernels::memory::tune_allocator();
     match run(Cli::parse().what) {
         Ok(json) => {
             println!("{json}");

@@ -3,14 +3,11 @@
 
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, Linear};
-use burn::tensor::activation::softmax;
-use burn::tensor::module::attention;
-use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Device, Tensor};
 
 use crate::config::AlbertConfig;
 use crate::init::{ParamInit, layer_norm};
-use crate::rows::{flatten, linear, linear_rows_residual};
+use crate::ops;
 
 /// Query/key/value projections, output projection (`dense`) and the residual LayerNorm.
 #[derive(Module, Debug)]
@@ -68,146 +65,35 @@ impl AlbertAttention {
         mask_add: Tensor<4>,
         return_probs: bool,
     ) -> (Tensor<3>, Option<Tensor<4>>) {
-        let [b, n, h] = x.dims();
-        let heads = self.num_heads;
-        let d = h / heads;
-        // The projections run on `[B·n, H]` rows (see `rows`).
-        let rows = flatten(x.clone());
-        let (q, k, v) = (
-            linear(&self.query, rows.clone()),
-            linear(&self.key, rows.clone()),
-            linear(&self.value, rows),
+        let q = ops::linear_rows(&self.query, x.clone());
+        let k = ops::linear_rows(&self.key, x.clone());
+        let v = ops::linear_rows(&self.value, x.clone());
+        let (context, probs) = ops::attention(
+            q,
+            k,
+            v,
+            mask_add,
+            self.num_heads,
+            &self.attention_dropout,
+            return_probs,
         );
-        if !return_probs && fused_attention(&x) {
-            // Inference on flex: one fused kernel per (item, head) on the rows themselves.
-            let context = head_products::inference_context([b, n, h], q, k, v, mask_add, heads);
-            return (self.output(x, context), None);
-        }
-        if flex_kernels(&x) {
-            // Training (or probabilities) on flex: per-(item, head) products straight from
-            // and into `[B, n, H]` rows, with the fused mask + softmax between them (see
-            // `kernels::{attention_scores, masked_softmax, attention_context}`).
-            let rows3 = |t: Tensor<2>| t.reshape([b, n, h]);
-            let probs = head_products::softmax_of_scores(rows3(q), rows3(k), mask_add, heads);
-            let dropped = self.attention_dropout.forward(probs.clone());
-            let context = head_products::context(dropped, rows3(v), heads);
-            return (self.output(x, context), return_probs.then_some(probs));
-        }
-        let split = |t: Tensor<2>| t.reshape([b, n, heads, d]).swap_dims(1, 2);
-        // Scaling q (n·d values) instead of the scores (n·n) is the same product, and exact
-        // when √d is a power of two (d = 16, 64, 256).
-        let q = split(q) / (d as f64).sqrt();
-        let (k, v) = (split(k), split(v));
-
-        let (context, probs) = if !return_probs && !x.device().is_autodiff() {
-            // Inference on other backends: the backend's fused attention. The additive mask
-            // is passed as a bias broadcast over heads.
-            let bias = mask_add.expand([b, 1, n, n]);
-            let options = AttentionModuleOptions {
-                scale: Some(1.0),
-                ..Default::default()
-            };
-            (attention(q, k, v, None, Some(bias), options), None)
-        } else {
-            let scores = q.matmul(k.swap_dims(2, 3)) + mask_add;
-            let probs = softmax(scores, 3);
-            let context = self.attention_dropout.forward(probs.clone()).matmul(v);
-            (context, return_probs.then_some(probs))
-        };
-        let context = context.swap_dims(1, 2).reshape([b, n, h]);
-        (self.output(x, context), probs)
-    }
-
-    /// `LayerNorm(x + dense(context))`.
-    fn output(&self, x: Tensor<3>, context: Tensor<3>) -> Tensor<3> {
-        let summed = linear_rows_residual(&self.dense, &self.output_dropout, context, x);
-        crate::norm::layer_norm(&self.layer_norm, self.layer_norm_eps, summed)
-    }
-}
-
-/// Whether the fused attention kernels apply: flex devices (with or without autodiff), feature
-/// `flex-kernels`.
-fn flex_kernels(x: &Tensor<3>) -> bool {
-    #[cfg(feature = "flex-kernels")]
-    return crate::kernels::on_flex(&x.device());
-    #[cfg(not(feature = "flex-kernels"))]
-    {
-        let _ = x;
-        false
-    }
-}
-
-/// Whether the fused inference attention kernel applies: flex devices without autodiff,
-/// feature `flex-kernels`.
-fn fused_attention(x: &Tensor<3>) -> bool {
-    flex_kernels(x) && !x.device().is_autodiff()
-}
-
-/// The fused per-head products (only reached when [`flex_kernels`]).
-mod head_products {
-    use burn::tensor::Tensor;
-
-    /// Inference (only reached when [`super::fused_attention`]): the context `[B, n, H]` of
-    /// the `[B·n, H]` projections in one kernel per (item, head).
-    pub(super) fn inference_context(
-        [b, n, h]: [usize; 3],
-        q: Tensor<2>,
-        k: Tensor<2>,
-        v: Tensor<2>,
-        mask_add: Tensor<4>,
-        heads: usize,
-    ) -> Tensor<3> {
-        let shape = |t: Tensor<2>| t.reshape([b, n, h]);
-        #[cfg(feature = "flex-kernels")]
-        return crate::kernels::attention_rows(shape(q), shape(k), shape(v), mask_add, heads);
-        #[cfg(not(feature = "flex-kernels"))]
-        {
-            let _ = (q, k, v, mask_add, heads, shape);
-            unreachable!("fused_attention is false without the flex-kernels feature")
-        }
-    }
-
-    /// `softmax(q_h·k_hᵀ/√d + mask)` for every head, `[B, heads, n, n]`.
-    pub(super) fn softmax_of_scores(
-        q: Tensor<3>,
-        k: Tensor<3>,
-        mask_add: Tensor<4>,
-        heads: usize,
-    ) -> Tensor<4> {
-        #[cfg(feature = "flex-kernels")]
-        {
-            let d = q.dims()[2] / heads;
-            let scores = crate::kernels::attention_scores(q, k, heads, 1.0 / (d as f64).sqrt());
-            crate::kernels::masked_softmax(scores, mask_add)
-        }
-        #[cfg(not(feature = "flex-kernels"))]
-        {
-            let _ = (q, k, mask_add, heads);
-            unreachable!("flex_kernels is false without the flex-kernels feature")
-        }
-    }
-
-    /// `p_h·v_h` for every head, side by side as `[B, n, H]`.
-    pub(super) fn context(probs: Tensor<4>, v: Tensor<3>, heads: usize) -> Tensor<3> {
-        #[cfg(feature = "flex-kernels")]
-        return crate::kernels::attention_context(probs, v, heads);
-        #[cfg(not(feature = "flex-kernels"))]
-        {
-            let _ = (probs, v, heads);
-            unreachable!("flex_kernels is false without the flex-kernels feature")
-        }
+        let summed = ops::linear_rows_residual(&self.dense, &self.output_dropout, context, x);
+        (
+            ops::layer_norm(&self.layer_norm, self.layer_norm_eps, summed),
+            probs,
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::tensor::activation::softmax;
     use burn::tensor::{Distribution, TensorData};
 
-    /// The fused inference path (taken when no probabilities are asked for) and the explicit
-    /// one agree, padded keys included.
-    /// Every path (the flex kernel, burn's fused attention op, the composed ops; with and
-    /// without probabilities) against the formula written out with burn ops.
+    /// Both composed paths (burn's fused attention op for inference, the explicit ops with
+    /// probabilities or autodiff) against the formula written out with burn ops, padded keys
+    /// included. (albert-kernels tests its fused kernels through [`ops::attention`] too.)
     #[test]
     fn attention_matches_the_formula() {
         let config = AlbertConfig::new()

@@ -53,7 +53,7 @@ impl AlbertEmbeddings {
         let embeddings = self.word_embeddings.forward(input_ids)
             + self.token_type_embeddings.forward(token_type_ids)
             + self.position_embeddings.forward(positions);
-        self.dropout.forward(crate::norm::layer_norm(
+        self.dropout.forward(crate::ops::layer_norm(
             &self.layer_norm,
             self.layer_norm_eps,
             embeddings,

@@ -5,10 +5,9 @@ use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, Linear};
 use burn::tensor::{Device, Tensor};
 
-use crate::activation;
 use crate::config::{AlbertConfig, HiddenAct};
 use crate::init::{ParamInit, layer_norm};
-use crate::rows::{linear_rows, linear_rows_residual};
+use crate::ops;
 
 /// `LayerNorm(a + ffn_output(act(ffn(a))))`.
 #[derive(Module, Debug)]
@@ -48,8 +47,8 @@ impl AlbertFeedForward {
     /// - `a` (the attention block's output): `[B, n, H]`
     /// - output: `[B, n, H]`
     pub fn forward(&self, a: Tensor<3>) -> Tensor<3> {
-        let inner = activation::apply(self.act, linear_rows(&self.ffn, a.clone()));
-        let summed = linear_rows_residual(&self.ffn_output, &self.dropout, inner, a);
-        crate::norm::layer_norm(&self.full_layer_layer_norm, self.layer_norm_eps, summed)
+        let inner = ops::activation(self.act, ops::linear_rows(&self.ffn, a.clone()));
+        let summed = ops::linear_rows_residual(&self.ffn_output, &self.dropout, inner, a);
+        ops::layer_norm(&self.full_layer_layer_norm, self.layer_norm_eps, summed)
     }
 }

@@ -10,13 +10,14 @@
 use burn::module::{Param, ParamId};
 use burn::nn::{Embedding, LayerNorm, LayerNormConfig, Linear};
 use burn::tensor::{Device, Shape, Tensor, TensorData};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
+
+use crate::rng::{SeededRng, seeded};
 
 /// Source of initial parameter values: a seeded generator and the truncated-normal scale.
 #[derive(Debug)]
 pub struct ParamInit {
-    rng: StdRng,
+    rng: SeededRng,
     std: f64,
 }
 
@@ -25,7 +26,7 @@ impl ParamInit {
     /// (ALBERT: `initializer_range` = 0.02).
     pub fn new(seed: u64, std: f64) -> Self {
         Self {
-            rng: StdRng::seed_from_u64(seed),
+            rng: seeded(seed),
             std,
         }
     }
@@ -41,7 +42,7 @@ impl ParamInit {
         Param::uninitialized(
             ParamId::new(),
             move |device, require_grad| {
-                let mut rng = StdRng::seed_from_u64(seed);
+                let mut rng = seeded(seed);
                 let n = shape.iter().product::<usize>();
                 let values: Vec<f32> = (0..n)
                     .map(|_| (truncated_standard_normal(&mut rng) * std) as f32)
@@ -91,7 +92,7 @@ pub fn zeros<const D: usize>(shape: [usize; D], device: &Device) -> Param<Tensor
 }
 
 /// A standard normal sample conditioned on `|x| < 2` (rejection on Box-Muller pairs).
-fn truncated_standard_normal(rng: &mut StdRng) -> f64 {
+fn truncated_standard_normal(rng: &mut SeededRng) -> f64 {
     loop {
         // u1 in (0, 1] so that ln(u1) is finite.
         let u1 = 1.0 - rng.random::<f64>();

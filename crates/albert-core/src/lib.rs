@@ -12,7 +12,10 @@
 //! - [`AlbertModel`] (body + pooler) and the pretraining heads ([`heads`]: MLM with the decoder
 //!   tied to the word embeddings, SOP);
 //! - HF checkpoints in and out, and burn records, in [`checkpoint`]; parameter counts in
-//!   [`ParamCounts`].
+//!   [`ParamCounts`];
+//! - the hot operations (linear layers on rows, LayerNorm, GELU, attention) in [`ops`], the one
+//!   place that chooses between fused kernels installed for a device (`albert-kernels` for the
+//!   CPU) and burn's composed ops.
 //!
 //! Model code never names a backend: modules are built on a runtime [`burn::tensor::Device`]
 //! (`Device::flex()`, `Device::wgpu(..)`, `Device::cuda(0)`), which the calling binary picks.
@@ -34,7 +37,6 @@
 //! # Ok(()) }
 //! ```
 
-mod activation;
 mod attention;
 mod batch;
 pub mod checkpoint;
@@ -48,14 +50,11 @@ pub mod heads;
 mod hf_config;
 pub mod init;
 pub mod io;
-#[cfg(feature = "flex-kernels")]
-pub mod kernels;
 pub mod loss;
-pub mod memory;
 mod model;
-mod norm;
+pub mod ops;
 pub mod optim;
-mod rows;
+pub mod rng;
 pub mod schedule;
 mod transformer;
 

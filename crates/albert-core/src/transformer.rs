@@ -20,7 +20,7 @@ use crate::attention::AlbertAttention;
 use crate::config::{AlbertConfig, group_index};
 use crate::feed_forward::AlbertFeedForward;
 use crate::init::ParamInit;
-use crate::rows::linear_rows;
+use crate::ops::linear_rows;
 
 /// The encoder stack.
 #[derive(Module, Debug)]

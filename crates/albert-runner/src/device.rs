@@ -61,7 +61,7 @@ pub fn device(name: &str) -> Result<Device> {
     match (kind, index) {
         ("cpu", None) => {
             #[cfg(feature = "flex")]
-            return Ok(Device::flex());
+            return Ok(cpu());
             #[cfg(not(feature = "flex"))]
             return Err(not_built(&format!("--device {name}"), "flex"));
         }
@@ -85,6 +85,14 @@ pub fn device(name: &str) -> Result<Device> {
             DEVICE_NAMES.join(", ")
         ))),
     }
+}
+
+/// burn's flex CPU device, with albert-kernels' fused kernels installed for it (the models on
+/// it run through them; `ALBERT_FLEX_KERNELS=0` turns them off).
+#[cfg(feature = "flex")]
+pub fn cpu() -> Device {
+    albert_kernels::install();
+    Device::flex()
 }
 
 /// Connects the device `name` = `remote:ws://HOST:PORT` (optionally `#N` for the server's N-th
@@ -153,10 +161,10 @@ pub fn probe(device: &Device, name: &str) -> Result<()> {
     });
     match outcome {
         Ok(v) if (v - 3.0).abs() < 1e-6 => Ok(()),
-        Ok(v) => Err(RunnerError::Usage(format!(
+        Ok(v) => Err(RunnerError::Device(format!(
             "--device {name}: self-test computed {v}, expected 3"
         ))),
-        Err(_) => Err(RunnerError::Usage(format!(
+        Err(_) => Err(RunnerError::Device(format!(
             "--device {name}: the backend could not start (no usable adapter or driver?)"
         ))),
     }

@@ -14,6 +14,9 @@ pub enum RunnerError {
     /// From the heads crate.
     #[error(transparent)]
     Heads(#[from] albert_heads::HeadsError),
+    /// From the tokenizer: an unreadable vocabulary or corpus, a failed training.
+    #[error(transparent)]
+    Tokenizer(#[from] albert_tokenizer::TokenizerError),
     /// A malformed input file.
     #[error("{path}: {message}")]
     BadFile {
@@ -30,6 +33,10 @@ pub enum RunnerError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// A device that cannot run the model: no adapter or driver, a failed self-test, a tensor
+    /// that cannot be read back.
+    #[error("{0}")]
+    Device(String),
     /// A bad combination of options, or a backend this binary was not built with.
     #[error("{0}")]
     Usage(String),

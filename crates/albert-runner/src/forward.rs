@@ -16,16 +16,68 @@
 //! per-layer tensors and the full `prediction_logits` (the fixture does this for `long`).
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 
-use albert_core::checkpoint::OutTensor;
+use albert_core::HfConfig;
+use albert_core::checkpoint::{MissingPolicy, OutTensor, write_safetensors};
 use albert_core::loss::IGNORE_INDEX;
 use albert_core::{AlbertConfig, AlbertOutput, EncoderOutputs, TokenBatch, int_tensor};
-use albert_heads::{MultipleChoiceInput, qa_loss};
+use albert_heads::{HeadKind, MultipleChoiceInput, qa_loss};
 use burn::tensor::{Device, Int, Tensor, TensorData};
+use clap::Args;
 
+use crate::device::{device, probe};
 use crate::error::{Result, RunnerError};
 use crate::inputs::{ChoiceBatch, InputBatch, ReferenceInputs};
 use crate::models::AnyModel;
+
+/// `albert forward`: run a model over an `albert-reference-inputs/1` file and write every
+/// output as float32 safetensors, named as the HF reference fixtures name them.
+#[derive(Debug, Clone, Args)]
+pub struct ForwardArgs {
+    /// HF `config.json`.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Safetensors weights; repeat to combine (later files add to or replace earlier ones).
+    #[arg(long, required = true)]
+    pub weights: Vec<PathBuf>,
+    /// Which model: pretraining, seqcls, tokcls, qa or mc.
+    #[arg(long)]
+    pub head: String,
+    /// The inputs file.
+    #[arg(long)]
+    pub inputs: PathBuf,
+    /// Where to write the outputs.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// cpu (flex), wgpu or cuda.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Batches to run light: no per-layer tensors, no full MLM logits. Repeatable.
+    #[arg(long)]
+    pub light: Vec<String>,
+}
+
+impl ForwardArgs {
+    /// Runs `albert forward`.
+    pub fn run(self) -> Result<()> {
+        let hf = HfConfig::from_file(&self.config)?;
+        let kind = HeadKind::parse(&self.head)?;
+        let device = device(&self.device)?;
+        probe(&device, &self.device)?;
+        let inputs = ReferenceInputs::from_file(&self.inputs)?;
+        let (model, report) =
+            AnyModel::load(kind, &hf, &self.weights, MissingPolicy::Error, &device)?;
+        eprint!("{report}");
+        let options = ForwardOptions {
+            light: self.light.into_iter().collect(),
+        };
+        let tensors = run(&model, &hf.config, &inputs, &options, &device)?;
+        write_safetensors(&self.out, &tensors, None)?;
+        eprintln!("wrote {} tensors to {}", tensors.len(), self.out.display());
+        Ok(())
+    }
+}
 
 /// Which optional tensors to write.
 #[derive(Debug, Clone, Default)]
@@ -37,7 +89,7 @@ pub struct ForwardOptions {
 fn out<const D: usize>(name: String, t: Tensor<D>) -> Result<OutTensor> {
     let shape = t.dims().to_vec();
     let values = t.try_into_vec_as::<f32>().map_err(|e| {
-        RunnerError::Usage(format!("cannot read {name} back from the device: {e:?}"))
+        RunnerError::Device(format!("cannot read {name} back from the device: {e:?}"))
     })?;
     Ok(OutTensor {
         name,

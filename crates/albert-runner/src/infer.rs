@@ -6,16 +6,119 @@ use std::path::{Path, PathBuf};
 
 use albert_core::{AlbertForPreTraining, EncoderOutputs, TokenBatch};
 use albert_heads::finetune::FinetuneTask;
-use albert_heads::finetune::qa::{QaData, SpanQa};
+use albert_heads::finetune::qa::SpanQa;
+use albert_heads::finetune::qa_data;
 use albert_heads::finetune::seqcls;
 use albert_heads::tasks::squad::SquadExample;
 use albert_heads::{AlbertForQuestionAnswering, AlbertForSequenceClassification};
 use albert_tokenizer::EncodeOptions;
 use burn::tensor::{Int, Tensor, TensorData};
+use clap::Args;
 use serde_json::json;
 
 use crate::error::{Result, RunnerError};
 use crate::finetune::{first_device, load_model, model_dir};
+
+/// `albert classify`: classify (or score) text with a fine-tuned sequence model: one input per
+/// line (`text` or `text<TAB>pair`) from --input or stdin, one JSON line out per input.
+#[derive(Debug, Clone, Args)]
+pub struct ClassifyArgs {
+    /// Model directory written by `albert finetune` (or an HF classifier).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Input file (default: stdin).
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// Sequences per batch.
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Tokens per sequence.
+    #[arg(long, default_value_t = 128)]
+    pub max_seq_length: usize,
+    /// cpu (flex), wgpu or cuda.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+impl ClassifyArgs {
+    /// Runs `albert classify`.
+    pub fn run(&self) -> Result<()> {
+        let n = classify(
+            &self.model,
+            self.input.as_deref(),
+            self.batch_size,
+            self.max_seq_length,
+            &self.device,
+        )?;
+        eprintln!("classified {n} inputs");
+        Ok(())
+    }
+}
+
+/// `albert fill-mask`: predict the tokens at each [MASK] of a text with a pretraining model
+/// (JSON on stdout).
+#[derive(Debug, Clone, Args)]
+pub struct FillMaskArgs {
+    /// Model directory with an `AlbertForPreTraining` checkpoint (a pretraining run's `model/`).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Text with one or more `[MASK]`.
+    #[arg(long)]
+    pub text: String,
+    /// Candidates per mask.
+    #[arg(long, default_value_t = 5)]
+    pub top_k: usize,
+    /// cpu (flex), wgpu or cuda.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+impl FillMaskArgs {
+    /// Runs `albert fill-mask`.
+    pub fn run(&self) -> Result<()> {
+        println!(
+            "{}",
+            fill_mask(&self.model, &self.text, self.top_k, &self.device)?
+        );
+        Ok(())
+    }
+}
+
+/// `albert answer`: answer a question from a context with a SQuAD-fine-tuned model (JSON on
+/// stdout).
+#[derive(Debug, Clone, Args)]
+pub struct AnswerArgs {
+    /// Model directory written by `albert finetune --task squad1|squad2`.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// The question.
+    #[arg(long)]
+    pub question: String,
+    /// The context passage.
+    #[arg(long)]
+    pub context: String,
+    /// Tokens per window.
+    #[arg(long, default_value_t = 384)]
+    pub max_seq_length: usize,
+    /// cpu (flex), wgpu or cuda.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+impl AnswerArgs {
+    /// Runs `albert answer`.
+    pub fn run(&self) -> Result<()> {
+        let a = answer(
+            &self.model,
+            &self.question,
+            &self.context,
+            self.max_seq_length,
+            &self.device,
+        )?;
+        println!("{a}");
+        Ok(())
+    }
+}
 
 /// The `top_k` most likely tokens at every `[MASK]` of `text`, as
 /// `[{"position", "candidates": [{"token", "id", "probability"}]}]`.
@@ -31,8 +134,7 @@ pub fn fill_mask(
     let m = load_model(&dir, &device, AlbertForPreTraining::new)?;
     let enc = dir
         .tokenizer
-        .encode(text, None, &EncodeOptions::default())
-        .map_err(albert_heads::HeadsError::from)?;
+        .encode(text, None, &EncodeOptions::default())?;
     let mask = dir.tokenizer.special_ids().mask;
     let positions: Vec<usize> = (0..enc.ids.len()).filter(|&i| enc.ids[i] == mask).collect();
     if positions.is_empty() {
@@ -96,19 +198,7 @@ pub fn answer(
         is_impossible: true,
     };
     let max_len = max_seq_length.min(config.max_position_embeddings);
-    let data = QaData {
-        features: albert_heads::features::qa::qa_features(
-            &dir.tokenizer,
-            std::slice::from_ref(&example),
-            &albert_heads::features::qa::QaWindowConfig {
-                max_seq_length: max_len,
-                doc_stride: 128.min(max_len / 3).max(1),
-                max_query_length: 64.min(max_len / 3).max(1),
-            },
-        )?,
-        examples: vec![example],
-        decode: albert_heads::features::qa::QaDecodeConfig::default(),
-    };
+    let data = qa_data(&dir.tokenizer, vec![example], max_len, false)?;
     let pad = dir.tokenizer.special_ids().pad;
     let answers = SpanQa::predict(&m, config, &data, 16, pad, &device)?;
     let a = answers
@@ -169,10 +259,7 @@ pub fn classify(
         truncation: Some((max_len, albert_tokenizer::TruncationStrategy::LongestFirst)),
         padding: None,
     };
-    let encodings = dir
-        .tokenizer
-        .encode_batch(&rows, &options)
-        .map_err(albert_heads::HeadsError::from)?;
+    let encodings = dir.tokenizer.encode_batch(&rows, &options)?;
     let inputs: Vec<(Vec<u32>, Vec<u32>)> =
         encodings.into_iter().map(|e| (e.ids, e.type_ids)).collect();
     let pad = dir.tokenizer.special_ids().pad;

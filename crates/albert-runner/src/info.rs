@@ -5,11 +5,42 @@ use std::path::{Path, PathBuf};
 
 use albert_core::checkpoint::MissingPolicy;
 use albert_core::{AlbertConfig, HfConfig, SharingMode};
+use clap::Args;
 
-use crate::cli::resolve_head;
 use crate::device::device;
 use crate::error::{Result, RunnerError};
-use crate::models::{AnyModel, counts, num_labels};
+use crate::models::{AnyModel, counts, num_labels, resolve_head};
+
+/// `albert info`: architecture summary and parameter counts.
+#[derive(Debug, Clone, Args)]
+pub struct InfoArgs {
+    /// HF `config.json`, or a preset name (albert-base-v2, albert-xxlarge-v1, ...).
+    #[arg(long)]
+    pub config: String,
+    /// Weights to check against the config (optional).
+    #[arg(long)]
+    pub weights: Vec<PathBuf>,
+    /// Which model (default: the config's `architectures`, else pretraining).
+    #[arg(long)]
+    pub head: Option<String>,
+    /// Cross-layer sharing: all, attention, ffn or none (the paper's Table 4).
+    #[arg(long)]
+    pub sharing: Option<String>,
+}
+
+impl InfoArgs {
+    /// Runs `albert info`: prints the summary.
+    pub fn run(&self) -> Result<()> {
+        let text = info(
+            &self.config,
+            &self.weights,
+            self.head.as_deref(),
+            self.sharing.as_deref(),
+        )?;
+        print!("{text}");
+        Ok(())
+    }
+}
 
 /// Reads `config` as a file, or as a preset name when no such file exists.
 pub fn load_config(config: &str) -> Result<HfConfig> {

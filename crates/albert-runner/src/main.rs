@@ -1,6 +1,7 @@
 //! `albert`: see `albert --help`.
 
 fn main() -> std::process::ExitCode {
-    albert_core::memory::tune_allocator();
+    #[cfg(feature = "flex")]
+    albert_kernels::memory::tune_allocator();
     albert_runner::cli::main()
 }

@@ -11,8 +11,59 @@ use albert_heads::{
 };
 use burn::module::Module;
 use burn::tensor::Device;
+use clap::Args;
 
+use crate::device::device;
 use crate::error::{Result, RunnerError};
+
+/// `albert export`: write an HF-layout directory (config.json + model.safetensors) that
+/// `transformers` loads.
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// HF `config.json`.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Safetensors weights; repeat to combine.
+    #[arg(long, required = true)]
+    pub weights: Vec<PathBuf>,
+    /// The output directory.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Which model (default: the config's `architectures`, else pretraining).
+    #[arg(long)]
+    pub head: Option<String>,
+}
+
+impl ExportArgs {
+    /// Runs `albert export`.
+    pub fn run(&self) -> Result<()> {
+        let hf = HfConfig::from_file(&self.config)?;
+        let kind = resolve_head(self.head.as_deref(), &hf)?;
+        let device = device("cpu")?;
+        let (model, report) =
+            AnyModel::load(kind, &hf, &self.weights, MissingPolicy::Error, &device)?;
+        eprint!("{report}");
+        let n = model.export(&hf, &self.out)?;
+        eprintln!(
+            "wrote {} ({n} tensors) and config.json to {}",
+            kind.hf_architecture(),
+            self.out.display()
+        );
+        Ok(())
+    }
+}
+
+/// The head named by `--head`, else by the config's `architectures`, else pretraining.
+pub fn resolve_head(head: Option<&str>, hf: &HfConfig) -> Result<HeadKind> {
+    if let Some(h) = head {
+        return Ok(HeadKind::parse(h)?);
+    }
+    Ok(hf
+        .architectures
+        .iter()
+        .find_map(|a| HeadKind::from_architecture(a))
+        .unwrap_or(HeadKind::Pretraining))
+}
 
 /// A model of one of the five kinds. (One lives per process, so the size difference between
 /// variants does not matter.)

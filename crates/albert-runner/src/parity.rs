@@ -215,28 +215,6 @@ fn is_body(name: &str, pooler: bool) -> bool {
         || (pooler && rest == "pooler_output")
 }
 
-/// The team's shared folder (`../shared` beside the repository, or `$ALBERT_SHARED_DIR`), for
-/// tests. `None` when it is absent, unless `ALBERT_REQUIRE_FIXTURES=1` (set by `.ci/run`), in
-/// which case its absence is a test failure rather than a skip.
-pub fn shared_dir() -> Option<std::path::PathBuf> {
-    let dir = std::env::var_os("ALBERT_SHARED_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    if dir.join("fixtures").is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("ALBERT_REQUIRE_FIXTURES").map_or(true, |v| v != "1"),
-        "ALBERT_REQUIRE_FIXTURES=1 but {} has no fixtures/",
-        dir.display()
-    );
-    eprintln!(
-        "skipping: {} not found (set ALBERT_SHARED_DIR)",
-        dir.display()
-    );
-    None
-}
-
 /// The outcome of [`check_fixture`].
 #[derive(Debug, Clone)]
 pub struct FixtureParity {

@@ -1,31 +1,56 @@
 //! `albert pretrain`: runs `albert_pretrain::train::pretrain` on the device(s) named in the config
 //! (or `--device`; a comma-separated list trains data-parallel), with progress on stderr.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use albert_pretrain::train::{PretrainConfig, TrainOptions, pretrain};
+use clap::Args;
 
 use crate::device::devices;
 use crate::error::Result;
 
-/// Runs or resumes a pretraining run.
-pub fn run(
-    config_path: &Path,
-    out: &Path,
-    resume: bool,
-    steps: Option<u64>,
-    device_name: Option<&str>,
-) -> Result<()> {
-    let mut config = PretrainConfig::from_file(config_path)?;
-    if let Some(s) = steps {
-        config.run.steps = s;
+/// `albert pretrain`: pretrain ALBERT (MLM + SOP, LAMB) from a TOML config; everything is
+/// written under --out.
+#[derive(Debug, Clone, Args)]
+pub struct PretrainArgs {
+    /// The run's TOML config (model, data, instances, optimizer, schedule, run).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Output directory: checkpoints, metrics.jsonl, curves.svg, model/ (HF layout).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Continue from the latest checkpoint in --out.
+    #[arg(long)]
+    pub resume: bool,
+    /// Override [run] steps.
+    #[arg(long)]
+    pub steps: Option<u64>,
+    /// Override [run] device: cpu, wgpu, cuda, remote:ws://HOST:PORT, or a comma-separated
+    /// list of them (data-parallel replicas).
+    #[arg(long)]
+    pub device: Option<String>,
+}
+
+impl PretrainArgs {
+    /// Runs or resumes the pretraining run.
+    pub fn run(&self) -> Result<()> {
+        let mut config = PretrainConfig::from_file(&self.config)?;
+        if let Some(s) = self.steps {
+            config.run.steps = s;
+        }
+        if let Some(d) = &self.device {
+            config.run.device = d.clone();
+        }
+        run(&config, &self.out, self.resume)
     }
-    if let Some(d) = device_name {
-        config.run.device = d.to_string();
-    }
+}
+
+/// Runs or resumes the pretraining run `config` into `out`, with progress and a summary on
+/// stderr.
+fn run(config: &PretrainConfig, out: &Path, resume: bool) -> Result<()> {
     let devs = devices(&config.run.device)?;
     let summary = pretrain(
-        &config,
+        config,
         out,
         &devs,
         &TrainOptions {

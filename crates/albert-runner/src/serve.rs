@@ -5,9 +5,37 @@
 use std::net::TcpListener;
 
 use burn::tensor::Device;
+use clap::Args;
 
 use crate::device::not_built;
 use crate::error::{Result, RunnerError};
+
+/// `albert serve`: host this machine's devices for other machines' `--device
+/// remote:ws://HOST:PORT` (burn's remote backend over WebSocket; needs the `remote` feature).
+/// Runs until Ctrl+C.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// TCP port to listen on.
+    #[arg(long, default_value_t = 3000)]
+    pub port: u16,
+    /// Address to listen on (0.0.0.0: every IPv4 interface; 127.0.0.1: this machine only).
+    #[arg(long, default_value = "0.0.0.0")]
+    pub bind: String,
+    /// The devices to host, comma-separated (clients pick one with `#N`): cpu, wgpu:N, cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Accept only clients presenting this token (clients set ALBERT_REMOTE_TOKEN). The
+    /// WebSocket transport is unencrypted: use it on a trusted network.
+    #[arg(long, env = "ALBERT_REMOTE_TOKEN")]
+    pub token: Option<String>,
+}
+
+impl ServeArgs {
+    /// Runs `albert serve` ([`run`]).
+    pub fn run(&self) -> Result<()> {
+        run(&self.bind, self.port, &self.device, self.token.as_deref())
+    }
+}
 
 /// Serves `devices` on `listener` until the process receives Ctrl+C or SIGTERM. With `token`,
 /// only clients presenting it (`ALBERT_REMOTE_TOKEN` on the client) open sessions.

@@ -4,16 +4,117 @@
 //! `{"input_ids", "token_type_ids", "tokens", "offsets"}` (byte offsets) per input line, in
 //! order, encoding in parallel.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use albert_tokenizer::lines::for_each_line;
 use albert_tokenizer::{
     AlbertTokenizer, EncodeOptions, Encoding, TrainerConfig, TruncationStrategy, train,
 };
+use clap::{Args, Subcommand};
 use rayon::prelude::*;
 use serde::Deserialize;
 
 use crate::error::{Result, RunnerError};
+
+/// `albert tokenizer`: encode text with, or train, an ALBERT SentencePiece vocabulary.
+#[derive(Debug, Clone, Subcommand)]
+pub enum TokenizerCommand {
+    /// Encode JSON lines `{"text": ..., "text_pair": ...|null}` into JSON lines
+    /// `{"input_ids", "token_type_ids", "tokens", "offsets"}` (byte offsets), in order.
+    Encode(EncodeArgs),
+    /// Train a unigram vocabulary with ALBERT's recipe; writes spiece.model and tokenizer.json.
+    Train(TrainArgs),
+}
+
+impl TokenizerCommand {
+    /// Runs the subcommand.
+    pub fn run(&self) -> Result<()> {
+        match self {
+            TokenizerCommand::Encode(args) => args.run(),
+            TokenizerCommand::Train(args) => args.run(),
+        }
+    }
+}
+
+/// `albert tokenizer encode`.
+#[derive(Debug, Clone, Args)]
+pub struct EncodeArgs {
+    /// A spiece.model (native, HF-slow behaviour), a tokenizer.json (HF-fast behaviour), or a
+    /// directory holding one (spiece.model preferred).
+    #[arg(long)]
+    pub tokenizer: PathBuf,
+    /// Input JSON lines.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Output JSON lines.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Truncate to this many tokens, specials included.
+    #[arg(long)]
+    pub max_length: Option<usize>,
+    /// longest-first, only-first or only-second.
+    #[arg(long, default_value = "longest-first")]
+    pub truncation: String,
+    /// Pad every encoding to this many tokens.
+    #[arg(long)]
+    pub pad_to: Option<usize>,
+}
+
+impl EncodeArgs {
+    /// Runs `albert tokenizer encode`.
+    pub fn run(&self) -> Result<()> {
+        let strategy = truncation_strategy(&self.truncation)?;
+        let options = EncodeOptions {
+            truncation: self.max_length.map(|n| (n, strategy)),
+            padding: self.pad_to.map(albert_tokenizer::Padding::Fixed),
+        };
+        let n = encode(&self.tokenizer, &self.input, &self.out, &options)?;
+        eprintln!("encoded {n} lines into {}", self.out.display());
+        Ok(())
+    }
+}
+
+/// `albert tokenizer train`.
+#[derive(Debug, Clone, Args)]
+pub struct TrainArgs {
+    /// Corpus files (plain text or .gz, one sentence or paragraph per line).
+    #[arg(long, required = true, num_args = 1..)]
+    pub input: Vec<PathBuf>,
+    /// Vocabulary size, special and user-defined symbols included.
+    #[arg(long, default_value_t = 30000)]
+    pub vocab_size: usize,
+    /// Output directory.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Share of character occurrences the alphabet covers.
+    #[arg(long, default_value_t = 0.99995)]
+    pub character_coverage: f64,
+    /// Use at most this many lines (sampled with --seed).
+    #[arg(long, default_value_t = 10_000_000)]
+    pub max_sentences: usize,
+    /// Seed of the line sampling.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// No progress output.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl TrainArgs {
+    /// Runs `albert tokenizer train`.
+    pub fn run(&self) -> Result<()> {
+        let config = TrainerConfig {
+            vocab_size: self.vocab_size,
+            character_coverage: self.character_coverage,
+            max_sentences: self.max_sentences,
+            seed: self.seed,
+            show_progress: !self.quiet,
+            ..TrainerConfig::default()
+        };
+        train_vocabulary(&self.input, &config, &self.out)
+    }
+}
 
 #[derive(Debug, Deserialize)]
 struct InputLine {
@@ -34,40 +135,22 @@ pub fn truncation_strategy(name: &str) -> Result<TruncationStrategy> {
     }
 }
 
+/// The JSON lines of `path` (plain or `.gz`), every line an object with `text`.
 fn read_inputs(path: &Path) -> Result<Vec<InputLine>> {
-    let file = std::fs::File::open(path).map_err(|source| RunnerError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut reader = BufReader::new(file);
     let mut out = Vec::new();
-    let mut buf = Vec::new();
-    let mut line = 0;
-    loop {
-        buf.clear();
-        let n = reader
-            .read_until(b'\n', &mut buf)
-            .map_err(|source| RunnerError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        if n == 0 {
-            break;
-        }
-        line += 1;
+    for_each_line(path, |line, text| {
         let bad = |message: String| RunnerError::BadFile {
             path: path.to_path_buf(),
             message: format!("line {line}: {message}"),
         };
-        let text = std::str::from_utf8(&buf).map_err(|_| bad("invalid UTF-8".into()))?;
         if text.trim().is_empty() {
             return Err(bad(
                 "empty line (every line must be a JSON object with \"text\")".into(),
             ));
         }
-        let parsed: InputLine = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
-        out.push(parsed);
-    }
+        out.push(serde_json::from_str(text).map_err(|e| bad(e.to_string()))?);
+        Ok(())
+    })?;
     Ok(out)
 }
 
@@ -87,8 +170,7 @@ pub fn encode(
     out: &Path,
     options: &EncodeOptions,
 ) -> Result<usize> {
-    let tok =
-        AlbertTokenizer::from_path(tokenizer).map_err(|e| RunnerError::Usage(e.to_string()))?;
+    let tok = AlbertTokenizer::from_path(tokenizer)?;
     let lines = read_inputs(input)?;
     let encoded = lines
         .par_iter()
@@ -124,10 +206,8 @@ pub fn encode(
 
 /// `albert tokenizer train`.
 pub fn train_vocabulary(inputs: &[PathBuf], config: &TrainerConfig, out: &Path) -> Result<()> {
-    let vocab = train(inputs, config).map_err(|e| RunnerError::Usage(e.to_string()))?;
-    vocab
-        .save(out)
-        .map_err(|e| RunnerError::Usage(e.to_string()))?;
+    let vocab = train(inputs, config)?;
+    vocab.save(out)?;
     eprintln!(
         "trained {} pieces on {} lines; wrote {} and {}",
         vocab.pieces.len(),

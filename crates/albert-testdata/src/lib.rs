@@ -1,5 +1,6 @@
-//! Test support shared by the crates' integration tests: where the team's shared folder
-//! (`../shared` beside the checkout: Hugging Face fixtures, corpora, task data) is.
+//! Development support shared by the crates' tests, the benchmarks and xtask (std only, not
+//! published): where the team's shared folder (`../shared` beside the checkout: Hugging Face
+//! fixtures, corpora, task data) is, and the median the benchmark reports use.
 
 use std::path::{Path, PathBuf};
 
@@ -8,6 +9,15 @@ pub fn shared_dir() -> PathBuf {
     std::env::var_os("ALBERT_SHARED_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
+}
+
+/// The shared folder when it holds the fixtures; `None` (the caller skips its test, with a
+/// message) when it does not, unless `ALBERT_REQUIRE_FIXTURES=1`, which makes that a failure.
+///
+/// # Panics
+/// When the fixtures are missing and `ALBERT_REQUIRE_FIXTURES=1`.
+pub fn shared() -> Option<PathBuf> {
+    shared_path("fixtures").map(|_| shared_dir())
 }
 
 /// `what` inside the shared folder when it exists; `None` (the caller skips its test, with a
@@ -119,5 +129,35 @@ keep_last = 2
             eval_batches = self.eval_batches,
             checkpoint_every = self.checkpoint_every,
         )
+    }
+}
+
+/// The median of the finite values of `xs` (the mean of the middle two for an even count); NaN
+/// when there is none.
+pub fn median(xs: &[f64]) -> f64 {
+    let mut v: Vec<f64> = xs.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even_counts_skips_non_finite_values() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(median(&[f64::NAN, 5.0, f64::INFINITY, 1.0]), 3.0);
+        assert!(median(&[]).is_nan());
+        assert!(median(&[f64::NAN]).is_nan());
     }
 }

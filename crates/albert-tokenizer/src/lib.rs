@@ -24,6 +24,7 @@ mod charsmap;
 mod encoding;
 mod error;
 mod fast;
+pub mod lines;
 mod native;
 mod normalizer;
 pub mod preprocess;

@@ -18,8 +18,8 @@
 //! byte-identical across runs and thread counts; a 600-piece vocabulary on 0.2 MB sometimes did
 //! not. Removing this needs a trainer of our own.
 
+use crate::lines::read_lines;
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -86,40 +86,6 @@ impl Default for TrainerConfig {
             threads: 8,
         }
     }
-}
-
-/// Reads a corpus file (plain text or `.gz`) as non-empty lines, with errors naming the file
-/// and line.
-pub fn read_lines(path: &Path) -> Result<Vec<String>> {
-    let file = std::fs::File::open(path).map_err(|e| TokenizerError::io(path, e))?;
-    let reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
-        Box::new(flate2::read::MultiGzDecoder::new(file))
-    } else {
-        Box::new(file)
-    };
-    let mut reader = BufReader::new(reader);
-    let mut lines = Vec::new();
-    let mut buf = Vec::new();
-    let mut line_no = 0;
-    loop {
-        buf.clear();
-        let n = reader
-            .read_until(b'\n', &mut buf)
-            .map_err(|e| TokenizerError::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        line_no += 1;
-        let text = std::str::from_utf8(&buf).map_err(|_| TokenizerError::InvalidUtf8 {
-            path: path.to_path_buf(),
-            line: line_no,
-        })?;
-        let text = text.trim_end_matches(['\n', '\r']);
-        if !text.trim().is_empty() {
-            lines.push(text.to_string());
-        }
-    }
-    Ok(lines)
 }
 
 /// The trained vocabulary and the settings that produced it.

@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use albert_testdata::median;
 use anyhow::{Context, bail, ensure};
+use clap::Args;
 use serde_json::{Value, json};
 
 use crate::{cargo, root};
@@ -27,15 +29,31 @@ pub enum Suite {
     Full,
 }
 
-/// Options of `cargo xtask bench`.
-#[derive(Debug, Clone)]
+/// `cargo xtask bench`.
+#[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
+    /// Which scenarios.
+    #[arg(long, value_enum, default_value = "default")]
     pub suite: Suite,
+    /// Only these scenarios of the suite (comma-separated names such as
+    /// `base-train-8x128`, `tokenize`, `instances-128`, `peak`).
+    #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
+    /// Backends to benchmark, comma-separated: cpu, wgpu, cuda (wgpu/cuda build the bench
+    /// binary with that feature).
+    #[arg(long, value_delimiter = ',', default_value = "cpu")]
     pub devices: Vec<String>,
+    /// Processes per scenario and implementation (ratios are medians over them).
+    #[arg(long, default_value_t = 3)]
     pub repeats: usize,
+    /// Also run benches/pytorch_bench.py (needs `pip install torch transformers`).
+    #[arg(long)]
     pub compare_pytorch: bool,
+    /// Python interpreter for --compare-pytorch.
+    #[arg(long, default_value = "python3")]
     pub python: String,
+    /// Where the report goes.
+    #[arg(long, default_value = "docs/bench")]
     pub out: PathBuf,
 }
 
@@ -96,20 +114,6 @@ fn f(v: &Value, key: &str) -> f64 {
     v.get(key).and_then(Value::as_f64).unwrap_or(f64::NAN)
 }
 
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.retain(|x| x.is_finite());
-    if xs.is_empty() {
-        return f64::NAN;
-    }
-    xs.sort_by(f64::total_cmp);
-    let m = xs.len() / 2;
-    if xs.len() % 2 == 1 {
-        xs[m]
-    } else {
-        (xs[m - 1] + xs[m]) / 2.0
-    }
-}
-
 fn python_has_torch(python: &str) -> Option<String> {
     let out = Command::new(python)
         .args([
@@ -166,8 +170,9 @@ fn machine() -> Value {
 }
 
 /// Runs the suite and writes the report.
-pub fn bench(args: BenchArgs) -> anyhow::Result<()> {
+pub fn bench(mut args: BenchArgs) -> anyhow::Result<()> {
     ensure!(args.repeats >= 1, "--repeats must be at least 1");
+    args.out = crate::absolute(&args.out)?;
     let torch = if args.compare_pytorch {
         match python_has_torch(&args.python) {
             Some(v) => Some(v),
@@ -294,7 +299,7 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<()> {
         }
     }
 
-    let peak_gflops = median(peak.iter().map(|p| f(p, "gflops")).collect());
+    let peak_gflops = median(&peak.iter().map(|p| f(p, "gflops")).collect::<Vec<_>>());
     let peak_isa = peak
         .first()
         .and_then(|p| p.get("isa"))

@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use super::{f, median};
+use albert_testdata::median;
+
+use super::f;
 
 /// Per-process records of one (implementation, device, scenario), summarised.
 #[derive(Debug, Clone)]
@@ -34,7 +36,7 @@ pub(super) fn summarise(records: &[Value]) -> Vec<Summary> {
     groups
         .into_iter()
         .map(|((scenario, implementation, device), rs)| {
-            let med = median(rs.iter().map(|r| f(r, "median_s")).collect());
+            let med = median(&rs.iter().map(|r| f(r, "median_s")).collect::<Vec<_>>());
             let units = f(rs[0], "units");
             Summary {
                 implementation,
@@ -49,7 +51,7 @@ pub(super) fn summarise(records: &[Value]) -> Vec<Summary> {
                 per_second: units / med,
                 tokens_per_second: f(rs[0], "tokens") / med,
                 gflops: f(rs[0], "flops") / med / 1e9,
-                peak_rss_mib: median(rs.iter().map(|r| f(r, "peak_rss_mib")).collect()),
+                peak_rss_mib: median(&rs.iter().map(|r| f(r, "peak_rss_mib")).collect::<Vec<_>>()),
             }
         })
         .collect()
@@ -70,12 +72,12 @@ fn paired_ratio(records: &[Value], scenario: &str, device: &str, key: &str) -> f
             .collect()
     };
     let (ours, theirs) = (side("burn"), side("pytorch"));
-    median(
-        ours.iter()
-            .zip(&theirs)
-            .map(|(a, b)| if key == "median_s" { b / a } else { a / b })
-            .collect(),
-    )
+    let ratios: Vec<f64> = ours
+        .iter()
+        .zip(&theirs)
+        .map(|(a, b)| if key == "median_s" { b / a } else { a / b })
+        .collect();
+    median(&ratios)
 }
 
 /// Everything the report renders.

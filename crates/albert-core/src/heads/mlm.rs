@@ -5,9 +5,9 @@ use burn::module::{Module, Param};
 use burn::nn::{Embedding, LayerNorm, Linear};
 use burn::tensor::{Device, Tensor};
 
-use crate::activation;
 use crate::config::{AlbertConfig, HiddenAct};
 use crate::init::{ParamInit, layer_norm, zeros};
+use crate::ops;
 
 /// The MLM head. Its decoder weight is the word-embedding table, passed to `forward`: it is
 /// owned once, by [`crate::AlbertEmbeddings`], and receives gradient from both uses.
@@ -45,13 +45,13 @@ impl AlbertMlmHead {
     /// - `hidden`: `[K, H]`
     /// - output: `[K, V]`
     pub fn forward_rows(&self, hidden: Tensor<2>, word_embeddings: &Embedding) -> Tensor<2> {
-        let t = crate::norm::layer_norm(
+        let t = ops::layer_norm(
             &self.layer_norm,
             self.layer_norm_eps,
-            activation::apply(self.act, crate::rows::linear(&self.dense, hidden)),
+            ops::activation(self.act, ops::linear(&self.dense, hidden)),
         );
         let decoder = word_embeddings.weight.val().transpose(); // [E, V]
-        crate::rows::affine(t, decoder, self.bias.val())
+        ops::affine(t, decoder, self.bias.val())
     }
 
     /// Logits at every position, as HF computes them.

@@ -1,4 +1,5 @@
-//! Fine-tuning and evaluation: task presets from the paper's Table 14, AdamW with linear warmup
+//! Fine-tuning and evaluation: the tasks, each described once ([`Task`]), presets from the
+//! paper's Table 14, AdamW with linear warmup
 //! and decay and global-norm clipping, evaluation on dev data after every epoch, the best
 //! model kept in Hugging Face layout (written to a temporary directory, then renamed), a JSONL
 //! metrics log and a predictions file.
@@ -8,8 +9,10 @@ pub mod qa;
 mod run;
 pub mod seqcls;
 pub mod tagging;
+mod task;
 
 pub use run::{FinetuneSummary, FinetuneTask, RunFiles, finetune};
+pub use task::{Start, Task, TaskModel, TaskRun, qa_data};
 
 use std::io::Write;
 use std::path::Path;

@@ -13,7 +13,6 @@ use albert_core::{AlbertConfig, HfConfig, Schedule};
 use burn::module::{Module, ParamGroup};
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Device, Tensor};
-use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use serde_json::json;
 
@@ -109,6 +108,9 @@ pub fn finetune<T: FinetuneTask>(
         std::fs::remove_file(&log).map_err(|e| HeadsError::data(&log, None, e.to_string()))?;
     }
     let ad = device.clone().autodiff();
+    // Dropout masks come from the backend's generator: seeded too, so that the same command
+    // with the same seed trains the same weights (on flex the generator is process-wide).
+    ad.seed(config.seed);
     model = model.fork(&ad).train();
     let mut optim = AdamWConfig::new()
         .with_weight_decay(config.weight_decay as f32)
@@ -132,7 +134,7 @@ pub fn finetune<T: FinetuneTask>(
         power: 1.0,
     };
     let labels = hf.config.labels.clone().unwrap_or_default();
-    let mut rng = rand::rngs::StdRng::seed_from_u64(config.seed);
+    let mut rng = albert_core::rng::seeded(config.seed);
     let mut step = 0u64;
     let mut summary = FinetuneSummary {
         epochs: Vec::new(),

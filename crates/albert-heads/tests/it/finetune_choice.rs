@@ -12,7 +12,6 @@ use albert_heads::tasks::race::ChoiceExample;
 use albert_heads::tasks::tsv::read_tsv;
 use albert_testdata::shared_path;
 use albert_tokenizer::AlbertTokenizer;
-use burn::tensor::Device;
 
 const WORDS: [&str; 4] = ["north", "south", "east", "west"];
 
@@ -47,7 +46,7 @@ fn padding_options_are_neutral_and_the_loop_learns() {
         .collect();
     let path = std::path::Path::new("inline.json");
     let albert = common::tiny_albert(tokenizer.vocab_size(), 32);
-    let device = Device::flex();
+    let device = crate::common::cpu();
     let model = AlbertForMultipleChoice::new(&albert, &mut ParamInit::new(5, 0.02), &device);
 
     // Neutral padding: batch of questions 0..4 (2, 4, 2, 4 options) vs one at a time.

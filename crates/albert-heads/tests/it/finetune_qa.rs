@@ -13,7 +13,6 @@ use albert_heads::tasks::squad::{Answer, SquadExample};
 use albert_heads::tasks::tsv::read_tsv;
 use albert_testdata::shared_path;
 use albert_tokenizer::AlbertTokenizer;
-use burn::tensor::Device;
 
 const WORDS: [&str; 4] = ["north", "south", "east", "west"];
 
@@ -81,7 +80,7 @@ fn span_extraction_learns_to_find_the_answer() {
     }
 
     let albert = common::tiny_albert(tokenizer.vocab_size(), 32);
-    let device = Device::flex();
+    let device = crate::common::cpu();
     let model = AlbertForQuestionAnswering::new(&albert, &mut ParamInit::new(9, 0.02), &device);
     let before = SpanQa::score(
         &dev,

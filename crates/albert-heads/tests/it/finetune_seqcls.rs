@@ -14,7 +14,6 @@ use albert_heads::finetune::seqcls::{SeqCls, encode, label_set, predict, score};
 use albert_heads::tasks::tsv::{Label, TextExample, read_tsv};
 use albert_testdata::shared_path;
 use albert_tokenizer::AlbertTokenizer;
-use burn::tensor::Device;
 
 #[test]
 fn classification_loop_learns_and_saves() {
@@ -49,7 +48,7 @@ fn classification_loop_learns_and_saves() {
     let train_data = encode(&tokenizer, train, &labels, 16, path).expect("train");
     let dev_data = encode(&tokenizer, dev, &labels, 16, path).expect("dev");
     let albert = common::tiny_albert(tokenizer.vocab_size(), 32).with_labels(Some(labels.clone()));
-    let device = Device::flex();
+    let device = crate::common::cpu();
     let model =
         AlbertForSequenceClassification::new(&albert, 2, &mut ParamInit::new(7, 0.02), &device);
     let before = predict(&model, &albert, &dev_data, 32, 0, &device).expect("predict");

@@ -10,7 +10,6 @@ use albert_heads::finetune::tagging::{Tagging, encode, tag_set};
 use albert_heads::tasks::conll::read_conll;
 use albert_testdata::shared_path;
 use albert_tokenizer::AlbertTokenizer;
-use burn::tensor::Device;
 
 #[test]
 fn tagging_loop_beats_the_majority_baseline() {
@@ -38,7 +37,7 @@ fn tagging_loop_beats_the_majority_baseline() {
         / dev.iter().map(|s| s.tags.len()).sum::<usize>() as f64;
 
     let albert = common::tiny_albert(tokenizer.vocab_size(), 64).with_labels(Some(tags.clone()));
-    let device = Device::flex();
+    let device = crate::common::cpu();
     let model = AlbertForTokenClassification::new(
         &albert,
         tags.len(),

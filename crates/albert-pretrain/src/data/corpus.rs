@@ -1,9 +1,9 @@
 //! Reading and tokenizing a pretraining corpus: plain or `.gz` text, one sentence or paragraph
 //! per line, a blank line between documents (the format of `../shared/data/pretrain`).
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 
+use albert_tokenizer::lines::for_each_line;
 use albert_tokenizer::{AlbertTokenizer, SpecialIds};
 use rayon::prelude::*;
 
@@ -21,42 +21,16 @@ pub type TextDocuments = Vec<Vec<String>>;
 pub fn read_documents(files: &[PathBuf]) -> Result<TextDocuments> {
     let mut docs: TextDocuments = Vec::new();
     for path in files {
-        let file = std::fs::File::open(path).map_err(|source| PretrainError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
-            Box::new(flate2::read::MultiGzDecoder::new(file))
-        } else {
-            Box::new(file)
-        };
-        let mut reader = BufReader::new(reader);
-        let mut buf = Vec::new();
-        let mut line_no = 0;
         docs.push(Vec::new());
-        loop {
-            buf.clear();
-            let n = reader
-                .read_until(b'\n', &mut buf)
-                .map_err(|source| PretrainError::Io {
-                    path: path.clone(),
-                    source,
-                })?;
-            if n == 0 {
-                break;
-            }
-            line_no += 1;
-            let line = std::str::from_utf8(&buf).map_err(|_| PretrainError::InvalidUtf8 {
-                path: path.clone(),
-                line: line_no,
-            })?;
+        for_each_line(path, |_, line| {
             let line = line.trim();
             if line.is_empty() {
                 docs.push(Vec::new());
             } else if let Some(doc) = docs.last_mut() {
                 doc.push(line.to_string());
             }
-        }
+            Ok::<(), PretrainError>(())
+        })?;
     }
     docs.retain(|d| !d.is_empty());
     Ok(docs)

@@ -1,18 +1,15 @@
 //! Segment pairs as `create_pretraining_data.py` `create_instances_from_document` builds them:
 //! a target length (`max_seq_length − 3`, or for `short_seq_prob` of documents a uniform draw
-//! from `2..=max−3`), segments accumulated to it, a random A/B split point, then
-//! - SOP: B follows A, swapped half the time (label 1 = swapped);
-//! - NSP: half the time B is taken from another document (label 1 = random next), the unused
-//!   segments being put back;
-//! - a single-segment chunk: per [`SingleChunkPolicy`];
-//!
-//! and the pair truncated to `max_seq_length − 3`, one token at a time from the longer side, from
-//! the front or the back at random.
+//! from `2..=max−3`), segments accumulated to it into a chunk, the chunk made a sentence-level
+//! pair ([`super::sop`]: SOP, NSP, single chunks), and the pair truncated to
+//! `max_seq_length − 3`, one token at a time from the longer side, from the front or the back at
+//! random.
 
 use rand::Rng;
 
-use super::config::{DataConfig, SentenceTask, SingleChunkPolicy};
+use super::config::DataConfig;
 use super::corpus::Document;
+use super::sop::sentence_pair;
 
 /// Two segments and the sentence-level label.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,68 +57,16 @@ pub fn pairs_from_document(
         chunk.push(&document[i]);
         length += document[i].len();
         if i == document.len() - 1 || length >= target {
-            let a_end = if chunk.len() >= 2 {
-                rng.random_range(1..=chunk.len() - 1)
-            } else {
-                1
-            };
-            let mut a: Vec<u32> = chunk[..a_end]
-                .iter()
-                .flat_map(|s| s.iter().copied())
-                .collect();
-            let mut b: Vec<u32> = Vec::new();
-            let label;
-            let random_next = chunk.len() == 1
-                || (config.sentence_task == SentenceTask::Nsp && rng.random::<f64>() < 0.5);
-            let mut skip = false;
-            if random_next {
-                if chunk.len() == 1 && config.single_chunk == SingleChunkPolicy::Skip
-                    || documents.len() < 2
-                {
-                    skip = true;
-                    label = 0;
-                } else {
-                    label = 1;
-                    let target_b = target.saturating_sub(a.len());
-                    let mut other = index;
-                    for _ in 0..10 {
-                        other = rng.random_range(0..documents.len());
-                        if other != index {
-                            break;
-                        }
-                    }
-                    let random_doc = &documents[other];
-                    let start = rng.random_range(0..random_doc.len());
-                    for seg in &random_doc[start..] {
-                        b.extend_from_slice(seg);
-                        if b.len() >= target_b {
-                            break;
-                        }
-                    }
-                    // Put the unused segments back.
-                    i -= chunk.len() - a_end;
-                }
-            } else if config.sentence_task == SentenceTask::Sop && rng.random::<f64>() < 0.5 {
-                label = 1;
-                b = chunk[a_end..]
-                    .iter()
-                    .flat_map(|s| s.iter().copied())
-                    .collect();
-                std::mem::swap(&mut a, &mut b);
-            } else {
-                label = 0;
-                b = chunk[a_end..]
-                    .iter()
-                    .flat_map(|s| s.iter().copied())
-                    .collect();
-            }
-            if !skip {
+            if let Some(pair) = sentence_pair(documents, index, &chunk, target, config, rng) {
+                // NSP took B from another document: its own unused segments go back.
+                i -= pair.unused;
+                let (mut a, mut b) = (pair.tokens_a, pair.tokens_b);
                 truncate_pair(&mut a, &mut b, max_tokens, rng);
                 if !a.is_empty() && !b.is_empty() {
                     pairs.push(Pair {
                         tokens_a: a,
                         tokens_b: b,
-                        label,
+                        label: pair.label,
                         target_length: target,
                     });
                 }
@@ -137,6 +82,7 @@ pub fn pairs_from_document(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::SingleChunkPolicy;
     use crate::data::rng::derived;
 
     fn doc(lens: &[usize], base: u32) -> Document {

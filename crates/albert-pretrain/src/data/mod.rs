@@ -8,6 +8,7 @@ mod instances;
 mod masking;
 mod rng;
 mod sentences;
+mod sop;
 
 use rand::seq::SliceRandom;
 use rayon::prelude::*;

@@ -2,8 +2,7 @@
 //! derived from `(seed, epoch, document)`, so results do not depend on thread count or order
 //! of work (the original drew n-gram lengths from NumPy's global generator).
 
-use rand::SeedableRng;
-use rand::rngs::StdRng;
+use albert_core::rng::{SeededRng, seeded};
 
 fn splitmix(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -13,6 +12,6 @@ fn splitmix(mut x: u64) -> u64 {
 }
 
 /// The generator for one `(seed, stream, index)` triple.
-pub fn derived(seed: u64, stream: u64, index: u64) -> StdRng {
-    StdRng::seed_from_u64(splitmix(splitmix(splitmix(seed) ^ stream) ^ index))
+pub fn derived(seed: u64, stream: u64, index: u64) -> SeededRng {
+    seeded(splitmix(splitmix(splitmix(seed) ^ stream) ^ index))
 }

@@ -56,11 +56,10 @@ impl CheckpointDir {
         let target = std::fs::read_to_string(&p).map_err(io(&p))?;
         let dir = self.root.join(target.trim());
         if !dir.join("state.json").is_file() {
-            return Err(PretrainError::Corpus(format!(
-                "{}: points to {}, which is not a checkpoint",
-                p.display(),
-                dir.display()
-            )));
+            return Err(PretrainError::Checkpoint {
+                path: p,
+                message: format!("points to {}, which is not a checkpoint", dir.display()),
+            });
         }
         Ok(Some(dir))
     }
@@ -79,8 +78,10 @@ impl CheckpointDir {
     pub fn state(dir: &Path) -> Result<TrainState> {
         let p = dir.join("state.json");
         let text = std::fs::read_to_string(&p).map_err(io(&p))?;
-        serde_json::from_str(&text)
-            .map_err(|e| PretrainError::Corpus(format!("{}: {e}", p.display())))
+        serde_json::from_str(&text).map_err(|e| PretrainError::Checkpoint {
+            path: p.clone(),
+            message: e.to_string(),
+        })
     }
 
     /// Writes a checkpoint: `write_files(tmp_dir)` fills a temporary directory, which then

@@ -87,8 +87,11 @@ pub fn read(path: &Path) -> Result<Vec<MetricsRecord>> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str(l)
-                .map_err(|e| PretrainError::Corpus(format!("{}:{}: {e}", path.display(), i + 1)))
+            serde_json::from_str(l).map_err(|e| PretrainError::Metrics {
+                path: path.to_path_buf(),
+                line: i + 1,
+                message: e.to_string(),
+            })
         })
         .collect()
 }

@@ -6,7 +6,6 @@
 use crate::common;
 
 use albert_pretrain::train::{FinalEval, TrainOptions, pretrain};
-use burn::tensor::Device;
 use common::{shared, tiny_config, without_timing};
 
 #[test]
@@ -16,7 +15,7 @@ fn two_replicas_equal_two_accumulated_micro_batches() {
     assert_eq!(accumulated.run.gradient_accumulation, 2);
     let mut parallel = accumulated.clone();
     parallel.run.gradient_accumulation = 1;
-    let device = Device::flex();
+    let device = crate::common::cpu();
     let tmp = tempfile::tempdir().expect("tmp");
     let (a_dir, b_dir) = (tmp.path().join("accumulated"), tmp.path().join("parallel"));
     let a = pretrain(

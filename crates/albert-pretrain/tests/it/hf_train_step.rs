@@ -137,7 +137,7 @@ fn one_adamw_step_matches_pytorch() {
             })
             .collect();
     let scalar = |k: &str| expected[k].1[0];
-    let device = Device::flex().autodiff();
+    let device = crate::common::cpu().autodiff();
     let hf = HfConfig::from_file(dir.join("config.json")).expect("config");
     let (model, _) = load_hf(
         AlbertForPreTraining::init(&hf.config, 0, &device),

@@ -6,13 +6,12 @@ use crate::common;
 
 use albert_core::checkpoint::read_safetensors;
 use albert_pretrain::train::{TrainOptions, pretrain};
-use burn::tensor::Device;
 use common::{shared, tiny_config};
 
 #[test]
 fn init_continues_from_an_exported_model() {
     let Some(shared) = shared() else { return };
-    let device = Device::flex();
+    let device = crate::common::cpu();
     let tmp = tempfile::tempdir().expect("tmp");
     let first = pretrain(
         &tiny_config(&shared),

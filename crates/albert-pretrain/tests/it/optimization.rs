@@ -96,7 +96,7 @@ fn close(a: &[f64], b: &[f64], tol: f64) {
 
 #[test]
 fn lamb_matches_albert_rule_by_hand() {
-    let device = Device::flex().autodiff();
+    let device = crate::common::cpu().autodiff();
     let mut model = tiny(&device);
     let mut optim = lamb(LambConfig::default());
     let lr = 0.01;
@@ -140,7 +140,7 @@ fn lamb_matches_albert_rule_by_hand() {
 
 #[test]
 fn global_norm_clipping_scales_all_gradients_together() {
-    let device = Device::flex();
+    let device = crate::common::cpu();
     let model = tiny(&device);
     let mut g = grads(&model, &device);
     let squares: f32 = W_GRAD
@@ -174,7 +174,7 @@ fn global_norm_clipping_scales_all_gradients_together() {
 
 #[test]
 fn lamb_state_survives_save_and_load() {
-    let device = Device::flex().autodiff();
+    let device = crate::common::cpu().autodiff();
     let dir = tempfile::tempdir().expect("tmp");
     let lr = 0.01;
     // Two steps straight...

@@ -7,14 +7,13 @@ use crate::common;
 use std::path::Path;
 
 use albert_pretrain::train::{TrainOptions, pretrain};
-use burn::tensor::Device;
 use common::{shared, tiny_config, without_timing};
 
 #[test]
 fn interrupted_and_resumed_equals_uninterrupted() {
     let Some(shared) = shared() else { return };
     let config = tiny_config(&shared);
-    let device = Device::flex();
+    let device = crate::common::cpu();
     let tmp = tempfile::tempdir().expect("tmp");
     let straight = tmp.path().join("straight");
     let a = pretrain(

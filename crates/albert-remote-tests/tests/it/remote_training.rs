@@ -62,7 +62,7 @@ fn two_remote_servers_train_like_one_device() {
     };
     let served = run(&parallel, "two-servers", &remote);
     let one = run(&accumulated, "one-server", &remote[..1]);
-    let local = run(&accumulated, "local", &[Device::flex()]);
+    let local = run(&accumulated, "local", &[albert_runner::device::cpu()]);
     assert_eq!(served.steps, 6);
 
     // The servers execute burn's own ops: two replicas there are exactly one device with two

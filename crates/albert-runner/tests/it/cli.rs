@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 
 use albert_core::checkpoint::{OutTensor, TensorValues, read_safetensors};
 use albert_heads::HeadKind;
-use albert_runner::parity::{belongs_to, compare, shared_dir};
+use albert_runner::parity::{belongs_to, compare};
 
 fn albert(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_albert"))
@@ -59,7 +59,9 @@ fn outputs(path: &Path) -> Vec<OutTensor> {
 
 #[test]
 fn forward_combines_body_and_head_only_weights() {
-    let Some(shared) = shared_dir() else { return };
+    let Some(shared) = albert_testdata::shared() else {
+        return;
+    };
     let dir = shared.join("fixtures/hf-albert/tiny-groups");
     let tmp = tempfile::tempdir().expect("tmp");
     for (head, file) in [("seqcls", "seqcls.safetensors"), ("mc", "mc.safetensors")] {
@@ -94,7 +96,9 @@ fn forward_combines_body_and_head_only_weights() {
 
 #[test]
 fn export_then_forward_reproduces_the_fixture() {
-    let Some(shared) = shared_dir() else { return };
+    let Some(shared) = albert_testdata::shared() else {
+        return;
+    };
     let dir = shared.join("fixtures/hf-albert/tiny");
     let tmp = tempfile::tempdir().expect("tmp");
     let exported = tmp.path().join("qa-model");
@@ -144,7 +148,9 @@ fn export_then_forward_reproduces_the_fixture() {
 
 #[test]
 fn export_writes_the_label_count_the_weights_have() {
-    let Some(shared) = shared_dir() else { return };
+    let Some(shared) = albert_testdata::shared() else {
+        return;
+    };
     let dir = shared.join("fixtures/hf-albert/tiny-groups");
     let tmp = tempfile::tempdir().expect("tmp");
     // config.json has no id2label: the 3 labels come from classifier.weight [3, 64].
@@ -180,7 +186,9 @@ fn info_reports_counts() {
         "seqcls",
     ]);
     assert!(text.contains("12 stored, 12 applied"), "{text}");
-    let Some(shared) = shared_dir() else { return };
+    let Some(shared) = albert_testdata::shared() else {
+        return;
+    };
     let dir = shared.join("fixtures/hf-albert/tiny-groups");
     let text = ok(&[
         "info",
@@ -197,7 +205,9 @@ fn info_reports_counts() {
 
 #[test]
 fn bad_inputs_fail_cleanly() {
-    let Some(shared) = shared_dir() else { return };
+    let Some(shared) = albert_testdata::shared() else {
+        return;
+    };
     let dir = shared.join("fixtures/hf-albert/tiny");
     let tmp = tempfile::tempdir().expect("tmp");
     let config = dir.join("config.json");

@@ -1,12 +1,11 @@
 //! `albert finetune` + `albert evaluate` end to end: a tiny pretraining run's `model/` is
 //! fine-tuned for classification (SST-2-style) and, from random weights, for regression
 //! (STS-B-style); `evaluate` reproduces the best epoch's dev metrics from the saved model and
-//! writes them as flat JSON; bad inputs fail with the file and line named.
+//! writes them as flat JSON; the same command twice saves the same weights; bad inputs fail with
+//! the file and line named.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-use albert_runner::parity::shared_dir;
 
 fn albert(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_albert"))
@@ -62,33 +61,49 @@ fn pretrained(shared: &Path, tmp: &Path) -> PathBuf {
 
 #[test]
 fn finetune_then_evaluate() {
-    let Some(shared) = shared_dir() else { return };
+    let Some(shared) = albert_testdata::shared() else {
+        return;
+    };
     let tmp = tempfile::tempdir().expect("tmp");
     let model = pretrained(&shared, tmp.path());
     let sst = shared.join("data/glue-style/sst2_vader_movie/dev.tsv");
     let (train, dev) = (tmp.path().join("train.tsv"), tmp.path().join("dev.tsv"));
     head(&sst, &train, 0, 64);
     head(&sst, &dev, 64, 32);
+    let finetune = |out: &Path| {
+        ok(&albert(&[
+            "finetune",
+            "--task",
+            "classification",
+            "--model",
+            s(&model),
+            "--train",
+            s(&train),
+            "--dev",
+            s(&dev),
+            "--out",
+            s(out),
+            "--epochs",
+            "2",
+            "--batch-size",
+            "16",
+            "--max-seq-length",
+            "32",
+            "--seed",
+            "42",
+        ]))
+    };
     let out = tmp.path().join("cls");
-    let log = ok(&albert(&[
-        "finetune",
-        "--task",
-        "classification",
-        "--model",
-        s(&model),
-        "--train",
-        s(&train),
-        "--dev",
-        s(&dev),
-        "--out",
-        s(&out),
-        "--epochs",
-        "2",
-        "--batch-size",
-        "16",
-        "--max-seq-length",
-        "32",
-    ]));
+    let log = finetune(&out);
+    // The same command again (classifier dropout 0.1 draws masks): the same weights, bit for
+    // bit.
+    let again = tmp.path().join("cls-again");
+    finetune(&again);
+    let weights = |dir: &Path| std::fs::read(dir.join("model/model.safetensors")).expect("weights");
+    assert!(
+        weights(&out) == weights(&again),
+        "two runs of the same finetune command with --seed 42 saved different weights"
+    );
     assert!(log.contains("best epoch"), "{log}");
     for f in [
         "model/config.json",

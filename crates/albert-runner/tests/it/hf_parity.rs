@@ -7,16 +7,17 @@ use albert_core::checkpoint::MissingPolicy;
 use albert_runner::forward::{ForwardOptions, run};
 use albert_runner::inputs::ReferenceInputs;
 use albert_runner::models::AnyModel;
-use albert_runner::parity::{check_fixture, shared_dir};
-use burn::tensor::Device;
+use albert_runner::parity::check_fixture;
 
 const TOLERANCE: f32 = 1e-4;
 
 fn check(name: &str, expected_tensors: usize) {
-    let Some(shared) = shared_dir() else { return };
+    let Some(shared) = albert_testdata::shared() else {
+        return;
+    };
     let outcome = check_fixture(
         &shared.join("fixtures/hf-albert").join(name),
-        &Device::flex(),
+        &albert_runner::device::cpu(),
         TOLERANCE,
     )
     .unwrap_or_else(|e| panic!("{e}"));
@@ -44,9 +45,11 @@ fn tiny_groups_all_heads_match_hf() {
 
 #[test]
 fn light_batches_drop_per_layer_outputs_only() {
-    let Some(shared) = shared_dir() else { return };
+    let Some(shared) = albert_testdata::shared() else {
+        return;
+    };
     let dir = shared.join("fixtures/hf-albert/tiny");
-    let device = Device::flex();
+    let device = albert_runner::device::cpu();
     let hf = HfConfig::from_file(dir.join("config.json")).expect("config");
     let inputs = ReferenceInputs::from_file(&dir.join("inputs.json")).expect("inputs");
     let (model, _) = AnyModel::load(

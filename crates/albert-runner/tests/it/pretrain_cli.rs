@@ -4,8 +4,6 @@
 use std::path::Path;
 use std::process::Command;
 
-use albert_runner::parity::shared_dir;
-
 fn albert(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_albert"))
         .args(args)
@@ -26,7 +24,9 @@ fn config(corpus: &Path, tokenizer: &Path, extra: &str) -> String {
 
 #[test]
 fn tiny_pretraining_run_writes_everything() {
-    let Some(shared) = shared_dir() else { return };
+    let Some(shared) = albert_testdata::shared() else {
+        return;
+    };
     let tmp = tempfile::tempdir().expect("tmp");
     let cfg = tmp.path().join("pretrain.toml");
     let corpus = shared.join("data/pretrain/sample.txt");
@@ -89,7 +89,9 @@ fn tiny_pretraining_run_writes_everything() {
 
 #[test]
 fn bad_configs_and_corpora_fail_cleanly() {
-    let Some(shared) = shared_dir() else { return };
+    let Some(shared) = albert_testdata::shared() else {
+        return;
+    };
     let tmp = tempfile::tempdir().expect("tmp");
     let tokenizer = shared.join("fixtures/tokenizer/spiece.model");
     let empty = tmp.path().join("empty.txt");

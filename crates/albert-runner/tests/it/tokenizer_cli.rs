@@ -3,8 +3,6 @@
 use std::path::Path;
 use std::process::Command;
 
-use albert_runner::parity::shared_dir;
-
 fn albert(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_albert"))
         .args(args)
@@ -18,7 +16,9 @@ fn s(p: &Path) -> &str {
 
 #[test]
 fn encode_reproduces_both_reference_tokenizers_in_order() {
-    let Some(shared) = shared_dir() else { return };
+    let Some(shared) = albert_testdata::shared() else {
+        return;
+    };
     let fixture = shared.join("fixtures/tokenizer");
     let cases: Vec<serde_json::Value> = std::fs::read_to_string(fixture.join("encodings.jsonl"))
         .expect("read")
@@ -75,7 +75,9 @@ fn encode_reproduces_both_reference_tokenizers_in_order() {
 
 #[test]
 fn train_then_encode_with_the_result() {
-    let Some(shared) = shared_dir() else { return };
+    let Some(shared) = albert_testdata::shared() else {
+        return;
+    };
     let tmp = tempfile::tempdir().expect("tmp");
     let vocab = tmp.path().join("vocab");
     let o = albert(&[
@@ -119,7 +121,9 @@ fn train_then_encode_with_the_result() {
 
 #[test]
 fn bad_encode_inputs_name_file_and_line() {
-    let Some(shared) = shared_dir() else { return };
+    let Some(shared) = albert_testdata::shared() else {
+        return;
+    };
     let model = shared.join("fixtures/tokenizer/spiece.model");
     let tmp = tempfile::tempdir().expect("tmp");
     let out = tmp.path().join("out.jsonl");
@@ -137,7 +141,7 @@ fn bad_encode_inputs_name_file_and_line() {
         (
             "utf8.jsonl",
             b"{\"text\": \"a\xffb\"}\n".to_vec(),
-            "line 1: invalid UTF-8",
+            "utf8.jsonl:1: invalid UTF-8",
         ),
     ] {
         let input = tmp.path().join(name);

@@ -7,8 +7,8 @@ use crate::common;
 use std::path::PathBuf;
 use std::process::Command;
 
+use albert_tokenizer::lines::read_lines;
 use albert_tokenizer::proto::{ModelProto, PieceType};
-use albert_tokenizer::train::read_lines;
 use albert_tokenizer::{AlbertTokenizer, EncodeOptions, SentencePieceModel, TrainerConfig, train};
 
 fn corpus() -> Option<PathBuf> {

@@ -4,11 +4,13 @@
 //! `.ci/run`, which installs lavapipe).
 
 use albert_runner::device::{device, probe};
-use albert_runner::parity::{check_fixture, shared_dir};
+use albert_runner::parity::check_fixture;
 
 #[test]
 fn hf_fixtures_match_on_wgpu() {
-    let Some(shared) = shared_dir() else { return };
+    let Some(shared) = albert_testdata::shared() else {
+        return;
+    };
     let device = device("wgpu").expect("built with wgpu");
     if let Err(e) = probe(&device, "wgpu") {
         assert!(

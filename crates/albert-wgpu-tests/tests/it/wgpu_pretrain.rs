@@ -7,7 +7,6 @@ use std::path::Path;
 
 use albert_pretrain::train::{PretrainConfig, TrainOptions, pretrain};
 use albert_runner::device::{device, probe};
-use albert_runner::parity::shared_dir;
 
 fn tiny_config(shared: &Path) -> PretrainConfig {
     let text =
@@ -17,7 +16,9 @@ fn tiny_config(shared: &Path) -> PretrainConfig {
 
 #[test]
 fn tiny_pretraining_on_wgpu_follows_cpu() {
-    let Some(shared) = shared_dir() else { return };
+    let Some(shared) = albert_testdata::shared() else {
+        return;
+    };
     let gpu = device("wgpu").expect("built with wgpu");
     if let Err(e) = probe(&gpu, "wgpu") {
         assert!(

@@ -57,7 +57,14 @@ pub fn train<T: FinetuneTask>(
         config,
         "accuracy",
         &files,
-        &Device::flex(),
+        &cpu(),
     )
     .expect("finetune")
+}
+
+/// burn's flex CPU device with albert-kernels' fused kernels installed (as the `albert` binary
+/// runs it).
+pub fn cpu() -> Device {
+    albert_kernels::install();
+    Device::flex()
 }

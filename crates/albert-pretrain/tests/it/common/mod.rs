@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use burn::tensor::Device;
+
 use albert_pretrain::train::PretrainConfig;
 use albert_pretrain::train::metrics::MetricsRecord;
 
@@ -10,7 +12,7 @@ pub use albert_testdata::shared_path;
 
 /// The shared folder itself, when it holds `data`.
 pub fn shared() -> Option<PathBuf> {
-    shared_path("data").and_then(|d| d.parent().map(Path::to_path_buf))
+    albert_testdata::shared()
 }
 
 /// A tiny model on `data/pretrain/sample.txt`: 12 steps of 2 × 4 sequences.
@@ -31,4 +33,11 @@ pub fn tiny_config(shared: &Path) -> PretrainConfig {
 /// The records without their wall-clock fields.
 pub fn without_timing(records: &[MetricsRecord]) -> Vec<MetricsRecord> {
     records.iter().map(MetricsRecord::without_timing).collect()
+}
+
+/// burn's flex CPU device with albert-kernels' fused kernels installed (as the `albert` binary
+/// runs it).
+pub fn cpu() -> Device {
+    albert_kernels::install();
+    Device::flex()
 }

@@ -182,9 +182,8 @@ pub(super) fn linear_forward(
     } else if w.cols >= WIDE_OUTPUT * (x.cols + 1) {
         return gemm_new(&x.with_ones_column(), &w.with_row(bias), 1.0, true);
     }
-    // The bias rows (plus the residual's), written by parallel tasks of whole rows (a serial
-    // fill of the output was ~4% of albert-base inference with the other core idle), then
-    // accumulated into.
+    // The bias rows (plus the residual's), written by parallel tasks of whole rows (not a serial
+    // fill while the other cores wait; docs/benchmarks.md, change 16), then accumulated into.
     // SAFETY: every task is whole `n`-long rows (its length a multiple of `n`), and each row
     // is written element by element from `bias` (zipped with the residual's row of the same
     // length, checked above).

@@ -3,15 +3,13 @@
 //! Every op of a burn CPU backend allocates its output afresh, and activations are megabytes:
 //! glibc serves blocks above its mmap threshold (128 KiB at first, adapting up to 32 MiB) with
 //! `mmap` and gives freed heap tops back to the kernel past its trim threshold (128 KiB), so a
-//! training step keeps faulting in and zeroing fresh pages (`clear_page_erms` and page faults
-//! were ~7% of an albert-base step's profile, more of the tiny model's). Raising both
-//! thresholds keeps freed buffers in the heap for the next step's allocations of the same
-//! sizes. Blocks above the largest threshold glibc accepts (32 MiB: albert-base's MLM logits
-//! for 8 × 128 tokens are 123 MB) would still be mapped afresh and faulted in on every
-//! forward, so mapping is turned off altogether (`M_MMAP_MAX` 0): they too come from the heap
-//! and are reused (albert-base inference 1.13× faster, peak RSS 209 → 200 MiB; training
-//! unchanged). Peak RSS is unchanged or lower in our measurements (it is the high-water mark
-//! either way); memory is returned to the kernel less eagerly.
+//! training step keeps faulting in and zeroing fresh pages. Raising both thresholds keeps freed
+//! buffers in the heap for the next step's allocations of the same sizes. Blocks above the
+//! largest threshold glibc accepts (32 MiB: albert-base's MLM logits for 8 × 128 tokens are
+//! 123 MB) would still be mapped afresh and faulted in on every forward, so mapping is turned
+//! off altogether (`M_MMAP_MAX` 0): they too come from the heap and are reused. Memory is
+//! returned to the kernel less eagerly; the peak RSS is the high-water mark either way. The
+//! measured effect is in `docs/benchmarks.md`.
 //!
 //! Binaries call [`tune_allocator`] first thing in `main` (the `albert` CLI and `albert-bench`
 //! do); library users may do the same. `ALBERT_MALLOC_TUNING=0`, or any `MALLOC_*_` /

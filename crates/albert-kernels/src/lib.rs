@@ -1,7 +1,24 @@
-//! Fused CPU kernels for the `flex` backend (feature `flex-kernels`), as a burn backend
-//! extension: one pass forward and one pass backward where burn composes several element-wise
-//! ops, each multi-threaded and with a vectorisable `exp` (flex's unary ops call libm's scalar
-//! `expf` on one thread).
+//! # albert-kernels
+//!
+//! Fused, multi-threaded CPU kernels for burn's `flex` backend, plugged into the ALBERT model
+//! through [`albert_core::ops::Kernels`]: call [`install`] once at the start of a program and
+//! every linear layer, LayerNorm, GELU and attention of an ALBERT model on a flex device (with
+//! or without autodiff) runs here; other devices keep burn's composed ops. The `albert` binary
+//! and `albert-bench` install them when they pick the CPU device.
+//!
+//! ```no_run
+//! albert_kernels::memory::tune_allocator(); // first thing in `main`, before threads start
+//! albert_kernels::install();
+//! let device = burn::tensor::Device::flex();
+//! // build, load and run an `albert_core` model on `device` as usual
+//! ```
+//!
+//! The kernels are registered with burn's backend-extension mechanism
+//! (`#[backend_extension(Flex, Autodiff)]`): a flex implementation (rayon chunks, a branch-free
+//! `exp` the compiler vectorises, reductions through 16 independent lanes so they vectorise too)
+//! and an autodiff implementation with its own backward. One pass forward and one pass backward
+//! where burn composes several element-wise ops (flex's unary ops call libm's scalar `expf` on
+//! one thread):
 //!
 //! - [`gelu_tanh`]: HF's `gelu_new`, forward `x·σ(u)` with `u = 2√(2/π)·x·(1 + 0.044715x²)`,
 //!   backward `g·(σ(u) + x·σ(u)(1 − σ(u))·u')`.
@@ -11,31 +28,34 @@
 //!   `r = 1/√(σ² + ε)` recomputed per row, `dx = r·(g·γ − mean(g·γ) − x̂·mean(g·γ·x̂))`,
 //!   `dγ = Σ_rows g·x̂`, `dβ = Σ_rows g`, the sums in a fixed chunk order (deterministic for any
 //!   thread count).
-//!
+//! - [`linear`], [`linear_residual`]: one `gemm` whose output starts as the (residual and) bias
+//!   rows, or takes the bias as one more inner dimension when the output is wide; the backward
+//!   is two strided `gemm`s and a column sum.
 //! - [`masked_softmax`]: attention probabilities `softmax(scores + mask)` over the last axis, the
 //!   additive key mask broadcast over heads and queries, in place on the scores buffer when it
 //!   is not shared; backward `dS = y·(g − Σ g·y)` in one pass (in place on the incoming
-//!   gradient). burn's `softmax` is max, subtract, `exp`, sum and divide (plus the mask's add),
-//!   each a pass over the `B·heads·n·n` scores with a backward of its own.
+//!   gradient).
+//! - [`attention_scores`], [`attention_context`]: per-(item, head) products straight from and
+//!   into the `[B, n, H]` projections (no head transposes), with their backward.
 //! - [`attention_rows`] (inference): `softmax(q·kᵀ/√d + mask)·v` for every (item, head) in
-//!   parallel, reading `q`, `k`, `v` straight from the projections' `[B, n, H]` rows and
-//!   writing the context in the same layout (no head transposes), one `n × n` scratch per
-//!   thread, the two matmuls through `gemm` (the crate flex uses) and the softmax as above.
-//!   flex's own attention op does the same per head but with a scalar softmax and libm `expf`,
-//!   after copying the transposed `q`, `k`, `v` and a materialised bias.
+//!   parallel, one `n × n` scratch per thread, the two products through `gemm` (the crate flex
+//!   uses) and the softmax as above.
 //!
-//! The kernels run on flex devices and their autodiff; [`on_flex`] says when a tensor can take
-//! this path (other backends keep the composed burn ops).
+//! [`on_flex`] says when a tensor can take these kernels; [`DISABLE_ENV`] turns them off at run
+//! time. [`memory`] tunes glibc's allocator for tensor workloads.
 
 use burn::backend::{Backend, Dispatch, backend_extension, tensor::FloatTensor};
 use burn::tensor::{Device, Tensor};
 
 mod autodiff;
 mod flex;
+mod install;
 mod math;
 mod matmul;
+pub mod memory;
 mod storage;
 
+pub use install::{FlexKernels, install};
 pub use math::exp_approx;
 
 /// `2·√(2/π)`.

@@ -38,7 +38,6 @@ fn fused_masked_softmax_matches_burn_forward_and_backward() {
                 softmax(scores + mask.clone(), 3)
             };
             let grads = (y.clone() * weights.clone()).sum().backward();
-            let values = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().expect("f32");
             (values(y), values(x.grad(&grads).expect("dx")), values(keep))
         };
         let (fused, reference) = (run(true), run(false));
@@ -165,18 +164,16 @@ fn fused_linear_matches_burn_forward_and_backward() {
                 (false, true) => ri + xi.matmul(wi) + b.clone().unsqueeze::<2>(),
             };
             let grads = (y.clone() * weights.clone()).sum().backward();
-            let v2 = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().expect("f32");
-            let v1 = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().expect("f32");
             let dr = if residual {
-                v2(r.grad(&grads).expect("dr"))
+                values(r.grad(&grads).expect("dr"))
             } else {
                 Vec::new()
             };
             (
-                v2(y),
-                v2(x.grad(&grads).expect("dx")),
-                v2(w.grad(&grads).expect("dw")),
-                v1(b.grad(&grads).expect("db")),
+                values(y),
+                values(x.grad(&grads).expect("dx")),
+                values(w.grad(&grads).expect("dw")),
+                values(b.grad(&grads).expect("db")),
                 dr,
             )
         };
@@ -220,8 +217,6 @@ fn head_products_case(device: &Device, b: usize, n: usize, heads: usize, d: usiz
     let w_c = normal([b, n, h]);
     let split = |t: Tensor<3>| t.reshape([b, n, heads, d]).swap_dims(1, 2);
     let scale = 0.3;
-    let v4 = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().expect("f32");
-    let v3 = |t: Tensor<3>| t.into_data().try_to_vec::<f32>().expect("f32");
 
     let scores = |fused: bool| {
         let (q, k) = (q0.clone().require_grad(), k0.clone().require_grad());
@@ -232,9 +227,9 @@ fn head_products_case(device: &Device, b: usize, n: usize, heads: usize, d: usiz
         };
         let grads = (s.clone() * w_s.clone()).sum().backward();
         (
-            v4(s),
-            v3(q.grad(&grads).expect("dq")),
-            v3(k.grad(&grads).expect("dk")),
+            values(s),
+            values(q.grad(&grads).expect("dq")),
+            values(k.grad(&grads).expect("dk")),
         )
     };
     let (f, r) = (scores(true), scores(false));
@@ -254,9 +249,9 @@ fn head_products_case(device: &Device, b: usize, n: usize, heads: usize, d: usiz
         };
         let grads = (c.clone() * w_c.clone()).sum().backward();
         (
-            v3(c),
-            v4(p.grad(&grads).expect("dp")),
-            v3(v.grad(&grads).expect("dv")),
+            values(c),
+            values(p.grad(&grads).expect("dp")),
+            values(v.grad(&grads).expect("dv")),
         )
     };
     let (f, r) = (context(true), context(false));
@@ -274,4 +269,201 @@ fn assert_close(what: &str, a: &[f32], r: &[f32]) {
             "{what}: {x} vs {y}"
         );
     }
+}
+
+/// The fused GELU, through albert-core's `ops` with the kernels installed, against the composed
+/// ops: values and input gradients, on an autodiff flex device, over a non-contiguous
+/// (transposed) input.
+#[test]
+fn fused_gelu_matches_composed_forward_and_backward() {
+    use albert_core::ops::{gelu_tanh, gelu_tanh_composed};
+    use burn::tensor::Distribution;
+    assert!(install());
+    let device = Device::flex().autodiff();
+    assert!(on_flex(&device));
+    let base = Tensor::<2>::random([48, 700], Distribution::Normal(0.0, 3.0), &device);
+    let weights = Tensor::<2>::random([700, 48], Distribution::Uniform(-1.0, 1.0), &device);
+    let run = |fused: bool| {
+        let x = base.clone().detach().require_grad();
+        let xt = x.clone().transpose();
+        let y = if fused {
+            gelu_tanh(xt)
+        } else {
+            gelu_tanh_composed(xt)
+        };
+        let grads = (y.clone() * weights.clone()).sum().backward();
+        let g = x.grad(&grads).expect("grad");
+        (values(y), values(g))
+    };
+    let (y_fused, g_fused) = run(true);
+    let (y_ref, g_ref) = run(false);
+    for (a, b) in y_fused.iter().zip(&y_ref).chain(g_fused.iter().zip(&g_ref)) {
+        assert!(
+            (a - b).abs() <= 2e-6 * (1.0 + b.abs()),
+            "fused {a} vs composed {b}"
+        );
+    }
+    assert_eq!(y_fused.len(), 48 * 700);
+}
+
+/// The fused LayerNorm, through albert-core's `ops` with the kernels installed, against burn's
+/// module: output and the gradients of the input, `γ` and `β`, on an autodiff flex device with a
+/// non-contiguous input and non-trivial `γ`, `β`.
+#[test]
+fn fused_layer_norm_matches_burn_forward_and_backward() {
+    use albert_core::init::layer_norm as new_layer_norm;
+    use burn::tensor::Distribution;
+    assert!(install());
+    let device = Device::flex().autodiff();
+    let (rows, h, eps) = (300, 96, 1e-12);
+    let mut ln = new_layer_norm(h, eps, &device);
+    ln.gamma = ln
+        .gamma
+        .map(|_| Tensor::random([h], Distribution::Uniform(0.5, 1.5), &device).require_grad());
+    ln.beta = ln.beta.map(|b| {
+        b.map(|_| Tensor::random([h], Distribution::Normal(0.0, 0.3), &device).require_grad())
+    });
+    let base = Tensor::<2>::random([h, rows], Distribution::Normal(1.0, 2.0), &device);
+    let weights = Tensor::<2>::random([rows, h], Distribution::Uniform(-1.0, 1.0), &device);
+    let run = |fused: bool| {
+        let x = base.clone().detach().require_grad();
+        let xt = x.clone().transpose();
+        let y = if fused {
+            albert_core::ops::layer_norm(&ln, eps, xt)
+        } else {
+            ln.forward(xt)
+        };
+        let grads = (y.clone() * weights.clone()).sum().backward();
+        let beta = ln.beta.as_ref().expect("beta").val();
+        (
+            values(y),
+            values(x.grad(&grads).expect("dx")),
+            values(ln.gamma.val().grad(&grads).expect("dgamma")),
+            values(beta.grad(&grads).expect("dbeta")),
+        )
+    };
+    let (fused, reference) = (run(true), run(false));
+    let close = |what: &str, a: &[f32], b: &[f32], tol: f32| {
+        assert_eq!(a.len(), b.len(), "{what}");
+        for (x, y) in a.iter().zip(b) {
+            assert!(
+                (x - y).abs() <= tol * (1.0 + y.abs()),
+                "{what}: fused {x} vs burn {y}"
+            );
+        }
+    };
+    close("y", &fused.0, &reference.0, 1e-5);
+    close("dx", &fused.1, &reference.1, 1e-4);
+    close("dgamma", &fused.2, &reference.2, 1e-4);
+    close("dbeta", &fused.3, &reference.3, 1e-4);
+    assert_eq!(fused.2.len(), h);
+}
+
+/// albert-core's `ops::linear_rows_residual` takes the residual kernel only when the dropout
+/// is the identity: on flex's autodiff device with p = 0.9 in training most outputs are the
+/// residual alone (the dropped product adds exactly 0); with p = 0 the fused result equals
+/// `residual + linear(x)`.
+#[test]
+fn residual_kernel_keeps_an_active_dropout() {
+    use albert_core::ops::{linear_rows, linear_rows_residual};
+    use burn::nn::{DropoutConfig, LinearConfig};
+    use burn::tensor::Distribution;
+    assert!(install());
+    let device = Device::flex().autodiff();
+    let linear = LinearConfig::new(8, 8).init(&device);
+    let x = Tensor::<3>::random([2, 16, 8], Distribution::Normal(0.0, 1.0), &device);
+    let r = Tensor::<3>::random([2, 16, 8], Distribution::Normal(0.0, 1.0), &device);
+
+    let dropout = DropoutConfig::new(0.9).init();
+    let dropped = values(linear_rows_residual(
+        &linear,
+        &dropout,
+        x.clone(),
+        r.clone(),
+    ));
+    let residual = values(r.clone());
+    let kept = dropped
+        .iter()
+        .zip(&residual)
+        .filter(|(y, r)| y == r)
+        .count();
+    assert!(
+        kept > 150,
+        "{kept} of 256 outputs are the residual alone (p = 0.9)"
+    );
+
+    let dropout = DropoutConfig::new(0.0).init();
+    let fused = values(linear_rows_residual(
+        &linear,
+        &dropout,
+        x.clone(),
+        r.clone(),
+    ));
+    let want = values(r + linear_rows(&linear, x));
+    for (a, b) in fused.iter().zip(&want) {
+        assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{a} vs {b}");
+    }
+}
+
+/// albert-core's `ops::attention` with the kernels installed — the inference kernel (no
+/// autodiff, no probabilities) and the training kernels (scores, masked softmax, context) —
+/// against the formula written out with burn's ops on split heads, padded keys included, a
+/// head size whose square root is not a power of two.
+#[test]
+fn attention_kernels_match_the_formula() {
+    use albert_core::ops::attention;
+    use burn::nn::DropoutConfig;
+    use burn::tensor::activation::softmax;
+    use burn::tensor::{Distribution, TensorData};
+    assert!(install());
+    let (b, n, heads, d) = (2, 5, 4, 8);
+    let h = heads * d;
+    for device in [Device::flex(), Device::flex().autodiff()] {
+        let normal = || Tensor::<3>::random([b, n, h], Distribution::Normal(0.0, 1.0), &device);
+        let (q, k, v) = (normal(), normal(), normal());
+        // Second sequence: its last two keys are padding.
+        let mut mask = vec![0.0f32; b * n];
+        mask[2 * n - 2..].fill(f32::MIN);
+        let mask = Tensor::<4>::from_data(TensorData::new(mask, [b, 1, 1, n]), &device);
+
+        let split = |t: Tensor<3>| t.reshape([b, n, heads, d]).swap_dims(1, 2);
+        let scores = split(q.clone()).matmul(split(k.clone()).swap_dims(2, 3)) / (d as f64).sqrt();
+        let want_probs = softmax(scores + mask.clone(), 3);
+        let want = want_probs
+            .clone()
+            .matmul(split(v.clone()))
+            .swap_dims(1, 2)
+            .reshape([b, n, h]);
+        let (want, want_probs) = (values(want), values(want_probs));
+
+        let dropout = DropoutConfig::new(0.0).init();
+        for return_probs in [false, true] {
+            let (context, probs) = attention(
+                q.clone(),
+                k.clone(),
+                v.clone(),
+                mask.clone(),
+                heads,
+                &dropout,
+                return_probs,
+            );
+            assert_eq!(probs.is_some(), return_probs);
+            assert_close("context", &values(context), &want);
+            if let Some(p) = probs {
+                let p = values(p);
+                assert_close("probabilities", &p, &want_probs);
+                // Padded keys get exactly 0.
+                assert!(
+                    p[heads * n * n..]
+                        .chunks(n)
+                        .all(|row| row[n - 2..] == [0.0, 0.0])
+                );
+            }
+        }
+    }
+}
+
+/// A tensor's values as `f32`.
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().expect("f32")
 }

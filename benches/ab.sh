@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# A/B runs of `albert-bench model`, the two sides alternating, 3 rounds per scenario (tiny and
+# albert-base, inference and training step); prints the median ms per step and peak RSS of each
+# side and the speed ratio.
+#
+#   benches/ab.sh env [VAR]   # one release binary, VAR=0 (A) against VAR=1 (B);
+#                             #   VAR: ALBERT_FLEX_KERNELS (default: albert-kernels' fused
+#                             #   kernels) or ALBERT_MALLOC_TUNING (the allocator tuning)
+#   benches/ab.sh rev [REV]   # albert-bench built at git revision REV (A, default HEAD)
+#                             #   against the working tree (B): before/after a change
+#
+# Records go to $OUT (default: a temporary file). ROUNDS overrides the 3 rounds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-env}
+rounds=${ROUNDS:-3}
+tmp=$(mktemp -d)
+out=${OUT:-$tmp/ab.jsonl}
+: > "$out"
+cargo build --release --quiet -p albert-benches --bin albert-bench
+cp target/release/albert-bench "$tmp/albert-bench-b"
+case "$mode" in
+  env)
+    var=${2:-ALBERT_FLEX_KERNELS}
+    side_a=(env "$var=0" "$tmp/albert-bench-b"); side_b=(env "$var=1" "$tmp/albert-bench-b")
+    label="$var=0 (A) vs $var=1 (B)"
+    ;;
+  rev)
+    rev=${2:-HEAD}
+    git worktree add --detach --quiet "$tmp/base" "$rev"
+    # The same target directory: the dependencies are not rebuilt, only the workspace crates.
+    (cd "$tmp/base" && CARGO_TARGET_DIR="$OLDPWD/target" \
+      cargo build --release --quiet -p albert-benches --bin albert-bench)
+    cp target/release/albert-bench "$tmp/albert-bench-a"
+    git worktree remove --force "$tmp/base"
+    # The working tree's binary again (the revision's build replaced it in target/).
+    cargo build --release --quiet -p albert-benches --bin albert-bench
+    side_a=("$tmp/albert-bench-a"); side_b=("$tmp/albert-bench-b")
+    label="$rev (A) vs working tree (B)"
+    ;;
+  *) echo "usage: benches/ab.sh env [VAR] | rev [REV]" >&2; exit 2 ;;
+esac
+for sc in "tiny infer 32 128 20" "tiny train 32 128 10" "base infer 8 128 3" "base train 8 128 3"; do
+  set -- $sc
+  for round in $(seq "$rounds"); do
+    for side in a b; do
+      if [ $side = a ]; then cmd=("${side_a[@]}"); else cmd=("${side_b[@]}"); fi
+      rec=$("${cmd[@]}" model --size $1 --mode $2 --batch $3 --seq $4 --iters $5 2>/dev/null | tail -1)
+      echo "{\"side\": \"$side\", \"round\": $round, \"record\": $rec}" >> "$out"
+    done
+  done
+done
+python3 - "$out" "$label" "$rounds" <<'PY'
+import json, sys, statistics as st
+rows = [json.loads(l) for l in open(sys.argv[1])]
+by = {}
+for r in rows:
+    by.setdefault(r['record']['scenario'], {}).setdefault(r['side'], []).append(r['record'])
+print(f"{sys.argv[2]}, medians of {sys.argv[3]} rounds:")
+for sc, d in by.items():
+    a = st.median([x['median_s'] for x in d['a']]); b = st.median([x['median_s'] for x in d['b']])
+    ra = st.median([x['peak_rss_mib'] for x in d['a']]); rb = st.median([x['peak_rss_mib'] for x in d['b']])
+    print(f"{sc}: A {a*1000:.1f} ms, B {b*1000:.1f} ms, B speed {a/b:.2f}x A; peak RSS {ra:.0f} -> {rb:.0f} MiB")
+PY

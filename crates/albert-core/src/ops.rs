@@ -1,0 +1,281 @@
+//! The model's hot operations — linear layers on rows, LayerNorm, the activation, multi-head
+//! attention — and the one place that chooses how each runs: through the fused [`Kernels`]
+//! installed for the tensor's device, or through burn's composed ops.
+//!
+//! Model code calls these functions and never names a backend. Fused kernels for a backend live
+//! in their own crate (`albert-kernels`: multi-threaded CPU kernels for burn's `flex` backend)
+//! and are installed once per process by the binary ([`install_kernels`]); every device they do
+//! not support, and every device when none are installed, takes burn's composed ops, which run
+//! on any backend (wgpu, CUDA, remote).
+
+use std::sync::OnceLock;
+
+use burn::nn::{Dropout, LayerNorm, Linear};
+use burn::tensor::activation::{gelu, relu, sigmoid, softmax};
+use burn::tensor::module::attention as fused_attention;
+use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::{Device, Tensor};
+
+use crate::config::HiddenAct;
+
+/// Fused implementations of the hot operations for some devices. The shapes are the ones the
+/// functions of this module pass: rows (`[rows, features]`) for the element-wise and linear
+/// ops, `[B, n, H]` projections (heads side by side) and an additive key mask `[B, 1, 1, n]`
+/// for attention. Each method must compute what its composed counterpart in this module
+/// computes, with gradients on autodiff devices unless it says otherwise.
+pub trait Kernels: Send + Sync + std::fmt::Debug {
+    /// Whether these kernels run tensors on `device`.
+    fn supports(&self, device: &Device) -> bool;
+    /// `x·w + b` for `x` `[rows, in]`, `w` `[in, out]` (possibly a transposed view), `b` `[out]`.
+    fn linear(&self, x: Tensor<2>, w: Tensor<2>, b: Tensor<1>) -> Tensor<2>;
+    /// `residual + x·w + b`, `residual` `[rows, out]`.
+    fn linear_residual(
+        &self,
+        x: Tensor<2>,
+        w: Tensor<2>,
+        b: Tensor<1>,
+        residual: Tensor<2>,
+    ) -> Tensor<2>;
+    /// `(x − μ)/√(σ² + ε)·γ + β` over the last axis of `x` `[rows, features]`.
+    fn layer_norm(
+        &self,
+        x: Tensor<2>,
+        gamma: Tensor<1>,
+        beta: Tensor<1>,
+        epsilon: f64,
+    ) -> Tensor<2>;
+    /// HF's `gelu_new` element-wise.
+    fn gelu_tanh(&self, x: Tensor<2>) -> Tensor<2>;
+    /// `softmax(q_h·k_hᵀ/√d + mask)` for every head (`d = H / heads`), `[B, heads, n, n]`.
+    fn attention_probs(
+        &self,
+        q: Tensor<3>,
+        k: Tensor<3>,
+        mask: Tensor<4>,
+        heads: usize,
+    ) -> Tensor<4>;
+    /// Every head's context `p_h·v_h`, side by side as `[B, n, H]`.
+    fn attention_context(&self, probs: Tensor<4>, v: Tensor<3>, heads: usize) -> Tensor<3>;
+    /// `softmax(q_h·k_hᵀ/√d + mask)·v_h` for every head as `[B, n, H]`, for inference: only
+    /// called on devices without autodiff, so it needs no backward.
+    fn attention_inference(
+        &self,
+        q: Tensor<3>,
+        k: Tensor<3>,
+        v: Tensor<3>,
+        mask: Tensor<4>,
+        heads: usize,
+    ) -> Tensor<3>;
+}
+
+static INSTALLED: OnceLock<&'static dyn Kernels> = OnceLock::new();
+
+/// Installs `kernels` for this process: from now on every operation of this module on a device
+/// they support runs through them. The first installation stays; returns whether this one was
+/// it.
+pub fn install_kernels(kernels: &'static dyn Kernels) -> bool {
+    INSTALLED.set(kernels).is_ok()
+}
+
+/// The installed kernels, if any ([`install_kernels`]).
+pub fn installed_kernels() -> Option<&'static dyn Kernels> {
+    INSTALLED.get().copied()
+}
+
+/// The installed kernels if they support `device`.
+fn kernels_for(device: &Device) -> Option<&'static dyn Kernels> {
+    installed_kernels().filter(|k| k.supports(device))
+}
+
+/// `[B, n, in]` → `[B·n, in]`.
+pub fn flatten(x: Tensor<3>) -> Tensor<2> {
+    let [b, n, d] = x.dims();
+    x.reshape([b * n, d])
+}
+
+/// `[…, d]` → `[rows, d]` and the dims to restore.
+fn as_rows<const D: usize>(x: Tensor<D>) -> (Tensor<2>, [usize; D]) {
+    let dims = x.dims();
+    let d = dims[D - 1];
+    let rows = dims[..D - 1].iter().product();
+    (x.reshape([rows, d]), dims)
+}
+
+/// `x·w + b` for `x` `[rows, in]`, `w` `[in, out]`, `b` `[out]`.
+pub fn affine(x: Tensor<2>, w: Tensor<2>, b: Tensor<1>) -> Tensor<2> {
+    match kernels_for(&x.device()) {
+        Some(k) => k.linear(x, w, b),
+        None => x.matmul(w) + b.unsqueeze::<2>(),
+    }
+}
+
+/// `linear(x)` on `[rows, in]` rows.
+pub fn linear(linear: &Linear, x: Tensor<2>) -> Tensor<2> {
+    match &linear.bias {
+        Some(b) => affine(x, linear.weight.val(), b.val()),
+        None => linear.forward(x),
+    }
+}
+
+/// `linear` applied at every position as one `[B·n, in]` product: `[B, n, in]` → `[B, n, out]`.
+/// (burn's `Linear` on a 3-D input runs `B` products against a broadcast weight and reduces `B`
+/// weight gradients in the backward pass.)
+pub fn linear_rows(linear: &Linear, x: Tensor<3>) -> Tensor<3> {
+    let [b, n, _] = x.dims();
+    let y = self::linear(linear, flatten(x));
+    let out = y.dims()[1];
+    y.reshape([b, n, out])
+}
+
+/// `residual + dropout(linear(x))` at every position (a transformer sublayer's output before its
+/// LayerNorm): `[B, n, in]` → `[B, n, out]`, `residual` `[B, n, out]`. When the dropout passes
+/// its input through (inference, or probability 0 as in ALBERT's pretraining), installed kernels
+/// accumulate the product onto the residual in one operation.
+pub fn linear_rows_residual(
+    linear: &Linear,
+    dropout: &Dropout,
+    x: Tensor<3>,
+    residual: Tensor<3>,
+) -> Tensor<3> {
+    if let (Some(k), Some(bias)) = (kernels_for(&x.device()), &linear.bias)
+        && dropout_is_identity(dropout, &x.device())
+    {
+        let [b, n, _] = x.dims();
+        let y = k.linear_residual(
+            flatten(x),
+            linear.weight.val(),
+            bias.val(),
+            flatten(residual),
+        );
+        let out = y.dims()[1];
+        return y.reshape([b, n, out]);
+    }
+    residual + dropout.forward(linear_rows(linear, x))
+}
+
+/// Whether `dropout.forward` returns its input unchanged on `device`: burn 0.22's
+/// `Dropout::forward` condition (not training, no autodiff, or probability 0).
+fn dropout_is_identity(dropout: &Dropout, device: &Device) -> bool {
+    !dropout.training.is_enabled() || !device.is_autodiff() || dropout.prob == 0.0
+}
+
+/// `ln(x)` over the last axis, whose epsilon (burn keeps its own private) is `epsilon`.
+pub fn layer_norm<const D: usize>(ln: &LayerNorm, epsilon: f64, x: Tensor<D>) -> Tensor<D> {
+    if let (Some(k), Some(beta)) = (kernels_for(&x.device()), &ln.beta) {
+        let (rows, dims) = as_rows(x);
+        return k
+            .layer_norm(rows, ln.gamma.val(), beta.val(), epsilon)
+            .reshape(dims);
+    }
+    ln.forward(x)
+}
+
+/// Applies `act` element-wise.
+pub fn activation<const D: usize>(act: HiddenAct, x: Tensor<D>) -> Tensor<D> {
+    match act {
+        HiddenAct::GeluTanh => gelu_tanh(x),
+        HiddenAct::GeluErf => gelu(x),
+        HiddenAct::Relu => relu(x),
+    }
+}
+
+/// `√(2/π)`.
+const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
+
+/// HF's `gelu_new`, `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`.
+pub fn gelu_tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    match kernels_for(&x.device()) {
+        Some(k) => {
+            let (rows, dims) = as_rows(x);
+            k.gelu_tanh(rows).reshape(dims)
+        }
+        None => gelu_tanh_composed(x),
+    }
+}
+
+/// [`gelu_tanh`] from burn's element-wise ops, on any backend: the identical
+/// `x · sigmoid(2·√(2/π)·x·(1 + 0.044715·x²))` (since `(1 + tanh z)/2 = sigmoid(2z)`), six
+/// element-wise passes with one `exp` instead of burn's `gelu_approximate`, whose `powf` and
+/// `tanh` cost more than the feed-forward products on the CPU backend.
+pub fn gelu_tanh_composed<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    let u = (x.clone() * x.clone() * (2.0 * SQRT_2_OVER_PI * 0.044_715) + 2.0 * SQRT_2_OVER_PI)
+        * x.clone();
+    x * sigmoid(u)
+}
+
+/// Multi-head scaled dot-product attention, `softmax(q_h·k_hᵀ/√d + mask)·v_h` for every head
+/// `h` (`d = H / heads`), with `dropout` on the probabilities; also returns the probabilities
+/// when `return_probs`.
+///
+/// # Shapes
+/// - `q`, `k`, `v`: `[B, n, H]` (the projections, heads side by side)
+/// - `mask_add`: `[B, 1, 1, n]`, `0` for real keys and `f32::MIN` for padded ones (HF's additive
+///   mask)
+/// - output: the context `[B, n, H]` (heads side by side); probabilities `[B, heads, n, n]`
+pub fn attention(
+    q: Tensor<3>,
+    k: Tensor<3>,
+    v: Tensor<3>,
+    mask_add: Tensor<4>,
+    heads: usize,
+    dropout: &Dropout,
+    return_probs: bool,
+) -> (Tensor<3>, Option<Tensor<4>>) {
+    let [b, n, h] = q.dims();
+    let d = h / heads;
+    let device = q.device();
+    let inference = !return_probs && !device.is_autodiff();
+    if let Some(kernels) = kernels_for(&device) {
+        if inference {
+            let context = kernels.attention_inference(q, k, v, mask_add, heads);
+            return (context, None);
+        }
+        let probs = kernels.attention_probs(q, k, mask_add, heads);
+        let context = kernels.attention_context(dropout.forward(probs.clone()), v, heads);
+        return (context, return_probs.then_some(probs));
+    }
+
+    let split = |t: Tensor<3>| t.reshape([b, n, heads, d]).swap_dims(1, 2);
+    // Scaling q (n·d values) instead of the scores (n·n) is the same product, and exact when √d
+    // is a power of two (d = 16, 64, 256).
+    let (q, k, v) = (split(q) / (d as f64).sqrt(), split(k), split(v));
+    let (context, probs) = if inference {
+        // The backend's fused attention, the additive mask as a bias broadcast over heads.
+        let bias = mask_add.expand([b, 1, n, n]);
+        let options = AttentionModuleOptions {
+            scale: Some(1.0),
+            ..Default::default()
+        };
+        (fused_attention(q, k, v, None, Some(bias), options), None)
+    } else {
+        let probs = softmax(q.matmul(k.swap_dims(2, 3)) + mask_add, 3);
+        let context = dropout.forward(probs.clone()).matmul(v);
+        (context, return_probs.then_some(probs))
+    };
+    (context.swap_dims(1, 2).reshape([b, n, h]), probs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Against the tanh form evaluated in f64 at points from the far negative tail to the far
+    /// positive one.
+    #[test]
+    fn gelu_tanh_matches_the_tanh_formula() {
+        let xs: Vec<f32> = (-80..=80).map(|i| i as f32 * 0.125).collect();
+        let device = Device::flex();
+        let y = gelu_tanh(Tensor::<1>::from_data(xs.as_slice(), &device))
+            .into_data()
+            .try_to_vec::<f32>()
+            .expect("f32");
+        for (x, got) in xs.iter().zip(y) {
+            let x = f64::from(*x);
+            let want = 0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)).tanh());
+            assert!(
+                (f64::from(got) - want).abs() <= 1e-6 * (1.0 + want.abs()),
+                "gelu({x}) = {got}, want {want}"
+            );
+        }
+    }
+}
