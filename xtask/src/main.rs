@@ -22,10 +22,25 @@ struct Cli {
 enum Size {
     /// E 32, H 64, 2 layers: a smoke test (seconds).
     Tiny,
-    /// E 64, H 256, 4 layers: the default, minutes on 2 cores.
+    /// E 64, H 128, 4 layers, 2 heads: the default, a few minutes on 2 cores — the size that
+    /// gets past the unigram plateau within that budget (docs/pretraining.md).
+    Mini,
+    /// E 64, H 256, 4 layers: stays on the unigram plateau for the first thousand steps.
     Small,
     /// albert-base shapes (E 128, H 768, 12 layers): hours per thousand steps on a CPU.
     Base,
+}
+
+impl Size {
+    /// The default number of steps and the peak LAMB learning rate of a run of this size.
+    fn schedule(self) -> (u64, f64) {
+        match self {
+            Size::Tiny => (200, 0.002),
+            Size::Mini => (900, 0.01),
+            Size::Small => (360, 0.002),
+            Size::Base => (2000, 0.002),
+        }
+    }
 }
 
 /// The sentence-level objective (`[instances] sentence_task`).
@@ -65,14 +80,17 @@ pub(crate) struct TrainArgs {
     #[arg(long)]
     pub(crate) resume: bool,
     /// Model size.
-    #[arg(long, value_enum, default_value = "small")]
+    #[arg(long, value_enum, default_value = "mini")]
     pub(crate) size: Size,
     /// Sequences per step.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 32)]
     pub(crate) batch_size: usize,
     /// Tokens per sequence.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 64)]
     pub(crate) seq_len: usize,
+    /// Peak LAMB learning rate (default: 0.01 for mini, 0.002 for the other sizes).
+    #[arg(long)]
+    pub(crate) learning_rate: Option<f64>,
     /// SentencePiece vocabulary size.
     #[arg(long, default_value_t = 8000)]
     pub(crate) vocab_size: usize,
@@ -227,6 +245,7 @@ fn backend_features(devices: &str) -> Vec<&'static str> {
 fn model_table(size: Size, seq_len: usize) -> String {
     let (e, h, l, a, i) = match size {
         Size::Tiny => (32, 64, 2, 2, 128),
+        Size::Mini => (64, 128, 4, 2, 512),
         Size::Small => (64, 256, 4, 4, 1024),
         Size::Base => (128, 768, 12, 12, 3072),
     };
@@ -281,6 +300,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         size,
         batch_size,
         seq_len,
+        learning_rate,
         vocab_size,
         device,
         sentence_task,
@@ -333,15 +353,13 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
             ]);
             albert(&device, &args)?;
         }
-        let steps = steps.unwrap_or(match size {
-            Size::Tiny => 200,
-            Size::Small => 360,
-            Size::Base => 2000,
-        });
+        let (default_steps, default_peak) = size.schedule();
+        let steps = steps.unwrap_or(default_steps);
+        let peak = learning_rate.unwrap_or(default_peak);
         let text = format!(
             "# Written by `cargo xtask train`; edit and rerun `albert pretrain --config` to change it.\n\
              {model}\n[data]\ncorpus = [{corpus}]\ntokenizer = {tokenizer:?}\nheld_out_every = 4\n\n\
-             [instances]\nmax_seq_length = {seq_len}\nsentence_task = \"{task}\"\n\n[schedule]\npeak = 0.002\nwarmup_steps = {warmup}\ntotal_steps = {steps}\n\n\
+             [instances]\nmax_seq_length = {seq_len}\nsentence_task = \"{task}\"\n\n[schedule]\npeak = {peak}\nwarmup_steps = {warmup}\ntotal_steps = {steps}\n\n\
              [run]\nsteps = {steps}\nbatch_size = {batch_size}\nlog_every = 10\neval_every = {eval}\neval_batches = 8\n\
              checkpoint_every = {eval}\ndevice = \"{device}\"\n{init_line}",
             model = match &init {
@@ -419,6 +437,7 @@ impl AblateArgs {
             size: self.size,
             batch_size: self.batch_size,
             seq_len: 128,
+            learning_rate: None,
             vocab_size: self.vocab_size,
             device: self.device,
             sentence_task: SentenceTask::Sop,
