@@ -8,11 +8,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use albert_core::checkpoint::{MissingPolicy, load_hf};
 use albert_core::init::ParamInit;
 use albert_core::{AlbertConfig, HfConfig};
 use albert_heads::finetune::{
-    FinetuneConfig, RunFiles, Start, Task, TaskModel, TaskRun, table14, write_json,
+    self, FinetuneConfig, RunFiles, Start, Task, TaskModel, TaskRun, table14, write_json,
 };
 use albert_tokenizer::AlbertTokenizer;
 use burn::module::Module;
@@ -155,24 +154,19 @@ pub(crate) fn model_dir(dir: &Path) -> Result<ModelDir> {
 }
 
 /// The model `build` makes from the directory's config, with the directory's weights loaded
-/// (every tensor required).
+/// (every tensor required; [`albert_heads::finetune::load_model`]).
 pub(crate) fn load_model<M: Module>(
     dir: &ModelDir,
     device: &Device,
     build: impl FnOnce(&AlbertConfig, &mut ParamInit, &Device) -> M,
 ) -> Result<M> {
-    let config = &dir.hf.config;
-    let fresh = build(
-        config,
-        &mut ParamInit::new(0, config.initializer_range),
+    let weights = std::slice::from_ref(&dir.weights);
+    Ok(finetune::load_model(
+        &dir.hf.config,
+        weights,
         device,
-    );
-    let (model, _) = load_hf(
-        fresh,
-        std::slice::from_ref(&dir.weights),
-        MissingPolicy::Error,
-    )?;
-    Ok(model)
+        build,
+    )?)
 }
 
 pub(crate) fn first_device(name: &str) -> Result<Device> {

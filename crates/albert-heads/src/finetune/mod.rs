@@ -12,7 +12,7 @@ pub mod tagging;
 mod task;
 
 pub use run::{FinetuneSummary, FinetuneTask, RunFiles, finetune};
-pub use task::{Start, Task, TaskModel, TaskRun, qa_data};
+pub use task::{Start, Task, TaskModel, TaskRun, load_model, qa_data};
 
 use std::io::Write;
 use std::path::Path;

@@ -12,6 +12,7 @@ use albert_core::checkpoint::{MissingPolicy, load_hf};
 use albert_core::init::ParamInit;
 use albert_core::{AlbertConfig, HfConfig};
 use albert_tokenizer::AlbertTokenizer;
+use burn::module::Module;
 use burn::tensor::Device;
 
 use super::choice::{self, MultipleChoice};
@@ -364,6 +365,23 @@ fn train_task<T: FinetuneTask>(
     )
 }
 
+/// The model `build` makes from `config`, with `weights` loaded over it (every tensor
+/// required): a fine-tuned model as `albert finetune` saved it, or any complete checkpoint.
+pub fn load_model<M: Module>(
+    config: &AlbertConfig,
+    weights: &[PathBuf],
+    device: &Device,
+    build: impl FnOnce(&AlbertConfig, &mut ParamInit, &Device) -> M,
+) -> Result<M> {
+    let fresh = build(
+        config,
+        &mut ParamInit::new(0, config.initializer_range),
+        device,
+    );
+    let (model, _) = load_hf(fresh, weights, MissingPolicy::Error)?;
+    Ok(model)
+}
+
 /// What scoring a fine-tuned model needs besides the task's data.
 struct Scorer<'a> {
     model: &'a TaskModel<'a>,
@@ -381,12 +399,7 @@ impl Scorer<'_> {
         build: impl FnOnce(&AlbertConfig, &mut ParamInit, &Device) -> T::Model,
     ) -> Result<BTreeMap<String, f64>> {
         let config = &self.model.hf.config;
-        let fresh = build(
-            config,
-            &mut ParamInit::new(0, config.initializer_range),
-            self.device,
-        );
-        let (model, _) = load_hf(fresh, self.model.weights, MissingPolicy::Error)?;
+        let model = load_model(config, self.model.weights, self.device, build)?;
         let pad = self.model.tokenizer.special_ids().pad;
         let preds = T::predict(&model, config, data, self.batch_size, pad, self.device)?;
         Ok(T::score(data, &preds, self.labels))
