@@ -15,7 +15,15 @@ one JSON record (the fields of `albert_benches::measure::Record`) on stdout:
 
 Random weights (seeded), no dropout (v2 configs), default thread settings (torch uses every
 physical core). Needs `pip install torch transformers`.
+
+`--precision` picks PyTorch's mode: `fp32` (default), `bf16` (`torch.autocast(device, bfloat16)`
+around the forward and loss, as a user who wants speed runs it: oneDNN/AMX on CPU, tensor cores on
+CUDA; weights, gradients and AdamW state stay f32) or `int8` (inference only:
+`torch.ao.quantization.quantize_dynamic` of every `nn.Linear` to qint8, CPU only). The record's
+`implementation` names it (`pytorch`, `pytorch-bf16`, `pytorch-int8`).
 """
+
+import contextlib
 
 import argparse
 import json
@@ -92,6 +100,7 @@ def main():
     m.add_argument("--device", default="cpu")
     m.add_argument("--warmup", type=int, default=1)
     m.add_argument("--iters", type=int, default=5)
+    m.add_argument("--precision", choices=["fp32", "bf16", "int8"], default="fp32")
     mm = sub.add_parser("matmul", help="one row-major f32 product [m, k]·[k, n] (torch.matmul)")
     for dim in ("m", "k", "n"):
         mm.add_argument(f"--{dim}", type=int, required=True)
@@ -122,12 +131,22 @@ def main():
     labels = labels.to(device)
     sop = torch.randint(0, 2, (b,), generator=g).to(device)
 
+    if a.precision == "int8":
+        if a.mode != "infer" or device.type != "cpu":
+            sys.exit("pytorch_bench: --precision int8 is dynamic quantisation: infer on cpu only")
+        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+    def autocast():
+        if a.precision == "bf16":
+            return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
     loss_value = [None]
     if a.mode == "infer":
         model.eval()
 
         def step():
-            with torch.inference_mode():
+            with torch.inference_mode(), autocast():
                 out = model(input_ids=input_ids, token_type_ids=token_type_ids,
                             attention_mask=attention_mask)
             if device.type == "cuda":
@@ -138,22 +157,25 @@ def main():
         opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01, eps=1e-6)
 
         def step():
-            out = model(input_ids=input_ids, token_type_ids=token_type_ids,
-                        attention_mask=attention_mask, labels=labels,
-                        sentence_order_label=sop)
+            with autocast():
+                out = model(input_ids=input_ids, token_type_ids=token_type_ids,
+                            attention_mask=attention_mask, labels=labels,
+                            sentence_order_label=sop)
             out.loss.backward()
             opt.step()
             opt.zero_grad(set_to_none=True)
             loss_value[0] = float(out.loss.detach())
+            if device.type == "cuda":
+                torch.cuda.synchronize()
 
-    print(f"pytorch_bench: {a.size}-{a.mode}-{b}x{n} on {a.device} (torch {torch.__version__}, "
+    print(f"pytorch_bench: {a.size}-{a.mode}-{b}x{n} on {a.device}, {a.precision} (torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads): {a.warmup} warm-up + {a.iters} timed iterations",
           file=sys.stderr)
     seconds, median = timed(step, a.warmup, a.iters)
     fwd = forward_flops(cfg, n, n) * b  # HF projects every position onto the vocabulary
     record = dict(
-        implementation="pytorch",
-        device=a.device,
+        implementation="pytorch" if a.precision == "fp32" else f"pytorch-{a.precision}",
+        device=a.device if device.type != "cuda" else f"cuda ({torch.cuda.get_device_name(device)})",
         scenario=f"{a.size}-{a.mode}-{b}x{n}",
         seconds=seconds,
         median_s=median,

@@ -106,6 +106,10 @@ pub(crate) struct TrainArgs {
     /// used instead of --size and a newly trained vocabulary.
     #[arg(long, conflicts_with_all = ["size", "vocab_size"])]
     pub(crate) init: Option<PathBuf>,
+    /// Precision of the matrix products: fp32, or bf16 (bf16 operands, f32 accumulation;
+    /// written to the config's `[run] precision`).
+    #[arg(long, default_value = "fp32", value_parser = ["fp32", "bf16"])]
+    pub(crate) precision: String,
 }
 
 /// `cargo xtask ablate-sentence`.
@@ -305,6 +309,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         device,
         sentence_task,
         init,
+        precision,
     } = args;
     let out = absolute(&out)?;
     let init = init.map(|d| absolute(&d)).transpose()?;
@@ -361,7 +366,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
              {model}\n[data]\ncorpus = [{corpus}]\ntokenizer = {tokenizer:?}\nheld_out_every = 4\n\n\
              [instances]\nmax_seq_length = {seq_len}\nsentence_task = \"{task}\"\n\n[schedule]\npeak = {peak}\nwarmup_steps = {warmup}\ntotal_steps = {steps}\n\n\
              [run]\nsteps = {steps}\nbatch_size = {batch_size}\nlog_every = 10\neval_every = {eval}\neval_batches = 8\n\
-             checkpoint_every = {eval}\ndevice = \"{device}\"\n{init_line}",
+             checkpoint_every = {eval}\ndevice = \"{device}\"\nprecision = \"{precision}\"\n{init_line}",
             model = match &init {
                 Some(dir) => model_table_of(dir)?,
                 None => model_table(size, seq_len),
@@ -442,6 +447,7 @@ impl AblateArgs {
             device: self.device,
             sentence_task: SentenceTask::Sop,
             init: None,
+            precision: "fp32".into(),
         }
     }
 }

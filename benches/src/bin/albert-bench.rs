@@ -51,6 +51,10 @@ enum What {
         /// cpu, wgpu, cuda (as `albert --device`).
         #[arg(long, default_value = "cpu")]
         device: String,
+        /// Precision of the products: fp32, or bf16 (as `albert --precision`; the record's
+        /// implementation is then `burn-bf16`).
+        #[arg(long, default_value = "fp32", value_parser = albert_runner::device::precision_parser())]
+        precision: albert_core::precision::Precision,
         /// Untimed iterations first.
         #[arg(long, default_value_t = 1)]
         warmup: usize,
@@ -131,6 +135,7 @@ fn run(what: What) -> Result<String, String> {
             batch,
             seq,
             device,
+            precision,
             warmup,
             iters,
         } => {
@@ -141,6 +146,7 @@ fn run(what: What) -> Result<String, String> {
             if seq > max {
                 return Err(format!("--seq {seq} exceeds the model's {max} positions"));
             }
+            let _precision = albert_core::precision::autocast(precision);
             let dev = albert_runner::device::device(&device).map_err(|e| e.to_string())?;
             albert_runner::device::probe(&dev, &device).map_err(|e| e.to_string())?;
             let scenario = Scenario {
@@ -150,10 +156,17 @@ fn run(what: What) -> Result<String, String> {
                 seq,
             };
             eprintln!(
-                "albert-bench: {} on {device}: {warmup} warm-up + {iters} timed iterations",
+                "albert-bench: {} on {device}, {precision}: {warmup} warm-up + {iters} timed iterations",
                 scenario.name()
             );
-            run_model(scenario, &dev, &device, warmup, iters)
+            let record = run_model(scenario, &dev, &device, warmup, iters);
+            match precision {
+                albert_core::precision::Precision::Fp32 => record,
+                p => Record {
+                    implementation: format!("burn-{p}"),
+                    ..record
+                },
+            }
         }
         What::Tokenize { text } => {
             let (tok, corpus) = text.load()?;

@@ -65,9 +65,11 @@ impl AlbertAttention {
         mask_add: Tensor<4>,
         return_probs: bool,
     ) -> (Tensor<3>, Option<Tensor<4>>) {
-        let q = ops::linear_rows(&self.query, x.clone());
-        let k = ops::linear_rows(&self.key, x.clone());
-        let v = ops::linear_rows(&self.value, x.clone());
+        let [b, n, _] = x.dims();
+        let rows = ops::Operand::rows(x.clone()); // rounded once for the three projections
+        let q = ops::linear_rows_of(&self.query, rows.clone(), b, n);
+        let k = ops::linear_rows_of(&self.key, rows.clone(), b, n);
+        let v = ops::linear_rows_of(&self.value, rows, b, n);
         let (context, probs) = ops::attention(
             q,
             k,

@@ -54,6 +54,7 @@ pub mod loss;
 mod model;
 pub mod ops;
 pub mod optim;
+pub mod precision;
 pub mod rng;
 pub mod schedule;
 mod transformer;

@@ -149,7 +149,7 @@ impl AlbertModel {
                 .clone()
                 .narrow(1, 0, 1)
                 .reshape([b, last_hidden_state.dims()[2]]);
-            tanh(pooler.forward(cls))
+            tanh(crate::ops::linear(pooler, cls))
         });
         AlbertOutput {
             embedding_output,

@@ -7,16 +7,21 @@
 //! and are installed once per process by the binary ([`install_kernels`]); every device they do
 //! not support, and every device when none are installed, takes burn's composed ops, which run
 //! on any backend (wgpu, CUDA, remote).
+//!
+//! Every matrix product here takes its operands in this thread's [`crate::precision`]: under
+//! `autocast(Precision::Bf16)` each operand is first rounded to bfloat16 ([`operand`]).
 
 use std::sync::OnceLock;
 
+use burn::module::ParamId;
 use burn::nn::{Dropout, LayerNorm, Linear};
 use burn::tensor::activation::{gelu, relu, sigmoid, softmax};
 use burn::tensor::module::attention as fused_attention;
 use burn::tensor::ops::AttentionModuleOptions;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, FloatDType, Tensor};
 
 use crate::config::HiddenAct;
+use crate::precision::{self, Precision};
 
 /// Fused implementations of the hot operations for some devices. The shapes are the ones the
 /// functions of this module pass: rows (`[rows, features]`) for the element-wise and linear
@@ -46,6 +51,9 @@ pub trait Kernels: Send + Sync + std::fmt::Debug {
     ) -> Tensor<2>;
     /// HF's `gelu_new` element-wise.
     fn gelu_tanh(&self, x: Tensor<2>) -> Tensor<2>;
+    /// Every element rounded to the nearest bfloat16, ties to even, kept as f32
+    /// ([`crate::precision::round_bf16`]); the gradient passes through unchanged.
+    fn round_bf16(&self, x: Tensor<2>) -> Tensor<2>;
     /// `softmax(q_h·k_hᵀ/√d + mask)` for every head (`d = H / heads`), `[B, heads, n, n]`.
     fn attention_probs(
         &self,
@@ -101,19 +109,119 @@ fn as_rows<const D: usize>(x: Tensor<D>) -> (Tensor<2>, [usize; D]) {
     (x.reshape([rows, d]), dims)
 }
 
+/// A matrix product's operand in this thread's precision: `t` itself in float32; under bf16,
+/// every element rounded to the nearest bfloat16 (kept as f32, so the product accumulates in
+/// f32), by the installed kernels where they run, else by burn's cast to bf16 and back. The
+/// gradient passes through the rounding unchanged.
+pub fn operand<const D: usize>(t: Tensor<D>) -> Tensor<D> {
+    match precision::current() {
+        Precision::Fp32 => t,
+        Precision::Bf16 => match kernels_for(&t.device()) {
+            Some(k) => {
+                let (rows, dims) = as_rows(t);
+                k.round_bf16(rows).reshape(dims)
+            }
+            None => t.cast(FloatDType::BF16).cast(FloatDType::F32),
+        },
+    }
+}
+
 /// `x·w + b` for `x` `[rows, in]`, `w` `[in, out]`, `b` `[out]`.
 pub fn affine(x: Tensor<2>, w: Tensor<2>, b: Tensor<1>) -> Tensor<2> {
+    product(Operand::new(x), operand(w), b)
+}
+
+/// A product's input rows as an operand of this thread's precision, rounded once however many
+/// products read it (the query, key and value projections of one input).
+#[derive(Debug, Clone)]
+pub struct Operand(Tensor<2>);
+
+impl Operand {
+    /// `x` (`[rows, in]`) rounded to this thread's precision ([`operand`]).
+    pub fn new(x: Tensor<2>) -> Self {
+        Self(operand(x))
+    }
+
+    /// `[B, n, in]` rows, flattened.
+    pub fn rows(x: Tensor<3>) -> Self {
+        Self::new(flatten(x))
+    }
+}
+
+/// `x·w + b` on operands already in this thread's precision.
+fn product(x: Operand, w: Tensor<2>, b: Tensor<1>) -> Tensor<2> {
+    let x = x.0;
     match kernels_for(&x.device()) {
         Some(k) => k.linear(x, w, b),
         None => x.matmul(w) + b.unsqueeze::<2>(),
     }
 }
 
+thread_local! {
+    /// The weights rounded in this thread's [`SharedWeights`] scope, by parameter.
+    static ROUNDED: std::cell::RefCell<Option<std::collections::HashMap<ParamId, Tensor<2>>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Within this scope (until the guard is dropped) a linear layer's weight is rounded to the
+/// product precision once and reused by every later product with it: ALBERT's shared layers
+/// apply one set of weights `num_hidden_layers` times per forward pass, so under bf16 each is
+/// converted once per pass (per optimiser step in training; the gradient of every use flows
+/// back to the one parameter), not once per layer application. Open it around one forward
+/// pass, while the weights cannot change; nested scopes share the outer one's weights. A
+/// no-op in float32.
+#[must_use = "the rounded weights are dropped with the guard"]
+pub fn shared_weights() -> SharedWeights {
+    let outer = ROUNDED.with(|r| {
+        let mut r = r.borrow_mut();
+        let outer = r.is_some();
+        if !outer {
+            *r = Some(Default::default());
+        }
+        outer
+    });
+    SharedWeights { outer }
+}
+
+/// Ends a [`shared_weights`] scope when dropped.
+#[derive(Debug)]
+pub struct SharedWeights {
+    outer: bool,
+}
+
+impl Drop for SharedWeights {
+    fn drop(&mut self) {
+        if !self.outer {
+            ROUNDED.with(|r| *r.borrow_mut() = None);
+        }
+    }
+}
+
+/// `linear`'s weight as a product operand: itself in float32; under bf16 rounded, once per
+/// [`shared_weights`] scope.
+fn weight(linear: &Linear) -> Tensor<2> {
+    if precision::current() == Precision::Fp32 {
+        return linear.weight.val();
+    }
+    ROUNDED.with(|r| match r.borrow_mut().as_mut() {
+        Some(cache) => cache
+            .entry(linear.weight.id)
+            .or_insert_with(|| operand(linear.weight.val()))
+            .clone(),
+        None => operand(linear.weight.val()),
+    })
+}
+
 /// `linear(x)` on `[rows, in]` rows.
 pub fn linear(linear: &Linear, x: Tensor<2>) -> Tensor<2> {
+    linear_of(linear, Operand::new(x))
+}
+
+/// `linear(x)` on rows already made an [`Operand`].
+pub fn linear_of(linear: &Linear, x: Operand) -> Tensor<2> {
     match &linear.bias {
-        Some(b) => affine(x, linear.weight.val(), b.val()),
-        None => linear.forward(x),
+        Some(b) => product(x, weight(linear), b.val()),
+        None => x.0.matmul(weight(linear)),
     }
 }
 
@@ -122,7 +230,12 @@ pub fn linear(linear: &Linear, x: Tensor<2>) -> Tensor<2> {
 /// weight gradients in the backward pass.)
 pub fn linear_rows(linear: &Linear, x: Tensor<3>) -> Tensor<3> {
     let [b, n, _] = x.dims();
-    let y = self::linear(linear, flatten(x));
+    linear_rows_of(linear, Operand::rows(x), b, n)
+}
+
+/// [`linear_rows`] on `[B·n, in]` rows already made an [`Operand`] (one input, several layers).
+pub fn linear_rows_of(linear: &Linear, x: Operand, b: usize, n: usize) -> Tensor<3> {
+    let y = linear_of(linear, x);
     let out = y.dims()[1];
     y.reshape([b, n, out])
 }
@@ -142,8 +255,8 @@ pub fn linear_rows_residual(
     {
         let [b, n, _] = x.dims();
         let y = k.linear_residual(
-            flatten(x),
-            linear.weight.val(),
+            operand(flatten(x)),
+            weight(linear),
             bias.val(),
             flatten(residual),
         );
@@ -224,6 +337,7 @@ pub fn attention(
     let [b, n, h] = q.dims();
     let d = h / heads;
     let device = q.device();
+    let (q, k, v) = (operand(q), operand(k), operand(v));
     let inference = !return_probs && !device.is_autodiff();
     if let Some(kernels) = kernels_for(&device) {
         if inference {
@@ -231,7 +345,7 @@ pub fn attention(
             return (context, None);
         }
         let probs = kernels.attention_probs(q, k, mask_add, heads);
-        let context = kernels.attention_context(dropout.forward(probs.clone()), v, heads);
+        let context = kernels.attention_context(operand(dropout.forward(probs.clone())), v, heads);
         return (context, return_probs.then_some(probs));
     }
 
@@ -249,7 +363,7 @@ pub fn attention(
         (fused_attention(q, k, v, None, Some(bias), options), None)
     } else {
         let probs = softmax(q.matmul(k.swap_dims(2, 3)) + mask_add, 3);
-        let context = dropout.forward(probs.clone()).matmul(v);
+        let context = operand(dropout.forward(probs.clone())).matmul(v);
         (context, return_probs.then_some(probs))
     };
     (context.swap_dims(1, 2).reshape([b, n, h]), probs)

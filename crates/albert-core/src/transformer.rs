@@ -111,6 +111,8 @@ impl AlbertTransformer {
         record: EncoderOutputs,
     ) -> EncoderOutput {
         let layers = self.num_hidden_layers;
+        // Under bf16 each shared weight is rounded once for all its layer applications.
+        let _shared = crate::ops::shared_weights();
         let mut x = linear_rows(&self.embedding_hidden_mapping_in, embeddings);
         let mut hidden_states = record.hidden_states.then(|| vec![x.clone()]);
         let mut attentions = record.attentions.then(Vec::new);

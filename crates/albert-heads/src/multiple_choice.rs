@@ -57,9 +57,7 @@ impl AlbertForMultipleChoice {
         let pooled = body
             .pooler_output
             .expect("multiple-choice bodies are built with a pooler");
-        self.classifier
-            .forward(self.dropout.forward(pooled))
-            .reshape([b, c])
+        albert_core::ops::linear(&self.classifier, self.dropout.forward(pooled)).reshape([b, c])
     }
 
     /// Cross-entropy over the choices.

@@ -41,7 +41,8 @@ impl AlbertForQuestionAnswering {
     pub fn forward(&self, input: AlbertInput, record: EncoderOutputs) -> QaOutput {
         let body = self.albert.forward(input, record);
         let [b, n, _] = body.last_hidden_state.dims();
-        let logits = self.qa_outputs.forward(body.last_hidden_state.clone()); // [B, n, 2]
+        let logits =
+            albert_core::ops::linear_rows(&self.qa_outputs, body.last_hidden_state.clone()); // [B, n, 2]
         let start_logits = logits.clone().narrow(2, 0, 1).reshape([b, n]);
         let end_logits = logits.narrow(2, 1, 1).reshape([b, n]);
         QaOutput {

@@ -66,7 +66,7 @@ impl AlbertForSequenceClassification {
             .pooler_output
             .clone()
             .expect("sequence classification bodies are built with a pooler");
-        let logits = self.classifier.forward(self.dropout.forward(pooled));
+        let logits = albert_core::ops::linear(&self.classifier, self.dropout.forward(pooled));
         (body, logits)
     }
 

@@ -42,9 +42,10 @@ impl AlbertForTokenClassification {
     /// - logits: `[B, n, num_labels]`
     pub fn forward(&self, input: AlbertInput, record: EncoderOutputs) -> (AlbertOutput, Tensor<3>) {
         let body = self.albert.forward(input, record);
-        let logits = self
-            .classifier
-            .forward(self.dropout.forward(body.last_hidden_state.clone()));
+        let logits = albert_core::ops::linear_rows(
+            &self.classifier,
+            self.dropout.forward(body.last_hidden_state.clone()),
+        );
         (body, logits)
     }
 

@@ -46,6 +46,27 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
         Self::from_inner(out)
     }
 
+    fn round_bf16(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct RoundBf16;
+
+        impl<B: Backend + AlbertKernels> Backward<B, 1> for RoundBf16 {
+            type State = ();
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 1>,
+                grads: &mut Gradients,
+                _checkpointer: &mut Checkpointer,
+            ) {
+                unary::<B, _>(ops.parents, ops.node, grads, |grad| grad);
+            }
+        }
+
+        let prep = RoundBf16.prepare::<C>([x.node()]).compute_bound();
+        prep.stateless(B::round_bf16(x.into_primitive()))
+    }
+
     fn fused_layer_norm(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,

@@ -7,7 +7,8 @@ use rayon::prelude::*;
 
 use super::AlbertKernels;
 use super::math::{
-    gelu_backward_rows, gelu_rows, layer_norm_dx_rows, softmax_backward_rows, softmax_rows,
+    gelu_backward_rows, gelu_rows, layer_norm_dx_rows, round_bf16_rows, softmax_backward_rows,
+    softmax_rows,
 };
 use super::matmul::{Matrix, Tiles, gemm_new, head_rows, linear_forward, tiled_products};
 use super::storage::{
@@ -22,6 +23,10 @@ impl AlbertKernels for Flex {
 
     fn gelu_tanh_backward(x: FlexTensor, grad: FlexTensor) -> FlexTensor {
         zip_f32(&x, &grad, gelu_backward_rows)
+    }
+
+    fn round_bf16(x: FlexTensor) -> FlexTensor {
+        map_f32(&x, round_bf16_rows)
     }
 
     fn fused_layer_norm(

@@ -42,6 +42,10 @@ impl Kernels for FlexKernels {
         crate::gelu_tanh(x)
     }
 
+    fn round_bf16(&self, x: Tensor<2>) -> Tensor<2> {
+        crate::round_bf16(x)
+    }
+
     fn attention_probs(
         &self,
         q: Tensor<3>,

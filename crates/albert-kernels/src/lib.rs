@@ -73,6 +73,9 @@ pub trait AlbertKernels: Backend {
     fn gelu_tanh(x: FloatTensor<Self>) -> FloatTensor<Self>;
     /// `grad · gelu_new'(x)`.
     fn gelu_tanh_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// Every element rounded to the nearest bfloat16 (ties to even), kept as f32: a bf16
+    /// product's operand. The gradient passes through unchanged (the gradient of a cast).
+    fn round_bf16(x: FloatTensor<Self>) -> FloatTensor<Self>;
     /// `(x − μ)/√(σ² + ε)·γ + β` over the last axis.
     fn fused_layer_norm(
         x: FloatTensor<Self>,
@@ -189,6 +192,12 @@ pub fn on_flex(device: &Device) -> bool {
 /// `gelu_new(x)` through the fused kernel. Only for tensors on a flex device ([`on_flex`]).
 pub fn gelu_tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     Tensor::from_dispatch(<Dispatch as AlbertKernels>::gelu_tanh(x.into_dispatch()))
+}
+
+/// Every element rounded to bfloat16 and kept as f32, the gradient passed through, through the
+/// fused kernel. Only for tensors on a flex device ([`on_flex`]).
+pub fn round_bf16<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    Tensor::from_dispatch(<Dispatch as AlbertKernels>::round_bf16(x.into_dispatch()))
 }
 
 /// `LayerNorm(x)` with `γ`, `β`, `ε` through the fused kernels. Only for tensors on a flex

@@ -136,6 +136,20 @@ fn gelu_body<M: MulAdd>(out: &mut [MaybeUninit<f32>], x: &[f32]) {
 }
 
 simd_dispatch! {
+    /// Every element of `x` rounded to the nearest bfloat16 (ties to even), as f32, into `out`
+    /// (the same length; every element written).
+    fn round_bf16_rows(out: &mut [MaybeUninit<f32>], x: &[f32]) = round_bf16_body;
+}
+
+#[inline(always)]
+fn round_bf16_body<M: MulAdd>(out: &mut [MaybeUninit<f32>], x: &[f32]) {
+    assert_eq!(out.len(), x.len(), "round_bf16: output length");
+    for (o, &v) in out.iter_mut().zip(x) {
+        o.write(albert_core::precision::round_bf16(v));
+    }
+}
+
+simd_dispatch! {
     /// `g · gelu_new'(x)` of every element into `out` (all three the same length; every
     /// element written).
     fn gelu_backward_rows(out: &mut [MaybeUninit<f32>], x: &[f32], g: &[f32]) = gelu_backward_body;

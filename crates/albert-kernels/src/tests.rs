@@ -464,6 +464,79 @@ fn attention_kernels_match_the_formula() {
 }
 
 /// A tensor's values as `f32`.
+/// The fused bf16 rounding against burn's cast to bf16 and back (flex's conversion, `half`'s
+/// round-to-nearest-even), bit for bit, on a non-contiguous view and on values that tie,
+/// overflow and are not finite; its gradient is the incoming gradient unchanged.
+#[test]
+fn round_bf16_matches_the_cast_and_passes_the_gradient() {
+    use burn::tensor::{Distribution, FloatDType, TensorData};
+
+    let device = Device::flex().autodiff();
+    let mut special = vec![
+        1.0 + 1.0 / 256.0, // a tie: to even (1.0)
+        1.0 + 3.0 / 256.0, // a tie: to even (up)
+        f32::MAX,          // past bf16's largest: infinity
+        f32::INFINITY,
+        -f32::INFINITY,
+        -0.0,
+        1e-40,
+        3.0e38,
+    ];
+    special.resize(5 * 7, 0.5);
+    let fixed = Tensor::<2>::from_data(TensorData::new(special, [5, 7]), &device);
+    let random = Tensor::<2>::random([7, 5], Distribution::Normal(0.0, 40.0), &device);
+    for x in [fixed.clone(), random.swap_dims(0, 1)] {
+        let fused = values(round_bf16(x.clone()));
+        let cast = values(x.cast(FloatDType::BF16).cast(FloatDType::F32));
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&fused), bits(&cast));
+    }
+    assert_eq!(
+        values(round_bf16(fixed.clone()))[..3],
+        [1.0, 1.0 + 4.0 / 256.0, f32::INFINITY]
+    );
+
+    let x = Tensor::<2>::random([4, 6], Distribution::Normal(0.0, 1.0), &device).require_grad();
+    let w = Tensor::<2>::random([4, 6], Distribution::Normal(0.0, 1.0), &device);
+    let grads = (round_bf16(x.clone()) * w.clone()).sum().backward();
+    assert_eq!(values(x.grad(&grads).expect("dx")), values(w));
+}
+
+/// Under `autocast(Bf16)` the model's products take rounded operands: `ops::affine` through
+/// the kernels equals the f32 kernel on operands rounded first, and differs from the f32
+/// product (so the precision is not ignored); outside the guard it is the f32 product again.
+#[test]
+fn affine_in_bf16_rounds_its_operands() {
+    use albert_core::ops;
+    use albert_core::precision::{Precision, autocast};
+    use burn::tensor::Distribution;
+
+    crate::install();
+    let device = Device::flex();
+    let x = Tensor::<2>::random([9, 33], Distribution::Normal(0.0, 1.0), &device);
+    let w = Tensor::<2>::random([33, 17], Distribution::Normal(0.0, 1.0), &device);
+    let b = Tensor::<1>::random([17], Distribution::Normal(0.0, 1.0), &device);
+    let f32_product = values(ops::affine(x.clone(), w.clone(), b.clone()));
+    let rounded = values(linear(
+        round_bf16(x.clone()),
+        round_bf16(w.clone()),
+        b.clone(),
+    ));
+    let bf16 = {
+        let _bf16 = autocast(Precision::Bf16);
+        values(ops::affine(x.clone(), w.clone(), b.clone()))
+    };
+    assert_eq!(bf16, rounded);
+    let largest = bf16
+        .iter()
+        .zip(&f32_product)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    // 33 products of N(0,1) values with 8-bit operands: errors of order 2⁻⁹·√33·|x||w|.
+    assert!(largest > 1e-4 && largest < 0.2, "bf16 vs f32: {largest}");
+    assert_eq!(values(ops::affine(x, w, b)), f32_product);
+}
+
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().try_to_vec::<f32>().expect("f32")
 }

@@ -1,6 +1,7 @@
 //! Picking the burn device from `--device`: the backends compiled into this binary are chosen
 //! by cargo features (`flex` default, `wgpu`, `cuda`, `remote`), the device at run time.
 
+use albert_core::precision::Precision;
 use burn::tensor::Device;
 
 use crate::error::{Result, RunnerError};
@@ -10,6 +11,34 @@ pub const DEVICE_NAMES: [&str; 4] = ["cpu", "wgpu", "cuda", "remote:ws://HOST:PO
 
 /// The environment variable holding the token a remote server's `--token` asks for.
 pub const REMOTE_TOKEN_ENV: &str = "ALBERT_REMOTE_TOKEN";
+
+/// The parser of every `--precision` option: `fp32` or `bf16` (listed in `--help`).
+pub fn precision_parser() -> impl clap::builder::TypedValueParser<Value = Precision> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(Precision::ALL.map(Precision::name))
+        .map(|s| s.parse::<Precision>().expect("a listed precision"))
+}
+
+/// Whether `device` can run the model's products in `precision`: bf16 needs the installed CPU
+/// kernels (which round to bf16 themselves) or a backend that supports the bf16 dtype for the
+/// cast (CUDA; wgpu where the adapter has it).
+pub fn check_precision(device: &Device, name: &str, precision: Precision) -> Result<()> {
+    let supported = match precision {
+        Precision::Fp32 => true,
+        Precision::Bf16 => {
+            albert_core::ops::installed_kernels().is_some_and(|k| k.supports(device))
+                || device.supports_dtype(burn::tensor::DType::BF16)
+        }
+    };
+    if supported {
+        Ok(())
+    } else {
+        Err(RunnerError::Device(format!(
+            "--device {name}: the backend has no bfloat16 support on this device, so \
+             --precision {precision} cannot run there; use --precision fp32 or --device cpu"
+        )))
+    }
+}
 
 /// The backends this binary was built with, by `--device` name.
 pub fn compiled_backends() -> Vec<&'static str> {
@@ -152,8 +181,10 @@ pub fn devices(spec: &str) -> Result<Vec<Device>> {
 }
 
 /// Runs a tiny computation on `device` to turn "no adapter / no driver" into an error instead of
-/// a panic deep inside the first real operation.
+/// a panic deep inside the first real operation; also checks that the device can run this
+/// thread's product precision ([`check_precision`]).
 pub fn probe(device: &Device, name: &str) -> Result<()> {
+    check_precision(device, name, albert_core::precision::current())?;
     let device = device.clone();
     let outcome = std::panic::catch_unwind(move || {
         let t = burn::tensor::Tensor::<1>::from_data([1.0f32, 2.0], &device);

@@ -81,6 +81,10 @@ pub struct FinetuneArgs {
     /// cpu (flex), wgpu or cuda.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Precision of the matrix products: fp32, or bf16 (bf16 operands, f32 accumulation;
+    /// LayerNorm, softmax, GELU and the weights stay f32).
+    #[arg(long, default_value = "fp32", value_parser = crate::device::precision_parser())]
+    pub precision: albert_core::precision::Precision,
 }
 
 /// `albert evaluate`: score a fine-tuned model directory on a labelled file; prints the metrics
@@ -109,6 +113,10 @@ pub struct EvaluateArgs {
     /// cpu (flex), wgpu or cuda.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Precision of the matrix products: fp32, or bf16 (bf16 operands, f32 accumulation;
+    /// LayerNorm, softmax, GELU and the weights stay f32).
+    #[arg(long, default_value = "fp32", value_parser = crate::device::precision_parser())]
+    pub precision: albert_core::precision::Precision,
 }
 
 /// The files of a model directory.
@@ -208,6 +216,7 @@ fn settings(args: &FinetuneArgs, max_positions: usize) -> Result<FinetuneConfig>
 impl FinetuneArgs {
     /// Runs `albert finetune`.
     pub fn run(&self) -> Result<()> {
+        let _precision = albert_core::precision::autocast(self.precision);
         let dir = model_dir(&self.model)?;
         let device = first_device(&self.device)?;
         let config = settings(self, dir.hf.config.max_position_embeddings)?;
@@ -246,6 +255,7 @@ impl EvaluateArgs {
     /// Runs `albert evaluate`: prints the metrics and returns them (written as one flat JSON
     /// object to `--out` when given).
     pub fn run(&self) -> Result<BTreeMap<String, f64>> {
+        let _precision = albert_core::precision::autocast(self.precision);
         let dir = model_dir(&self.model)?;
         let device = first_device(&self.device)?;
         let model = TaskModel {

@@ -53,6 +53,10 @@ pub struct ForwardArgs {
     /// cpu (flex), wgpu or cuda.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Precision of the matrix products: fp32, or bf16 (bf16 operands, f32 accumulation;
+    /// LayerNorm, softmax, GELU and the weights stay f32).
+    #[arg(long, default_value = "fp32", value_parser = crate::device::precision_parser())]
+    pub precision: albert_core::precision::Precision,
     /// Batches to run light: no per-layer tensors, no full MLM logits. Repeatable.
     #[arg(long)]
     pub light: Vec<String>,
@@ -61,6 +65,7 @@ pub struct ForwardArgs {
 impl ForwardArgs {
     /// Runs `albert forward`.
     pub fn run(self) -> Result<()> {
+        let _precision = albert_core::precision::autocast(self.precision);
         let hf = HfConfig::from_file(&self.config)?;
         let kind = HeadKind::parse(&self.head)?;
         let device = device(&self.device)?;

@@ -38,11 +38,16 @@ pub struct ClassifyArgs {
     /// cpu (flex), wgpu or cuda.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Precision of the matrix products: fp32, or bf16 (bf16 operands, f32 accumulation;
+    /// LayerNorm, softmax, GELU and the weights stay f32).
+    #[arg(long, default_value = "fp32", value_parser = crate::device::precision_parser())]
+    pub precision: albert_core::precision::Precision,
 }
 
 impl ClassifyArgs {
     /// Runs `albert classify`.
     pub fn run(&self) -> Result<()> {
+        let _precision = albert_core::precision::autocast(self.precision);
         let n = classify(
             &self.model,
             self.input.as_deref(),
@@ -71,11 +76,16 @@ pub struct FillMaskArgs {
     /// cpu (flex), wgpu or cuda.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Precision of the matrix products: fp32, or bf16 (bf16 operands, f32 accumulation;
+    /// LayerNorm, softmax, GELU and the weights stay f32).
+    #[arg(long, default_value = "fp32", value_parser = crate::device::precision_parser())]
+    pub precision: albert_core::precision::Precision,
 }
 
 impl FillMaskArgs {
     /// Runs `albert fill-mask`.
     pub fn run(&self) -> Result<()> {
+        let _precision = albert_core::precision::autocast(self.precision);
         println!(
             "{}",
             fill_mask(&self.model, &self.text, self.top_k, &self.device)?
@@ -103,11 +113,16 @@ pub struct AnswerArgs {
     /// cpu (flex), wgpu or cuda.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Precision of the matrix products: fp32, or bf16 (bf16 operands, f32 accumulation;
+    /// LayerNorm, softmax, GELU and the weights stay f32).
+    #[arg(long, default_value = "fp32", value_parser = crate::device::precision_parser())]
+    pub precision: albert_core::precision::Precision,
 }
 
 impl AnswerArgs {
     /// Runs `albert answer`.
     pub fn run(&self) -> Result<()> {
+        let _precision = albert_core::precision::autocast(self.precision);
         let a = answer(
             &self.model,
             &self.question,

@@ -29,6 +29,10 @@ pub struct PretrainArgs {
     /// list of them (data-parallel replicas).
     #[arg(long)]
     pub device: Option<String>,
+    /// Override [run] precision: fp32, or bf16 (bf16 operands of the products, f32
+    /// accumulation; weights, gradients, optimiser state and checkpoints stay f32).
+    #[arg(long, value_parser = crate::device::precision_parser())]
+    pub precision: Option<albert_core::precision::Precision>,
 }
 
 impl PretrainArgs {
@@ -41,6 +45,9 @@ impl PretrainArgs {
         if let Some(d) = &self.device {
             config.run.device = d.clone();
         }
+        if let Some(p) = self.precision {
+            config.run.precision = p;
+        }
         run(&config, &self.out, self.resume)
     }
 }
@@ -49,6 +56,9 @@ impl PretrainArgs {
 /// stderr.
 fn run(config: &PretrainConfig, out: &Path, resume: bool) -> Result<()> {
     let devs = devices(&config.run.device)?;
+    for (d, name) in devs.iter().zip(config.run.device.split(',')) {
+        crate::device::check_precision(d, name.trim(), config.run.precision)?;
+    }
     let summary = pretrain(
         config,
         out,

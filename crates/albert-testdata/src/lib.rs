@@ -148,6 +148,32 @@ pub fn median(xs: &[f64]) -> f64 {
     }
 }
 
+/// How far PyTorch's own bf16 autocast lands from float32 on an HF fixture: the largest
+/// absolute difference of `output` (`last_hidden_state`, `pooler_output`, `prediction_logits`,
+/// `sop_logits`) over the batches `pair`, `single` and `varied` of fixture `fixture` (`tiny`,
+/// `tiny-groups`), as `benches/pytorch_bf16_deviation.py` measured it on CPU
+/// (`data/pytorch_bf16_deviation.json` in this crate, with the versions; docs/precision.md has
+/// the command). The yardstick of the bf16 accuracy tests: ours may deviate at most twice as
+/// much on the same inputs. (Per output over the fixture's inputs, not per batch: a batch of
+/// one has two SOP logits, too few for a per-batch maximum to mean much.)
+///
+/// # Panics
+/// When the file or the entry is missing (the file is part of this crate).
+pub fn pytorch_bf16_deviation(fixture: &str, output: &str) -> f64 {
+    static FILE: &str = include_str!("../data/pytorch_bf16_deviation.json");
+    let json: serde_json::Value = serde_json::from_str(FILE).expect("pytorch_bf16_deviation.json");
+    ["pair", "single", "varied"]
+        .iter()
+        .map(|batch| {
+            json["fixtures"][fixture][batch][output]
+                .as_f64()
+                .unwrap_or_else(|| {
+                    panic!("no PyTorch bf16 deviation for {fixture}/{batch}/{output}")
+                })
+        })
+        .fold(0.0, f64::max)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

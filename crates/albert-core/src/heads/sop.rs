@@ -31,6 +31,6 @@ impl AlbertSopHead {
     /// - `pooled`: `[B, H]`
     /// - output: `[B, 2]`
     pub fn forward(&self, pooled: Tensor<2>) -> Tensor<2> {
-        self.classifier.forward(self.dropout.forward(pooled))
+        crate::ops::linear(&self.classifier, self.dropout.forward(pooled))
     }
 }

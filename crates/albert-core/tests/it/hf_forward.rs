@@ -105,3 +105,92 @@ fn tiny_groups_pair_batch_matches_hf() {
     assert_eq!(compared, ours.len());
     assert_eq!(compared, 15);
 }
+
+/// bf16 autocast through burn's composed ops (no kernels are installed in this binary: the
+/// operands are rounded by burn's cast to bf16 and back), batch `pair` of both fixtures: each
+/// output within twice PyTorch's own bf16-autocast deviation from the float32 reference on the
+/// fixture's inputs (`albert_testdata::pytorch_bf16_deviation`), and the logits clearly off float32 (it ran
+/// in bf16). The CPU kernels' path is checked on every batch by `albert-runner`'s
+/// `bf16_parity`.
+#[test]
+fn pair_batch_in_bf16_within_twice_pytorch_autocast() {
+    use albert_core::precision::{Precision, autocast};
+
+    for fixture in ["tiny", "tiny-groups"] {
+        let Some(dir) = common::hf_dir(fixture) else {
+            return;
+        };
+        let device = Device::flex();
+        let hf = HfConfig::from_file(dir.join("config.json")).expect("config");
+        let (model, _) = load_hf(
+            AlbertForPreTraining::init(&hf.config, 0, &device),
+            &[dir.join("model.safetensors")],
+            MissingPolicy::Error,
+        )
+        .expect("load");
+        let inputs: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("inputs.json")).expect("inputs"),
+        )
+        .expect("json");
+        let rows = |key: &str| -> Vec<Vec<i64>> {
+            serde_json::from_value(inputs["batches"]["pair"][key].clone()).expect(key)
+        };
+        let batch = TokenBatch {
+            input_ids: rows("input_ids"),
+            token_type_ids: Some(rows("token_type_ids")),
+            attention_mask: Some(rows("attention_mask")),
+        };
+        let out = {
+            let _bf16 = autocast(Precision::Bf16);
+            model.forward(
+                batch.to_input(&hf.config, &device).expect("input"),
+                EncoderOutputs::default(),
+            )
+        };
+        let ours: BTreeMap<&str, (Vec<usize>, Vec<f32>)> = [
+            ("last_hidden_state", values(out.body.last_hidden_state)),
+            (
+                "pooler_output",
+                values(out.body.pooler_output.expect("pooler")),
+            ),
+            ("prediction_logits", values(out.prediction_logits)),
+            ("sop_logits", values(out.sop_logits)),
+        ]
+        .into_iter()
+        .collect();
+        let mut compared = 0;
+        for t in read_safetensors(dir.join("expected.safetensors")).expect("expected") {
+            let Some((shape, v)) = t
+                .name
+                .strip_prefix("pair/")
+                .and_then(|output| ours.get(output))
+            else {
+                continue;
+            };
+            let TensorValues::F32(reference) = &t.values else {
+                continue;
+            };
+            assert_eq!(shape, &t.shape, "{}", t.name);
+            let diff = v
+                .iter()
+                .zip(reference)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            let output = &t.name["pair/".len()..];
+            let pytorch = albert_testdata::pytorch_bf16_deviation(fixture, output);
+            assert!(
+                f64::from(diff) <= 2.0 * pytorch,
+                "{fixture} {}: bf16 deviates {diff:e}, PyTorch autocast {pytorch:e}",
+                t.name
+            );
+            if output == "prediction_logits" {
+                assert!(
+                    diff > 1e-3,
+                    "{fixture}: bf16 logits match float32 ({diff:e})"
+                );
+            }
+            compared += 1;
+        }
+        assert_eq!(compared, 4, "{fixture}");
+    }
+}

@@ -144,6 +144,10 @@ pub struct RunSection {
     /// `cpu`, `wgpu[:N]` or `cuda[:N]` (the binary must be built with it); a comma-separated
     /// list (`cuda:0,cuda:1`) trains data-parallel with `batch_size` sequences per device.
     pub device: String,
+    /// The matrix products' precision, `fp32` or `bf16` (autocast: bf16 operands, f32
+    /// accumulation; weights, gradients, optimiser state and checkpoints stay f32; see
+    /// `albert_core::precision`).
+    pub precision: albert_core::precision::Precision,
     /// Start from this HF-layout model directory's weights (`config.json` +
     /// `model.safetensors`, e.g. an earlier run's `model/`) instead of a random initialisation:
     /// continued or domain-adaptive pretraining. `[model]` and the tokenizer must match it;
@@ -167,6 +171,7 @@ impl Default for RunSection {
             keep_last: 2,
             seed: 42,
             device: "cpu".into(),
+            precision: albert_core::precision::Precision::Fp32,
             init: None,
         }
     }

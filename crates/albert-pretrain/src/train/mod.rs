@@ -215,13 +215,17 @@ fn micro_step(
     if devices.len() == 1 {
         return vec![shard_step(model, main, main, &shards[0], pad, task, scale)];
     }
+    let precision = albert_core::precision::current();
     std::thread::scope(|scope| {
         let handles: Vec<_> = devices
             .iter()
             .zip(shards)
             .map(|(device, shard)| {
                 let replica = model.clone().fork(device);
-                scope.spawn(move || shard_step(&replica, device, main, shard, pad, task, scale))
+                scope.spawn(move || {
+                    let _precision = albert_core::precision::autocast(precision);
+                    shard_step(&replica, device, main, shard, pad, task, scale)
+                })
             })
             .collect();
         handles
@@ -241,6 +245,7 @@ pub fn pretrain(
     devices: &[Device],
     options: &TrainOptions,
 ) -> Result<TrainSummary> {
+    let _precision = albert_core::precision::autocast(config.run.precision);
     let mut session = Session::setup(config, out, devices, options)?;
     let run = &config.run;
     let end = options.stop_after.map_or(run.steps, |s| s.min(run.steps));

@@ -1,5 +1,6 @@
 //! Integration tests of `albert-runner`, in one binary (one link per crate keeps CI's build small).
 
+mod bf16_parity;
 mod cli;
 mod finetune_cli;
 mod hf_parity;

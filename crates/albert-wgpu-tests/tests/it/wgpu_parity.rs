@@ -37,3 +37,79 @@ fn hf_fixtures_match_on_wgpu() {
         );
     }
 }
+
+/// `--precision bf16` on wgpu: where the adapter supports burn's bf16 dtype, the tiny fixture's
+/// pretraining outputs in bf16 land within twice PyTorch's own bf16-autocast deviation (as on
+/// the CPU, `albert-runner`'s `bf16_parity`); where it does not (lavapipe), the device check
+/// refuses with an error that says so instead of failing inside a kernel.
+#[test]
+fn bf16_on_wgpu_runs_or_is_refused_clearly() {
+    use albert_core::HfConfig;
+    use albert_core::checkpoint::MissingPolicy;
+    use albert_core::precision::{Precision, autocast};
+    use albert_runner::forward::{ForwardOptions, run};
+    use albert_runner::inputs::ReferenceInputs;
+    use albert_runner::models::AnyModel;
+    use albert_runner::parity::compare;
+
+    let Some(shared) = albert_testdata::shared() else {
+        return;
+    };
+    let device = device("wgpu").expect("built with wgpu");
+    if let Err(e) = probe(&device, "wgpu") {
+        assert!(
+            std::env::var("ALBERT_REQUIRE_WGPU").map_or(true, |v| v != "1"),
+            "ALBERT_REQUIRE_WGPU=1 but: {e}"
+        );
+        eprintln!("skipping wgpu bf16: {e}");
+        return;
+    }
+    let _bf16 = autocast(Precision::Bf16);
+    if !device.supports_dtype(burn::tensor::DType::BF16) {
+        let e = probe(&device, "wgpu").expect_err("bf16 refused");
+        assert!(e.to_string().contains("bfloat16"), "{e}");
+        eprintln!("wgpu ({device:?}) has no bf16: {e}");
+        return;
+    }
+    probe(&device, "wgpu").expect("bf16 supported");
+    let dir = shared.join("fixtures/hf-albert/tiny");
+    let hf = HfConfig::from_file(dir.join("config.json")).expect("config");
+    let inputs = ReferenceInputs::from_file(&dir.join("inputs.json")).expect("inputs");
+    let (model, _) = AnyModel::load(
+        albert_heads::HeadKind::Pretraining,
+        &hf,
+        &[dir.join("model.safetensors")],
+        MissingPolicy::Error,
+        &device,
+    )
+    .expect("load");
+    let outputs = run(
+        &model,
+        &hf.config,
+        &inputs,
+        &ForwardOptions::default(),
+        &device,
+    )
+    .expect("forward");
+    let outputs_of = [
+        "last_hidden_state",
+        "pooler_output",
+        "prediction_logits",
+        "sop_logits",
+    ];
+    let report = compare(&dir.join("expected.safetensors"), &outputs, |name| {
+        name.split_once('/')
+            .is_some_and(|(b, o)| b == "pair" && outputs_of.contains(&o))
+    })
+    .expect("compare");
+    assert_eq!(report.compared.len(), 4);
+    for d in &report.compared {
+        let output = &d.name["pair/".len()..];
+        let pytorch = albert_testdata::pytorch_bf16_deviation("tiny", output);
+        eprintln!(
+            "wgpu bf16 {}: {:e} (PyTorch {pytorch:e})",
+            d.name, d.max_abs_diff
+        );
+        assert!(f64::from(d.max_abs_diff) <= 2.0 * pytorch, "{}", d.name);
+    }
+}

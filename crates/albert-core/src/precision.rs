@@ -1,0 +1,182 @@
+//! The precision of the model's matrix products, chosen per thread for a scope, as
+//! `torch.autocast` chooses it: [`autocast`]`(Precision::Bf16)` makes every product the model
+//! computes through [`crate::ops`] on this thread (the Q/K/V/output projections, the feed-forward
+//! layers, the attention scores and context, the embedding projection, the MLM transform and
+//! decoder, the pooler and the heads) take bfloat16 operands — each operand rounded to the
+//! nearest bfloat16, ties to even — and accumulate in float32, until the returned guard is
+//! dropped. Everything else stays float32: embeddings, LayerNorm, softmax, GELU, losses, the
+//! weights themselves (the master copy), gradients and optimiser state. Checkpoints are float32.
+//!
+//! On the CPU the rounding is a fused kernel (`albert-kernels`); on other devices it is burn's
+//! cast to bf16 and back. Either way the gradient passes through the rounding unchanged (the
+//! gradient of a cast), so training in bf16 updates the float32 master weights.
+//!
+//! ```
+//! use albert_core::precision::{self, Precision};
+//! assert_eq!(precision::current(), Precision::Fp32);
+//! {
+//!     let _bf16 = precision::autocast(Precision::Bf16);
+//!     assert_eq!(precision::current(), Precision::Bf16);
+//! }
+//! assert_eq!(precision::current(), Precision::Fp32);
+//! ```
+
+use std::cell::Cell;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// The precision of the matrix products' operands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// float32 operands (the default).
+    #[default]
+    Fp32,
+    /// bfloat16 operands (8 bits of mantissa), float32 accumulation and everything else float32.
+    Bf16,
+}
+
+impl Precision {
+    /// Every precision, in the order the CLI lists them.
+    pub const ALL: [Precision; 2] = [Precision::Fp32, Precision::Bf16];
+
+    /// The name used on the command line and in configs: `fp32`, `bf16`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::Fp32 => "fp32",
+            Precision::Bf16 => "bf16",
+        }
+    }
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Precision {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| format!("unknown precision {s:?} (expected fp32 or bf16)"))
+    }
+}
+
+thread_local! {
+    static CURRENT: Cell<Precision> = const { Cell::new(Precision::Fp32) };
+}
+
+/// The precision of this thread's products ([`autocast`]; `Fp32` unless a guard is alive).
+pub fn current() -> Precision {
+    CURRENT.with(Cell::get)
+}
+
+/// Sets this thread's product precision to `precision` until the returned guard is dropped
+/// (then the previous one is back; guards nest).
+#[must_use = "the precision reverts when the guard is dropped"]
+pub fn autocast(precision: Precision) -> Autocast {
+    let previous = CURRENT.with(|c| c.replace(precision));
+    Autocast { previous }
+}
+
+/// Restores the previous precision when dropped ([`autocast`]).
+#[derive(Debug)]
+pub struct Autocast {
+    previous: Precision,
+}
+
+impl Drop for Autocast {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(self.previous));
+    }
+}
+
+/// `x` rounded to the nearest bfloat16 (ties to even), as an f32: the upper 16 bits of the
+/// result are the bfloat16. Infinities stay, a finite value past bfloat16's largest rounds to
+/// infinity, NaN stays NaN (quiet). The same rounding as `half::bf16::from_f32` and PyTorch's
+/// `.to(torch.bfloat16)`.
+#[inline(always)]
+pub fn round_bf16(x: f32) -> f32 {
+    let bits = x.to_bits();
+    let rounded = bits.wrapping_add(0x7fff + ((bits >> 16) & 1)) & 0xffff_0000;
+    let nan = (bits & 0x7fff_ffff) > 0x7f80_0000;
+    f32::from_bits(if nan {
+        (bits | 0x0040_0000) & 0xffff_0000
+    } else {
+        rounded
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Against `half`'s conversion (an independent implementation) on hand-picked values and
+    /// a sweep of bit patterns, ties included.
+    #[test]
+    fn round_bf16_matches_half() {
+        let picked = [
+            0.0f32,
+            -0.0,
+            1.0,
+            1.0 + 1.0 / 256.0, // exactly halfway between two bf16: ties to even (down)
+            1.0 + 3.0 / 256.0, // halfway, odd below: rounds up
+            1.0 + 1.0 / 256.0 + 1e-6, // just above halfway: up
+            f32::MAX,          // rounds to infinity
+            f32::MIN_POSITIVE,
+            1e-40, // subnormal
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            std::f32::consts::PI,
+        ];
+        for x in picked {
+            let want = half::bf16::from_f32(x).to_f32();
+            assert_eq!(round_bf16(x).to_bits(), want.to_bits(), "x = {x:e}");
+        }
+        assert_eq!(round_bf16(1.0 + 1.0 / 256.0), 1.0);
+        assert_eq!(round_bf16(1.0 + 3.0 / 256.0), 1.0 + 4.0 / 256.0);
+        assert!(round_bf16(f32::NAN).is_nan());
+        for i in 0..200_000u32 {
+            let bits = i.wrapping_mul(2_654_435_761); // spread over the whole range
+            let x = f32::from_bits(bits);
+            if x.is_nan() {
+                assert!(round_bf16(x).is_nan());
+                continue;
+            }
+            let want = half::bf16::from_f32(x).to_f32();
+            assert_eq!(round_bf16(x).to_bits(), want.to_bits(), "bits {bits:#x}");
+        }
+    }
+
+    #[test]
+    fn autocast_nests_and_restores() {
+        assert_eq!(current(), Precision::Fp32);
+        let outer = autocast(Precision::Bf16);
+        {
+            let _inner = autocast(Precision::Fp32);
+            assert_eq!(current(), Precision::Fp32);
+        }
+        assert_eq!(current(), Precision::Bf16);
+        drop(outer);
+        assert_eq!(current(), Precision::Fp32);
+        // Other threads keep their own.
+        let _bf16 = autocast(Precision::Bf16);
+        std::thread::spawn(|| assert_eq!(current(), Precision::Fp32))
+            .join()
+            .unwrap();
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for p in Precision::ALL {
+            assert_eq!(p.name().parse::<Precision>(), Ok(p));
+        }
+        assert!("fp16".parse::<Precision>().is_err());
+    }
+}
