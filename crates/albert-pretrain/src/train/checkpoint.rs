@@ -2,10 +2,19 @@
 //! `model.bpk`, `optim.bpk` and `state.json`), written into a temporary directory and renamed
 //! into place; `latest` and `best` are small pointer files replaced atomically. The last
 //! `keep_last` checkpoints and the best one (by held-out masked-LM accuracy) are kept.
+//!
+//! `state.json` is written last and records the SHA-256 of every other file of the checkpoint;
+//! [`CheckpointDir::newest_valid`] checks them before a resume, so a checkpoint with flipped
+//! bytes, a truncated or missing file, or one whose writing was killed is never trained on: the
+//! run falls back to the newest checkpoint that verifies (and says so on stderr), or stops with
+//! an error naming what is wrong when none does.
 
+use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::error::{PretrainError, Result};
 
@@ -20,6 +29,35 @@ pub struct TrainState {
     pub offset: usize,
     /// Best held-out masked-LM accuracy so far, and its step.
     pub best: Option<(f64, u64)>,
+}
+
+/// `state.json`: the train state and the SHA-256 (hex) of every other file of the checkpoint.
+#[derive(Debug, Serialize, Deserialize)]
+struct StateFile {
+    #[serde(flatten)]
+    state: TrainState,
+    /// File name → SHA-256. Absent in checkpoints written before digests were recorded.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    sha256: BTreeMap<String, String>,
+}
+
+/// The SHA-256 of a file, as lowercase hex.
+fn sha256_of(path: &Path) -> Result<String> {
+    let mut file = std::fs::File::open(path).map_err(io(path))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(io(path))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> PretrainError + '_ {
@@ -74,13 +112,123 @@ impl CheckpointDir {
         self.read_pointer("best")
     }
 
-    /// Reads a checkpoint's state.
+    /// Reads a checkpoint's state (without verifying its files; see [`Self::verify`]).
     pub fn state(dir: &Path) -> Result<TrainState> {
+        Ok(Self::state_file(dir)?.state)
+    }
+
+    fn state_file(dir: &Path) -> Result<StateFile> {
         let p = dir.join("state.json");
         let text = std::fs::read_to_string(&p).map_err(io(&p))?;
         serde_json::from_str(&text).map_err(|e| PretrainError::Checkpoint {
             path: p.clone(),
             message: e.to_string(),
+        })
+    }
+
+    /// Checks a checkpoint against the digests its `state.json` records: every listed file
+    /// present with its SHA-256. Returns its state, or what is wrong (naming the file).
+    /// Checkpoints written before digests were recorded have none to check; they are accepted.
+    pub fn verify(dir: &Path) -> Result<TrainState> {
+        let file = Self::state_file(dir)?;
+        for name in ["model.bpk", "optim.bpk"] {
+            if !file.sha256.is_empty() && !file.sha256.contains_key(name) {
+                return Err(PretrainError::Checkpoint {
+                    path: dir.join("state.json"),
+                    message: format!("records no digest of {name}"),
+                });
+            }
+        }
+        for (name, want) in &file.sha256 {
+            let path = dir.join(name);
+            if !path.is_file() {
+                return Err(PretrainError::Checkpoint {
+                    path,
+                    message: "missing".into(),
+                });
+            }
+            let got = sha256_of(&path)?;
+            if &got != want {
+                return Err(PretrainError::Checkpoint {
+                    path,
+                    message: format!(
+                        "corrupt: SHA-256 {got} differs from the {want} recorded when it was written"
+                    ),
+                });
+            }
+        }
+        Ok(file.state)
+    }
+
+    /// Whether the directory holds any checkpoint (or the pointer to one).
+    pub fn exists(&self) -> Result<bool> {
+        Ok(self.root.join("latest").exists() || !self.step_dirs()?.is_empty())
+    }
+
+    /// The `step-N` directories, oldest first.
+    fn step_dirs(&self) -> Result<Vec<PathBuf>> {
+        if !self.root.is_dir() {
+            return Ok(Vec::new());
+        }
+        let mut steps: Vec<PathBuf> = std::fs::read_dir(&self.root)
+            .map_err(io(&self.root))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.is_dir()
+                    && p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("step-"))
+            })
+            .collect();
+        steps.sort();
+        Ok(steps)
+    }
+
+    /// The checkpoint to resume from: the latest if it verifies ([`Self::verify`]), else the
+    /// newest `step-N` that does, each rejected one reported through `warn` with what is wrong.
+    /// An error when there is no checkpoint, or when none verifies (naming each problem).
+    pub fn newest_valid(&self, warn: impl Fn(&str)) -> Result<(PathBuf, TrainState)> {
+        let mut candidates: Vec<PathBuf> = Vec::new();
+        let pointer = self.root.join("latest");
+        match std::fs::read_to_string(&pointer) {
+            Ok(name) => candidates.push(self.root.join(name.trim())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => warn(&format!("{}: cannot read: {e}", pointer.display())),
+        }
+        for dir in self.step_dirs()?.into_iter().rev() {
+            if !candidates.contains(&dir) {
+                candidates.push(dir);
+            }
+        }
+        if candidates.is_empty() {
+            return Err(PretrainError::Checkpoint {
+                path: self.root.clone(),
+                message: "no checkpoint to resume from".into(),
+            });
+        }
+        let mut problems = Vec::new();
+        for (i, dir) in candidates.iter().enumerate() {
+            match Self::verify(dir) {
+                Ok(state) => {
+                    if i > 0 {
+                        warn(&format!(
+                            "resuming from {} instead, the newest checkpoint that verifies",
+                            dir.display()
+                        ));
+                    }
+                    return Ok((dir.clone(), state));
+                }
+                Err(e) => {
+                    warn(&format!("skipping checkpoint {}: {e}", dir.display()));
+                    problems.push(e.to_string());
+                }
+            }
+        }
+        Err(PretrainError::Checkpoint {
+            path: self.root.clone(),
+            message: format!(
+                "no checkpoint verifies, nothing to resume from:\n  {}",
+                problems.join("\n  ")
+            ),
         })
     }
 
@@ -106,8 +254,22 @@ impl CheckpointDir {
         }
         std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
         write_files(&tmp)?;
-        let text = serde_json::to_string_pretty(state)
-            .map_err(|e| PretrainError::Config(e.to_string()))?;
+        let mut sha256 = BTreeMap::new();
+        for entry in std::fs::read_dir(&tmp).map_err(io(&tmp))? {
+            let path = entry.map_err(io(&tmp))?.path();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if path.is_file() && name != "state.json" {
+                sha256.insert(name, sha256_of(&path)?);
+            }
+        }
+        let text = serde_json::to_string_pretty(&StateFile {
+            state: *state,
+            sha256,
+        })
+        .map_err(|e| PretrainError::Config(e.to_string()))?;
         albert_core::io::write_atomic(tmp.join("state.json"), text.as_bytes())?;
         if final_dir.exists() {
             std::fs::remove_dir_all(&final_dir).map_err(io(&final_dir))?;
@@ -126,17 +288,10 @@ impl CheckpointDir {
     }
 
     fn prune(&self, keep_last: usize) -> Result<()> {
-        let best = self.best()?;
-        let latest = self.latest()?;
-        let mut steps: Vec<PathBuf> = std::fs::read_dir(&self.root)
-            .map_err(io(&self.root))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with("step-"))
-            })
-            .collect();
-        steps.sort();
+        // A pointer to a broken checkpoint protects nothing: prune as if it were absent.
+        let best = self.best().ok().flatten();
+        let latest = self.latest().ok().flatten();
+        let steps = self.step_dirs()?;
         let excess = steps.len().saturating_sub(keep_last);
         for dir in steps.into_iter().take(excess) {
             if Some(&dir) != best.as_ref() && Some(&dir) != latest.as_ref() {

@@ -85,15 +85,14 @@ impl<'a> Session<'a> {
             )));
         }
         let checkpoints = CheckpointDir::new(out);
-        let latest = checkpoints.latest()?;
-        match (options.resume, &latest) {
-            (false, Some(_)) => {
+        match (options.resume, checkpoints.exists()?) {
+            (false, true) => {
                 return Err(PretrainError::Config(format!(
                     "{} already holds a run; pass --resume to continue it or choose another output directory",
                     out.display()
                 )));
             }
-            (true, None) => {
+            (true, false) => {
                 return Err(PretrainError::Config(format!(
                     "--resume: {} has no checkpoint",
                     out.display()
@@ -101,6 +100,12 @@ impl<'a> Session<'a> {
             }
             _ => {}
         }
+        // A corrupt or incomplete checkpoint is never resumed from: always said on stderr.
+        let latest = if options.resume {
+            Some(checkpoints.newest_valid(|m| eprintln!("warning: {m}"))?)
+        } else {
+            None
+        };
         std::fs::create_dir_all(out).map_err(|source| PretrainError::Io {
             path: out.to_path_buf(),
             source,
@@ -145,8 +150,8 @@ impl<'a> Session<'a> {
                 }
             ));
         }
-        if let Some(dir) = &latest {
-            state = CheckpointDir::state(dir)?;
+        if let Some((dir, verified)) = &latest {
+            state = *verified;
             model = load_record(model, dir.join("model.bpk"))?;
             let optim_path = dir.join("optim.bpk");
             optim = optim

@@ -88,3 +88,136 @@ fn interrupted_and_resumed_equals_uninterrupted() {
         .collect();
     assert!(train.iter().all(|l| l.is_finite()));
 }
+
+/// Copies a run directory (checkpoints, metrics, config) recursively.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let path = entry.expect("entry").path();
+        let target = to.join(path.file_name().expect("name"));
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).expect("copy");
+        }
+    }
+}
+
+/// A checkpoint that does not verify is never trained on: with the newest checkpoint's bytes
+/// flipped, a file truncated or missing, or a write killed half-way (a leftover temporary
+/// directory), `--resume` falls back to the newest checkpoint that verifies and, since resume
+/// is exact, ends with the uninterrupted run's weights; when no checkpoint verifies it stops
+/// with an error naming the file.
+#[test]
+fn corrupt_checkpoints_are_detected_and_skipped() {
+    let Some(shared) = shared() else { return };
+    let config = tiny_config(&shared);
+    let device = crate::common::cpu();
+    let devices = std::slice::from_ref(&device);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let straight = tmp.path().join("straight");
+    pretrain(&config, &straight, devices, &TrainOptions::default()).expect("uninterrupted");
+    let weights = |dir: &Path| std::fs::read(dir.join("model/model.safetensors")).expect("weights");
+    let reference = weights(&straight);
+
+    let base = tmp.path().join("base");
+    let options = TrainOptions {
+        stop_after: Some(10),
+        ..TrainOptions::default()
+    };
+    pretrain(&config, &base, devices, &options).expect("first part");
+    let step8 = base.join("checkpoints/step-000008");
+    assert!(base.join("checkpoints/step-000004/state.json").is_file());
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(step8.join("state.json")).expect("state"))
+            .expect("json");
+    for file in ["model.bpk", "optim.bpk"] {
+        let digest = state["sha256"][file].as_str().expect("digest recorded");
+        assert_eq!(digest.len(), 64, "{file}: {digest}");
+    }
+
+    let flip = |path: &Path| {
+        let mut bytes = std::fs::read(path).expect("read");
+        let mid = bytes.len() / 2;
+        for b in &mut bytes[mid..mid + 64] {
+            *b ^= 0x5a;
+        }
+        std::fs::write(path, bytes).expect("write");
+    };
+    type Damage = Box<dyn Fn(&Path)>;
+    let cases: Vec<(&str, Damage)> = vec![
+        (
+            "flipped",
+            Box::new(move |run: &Path| flip(&run.join("checkpoints/step-000008/model.bpk"))),
+        ),
+        (
+            "truncated",
+            Box::new(|run: &Path| {
+                let p = run.join("checkpoints/step-000008/optim.bpk");
+                let len = std::fs::metadata(&p).expect("meta").len();
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&p)
+                    .expect("open")
+                    .set_len(len / 2)
+                    .expect("truncate");
+            }),
+        ),
+        (
+            "missing",
+            Box::new(|run: &Path| {
+                std::fs::remove_file(run.join("checkpoints/step-000008/optim.bpk")).expect("rm")
+            }),
+        ),
+        (
+            "killed",
+            Box::new(|run: &Path| {
+                // Killed while writing step 12's files: a temporary directory with half a model;
+                // its state.json (written last) never came. `latest` still names step 8.
+                let t = run.join("checkpoints/.tmp-step-000012-4242");
+                std::fs::create_dir_all(&t).expect("mkdir");
+                std::fs::write(t.join("model.bpk"), [7u8; 100]).expect("write");
+            }),
+        ),
+    ];
+    for (name, damage) in &cases {
+        let run = tmp.path().join(name);
+        copy_dir(&base, &run);
+        damage(&run);
+        let resumed = pretrain(
+            &config,
+            &run,
+            devices,
+            &TrainOptions {
+                resume: true,
+                ..TrainOptions::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(resumed.steps, 12, "{name}");
+        assert!(weights(&run) == reference, "{name}: final weights differ");
+    }
+
+    // Nothing verifies: a clear error naming the damaged file, no training.
+    let run = tmp.path().join("all-corrupt");
+    copy_dir(&base, &run);
+    flip(&run.join("checkpoints/step-000004/model.bpk"));
+    flip(&run.join("checkpoints/step-000008/model.bpk"));
+    let e = pretrain(
+        &config,
+        &run,
+        devices,
+        &TrainOptions {
+            resume: true,
+            ..TrainOptions::default()
+        },
+    )
+    .expect_err("no valid checkpoint")
+    .to_string();
+    assert!(e.contains("no checkpoint verifies"), "{e}");
+    assert!(
+        e.contains("step-000008/model.bpk") && e.contains("corrupt"),
+        "{e}"
+    );
+    assert!(!run.join("model").exists(), "it trained anyway");
+}
