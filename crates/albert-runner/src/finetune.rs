@@ -43,7 +43,8 @@ pub struct FinetuneArgs {
     /// classification, regression, tagging, multiple-choice, squad1 or squad2.
     #[arg(long, value_parser = task_parser())]
     pub task: Task,
-    /// Model directory: config.json, model.safetensors, spiece.model / tokenizer.json.
+    /// Model directory: config.json (or albert_config.json), model.safetensors (or
+    /// pytorch_model.bin, or a TF checkpoint model.ckpt-N), spiece.model / tokenizer.json.
     #[arg(long)]
     pub model: PathBuf,
     /// Training file (GLUE-style TSV; CoNLL for tagging; RACE-style JSON for multiple-choice;
@@ -128,20 +129,18 @@ pub(crate) struct ModelDir {
     pub(crate) tokenizer_files: Vec<PathBuf>,
 }
 
+/// A model directory's files: `config.json` (or the original `albert_config.json`), the
+/// weights as `model.safetensors`, `pytorch_model.bin` or a TF1 checkpoint
+/// ([`albert_core::checkpoint::model_files`]), and the tokenizer.
 pub(crate) fn model_dir(dir: &Path) -> Result<ModelDir> {
-    let config = dir.join("config.json");
-    let weights = dir.join("model.safetensors");
-    for f in [&config, &weights] {
-        if !f.is_file() {
-            return Err(RunnerError::BadFile {
-                path: dir.to_path_buf(),
-                message: format!(
-                    "not a model directory: {} is missing",
-                    f.file_name().and_then(|n| n.to_str()).unwrap_or("?")
-                ),
-            });
-        }
-    }
+    let (config, weights) =
+        albert_core::checkpoint::model_files(dir).map_err(|e| RunnerError::BadFile {
+            path: dir.to_path_buf(),
+            message: match e {
+                albert_core::AlbertError::CorruptCheckpoint { message, .. } => message,
+                other => other.to_string(),
+            },
+        })?;
     let hf = HfConfig::from_file(&config)?;
     let tokenizer = AlbertTokenizer::from_path(dir).map_err(|e| RunnerError::BadFile {
         path: dir.to_path_buf(),

@@ -35,10 +35,11 @@ use crate::models::AnyModel;
 /// output as float32 safetensors, named as the HF reference fixtures name them.
 #[derive(Debug, Clone, Args)]
 pub struct ForwardArgs {
-    /// HF `config.json`.
+    /// HF `config.json`, or the original code's `albert_config.json`.
     #[arg(long)]
     pub config: PathBuf,
-    /// Safetensors weights; repeat to combine (later files add to or replace earlier ones).
+    /// Weights: `.safetensors`, `pytorch_model.bin`, or a TF1 checkpoint by its prefix
+    /// (`model.ckpt-N`); repeat to combine (later files add to or replace earlier ones).
     #[arg(long, required = true)]
     pub weights: Vec<PathBuf>,
     /// Which model: pretraining, seqcls, tokcls, qa or mc.

@@ -17,13 +17,14 @@ use crate::device::device;
 use crate::error::{Result, RunnerError};
 
 /// `albert export`: write an HF-layout directory (config.json + model.safetensors) that
-/// `transformers` loads.
+/// `transformers` loads; also the way to convert `pytorch_model.bin` and TF1 checkpoints.
 #[derive(Debug, Clone, Args)]
 pub struct ExportArgs {
-    /// HF `config.json`.
+    /// HF `config.json`, or the original code's `albert_config.json`.
     #[arg(long)]
     pub config: PathBuf,
-    /// Safetensors weights; repeat to combine.
+    /// Weights: `.safetensors`, `pytorch_model.bin`, or a TF1 checkpoint by its prefix
+    /// (`model.ckpt-N`); repeat to combine.
     #[arg(long, required = true)]
     pub weights: Vec<PathBuf>,
     /// The output directory.

@@ -10,7 +10,7 @@ use burn::tensor::TensorData;
 
 use super::hf_names::TIED;
 use super::params::{ParamInfo, param_infos, transpose};
-use super::safetensors_io::{FileTensor, TensorValues, read_safetensors};
+use super::safetensors_io::{FileTensor, TensorValues};
 use crate::error::{AlbertError, Result};
 
 /// What to do with parameters the checkpoint does not have.
@@ -105,7 +105,8 @@ fn describe(kind: &str, shape: &[usize]) -> String {
     format!("{kind} {shape:?}")
 }
 
-/// Loads HF safetensors `files` into `module`, later files adding to or replacing earlier
+/// Loads checkpoint `files` (safetensors, `pytorch_model.bin` or TF1 checkpoints:
+/// [`super::read_checkpoint`]) into `module`, later files adding to or replacing earlier
 /// ones (so a body file and a head-only file can be combined).
 ///
 /// Every parameter is looked up by its HF name (see [`super::hf_names`]). A mis-shaped tensor
@@ -119,7 +120,7 @@ pub fn load_hf<M: Module>(
     let infos = param_infos(&module);
     let mut available: BTreeMap<String, FileTensor> = BTreeMap::new();
     for file in files {
-        for t in read_safetensors(file.as_ref())? {
+        for t in super::read_checkpoint(file.as_ref())? {
             available.insert(t.name.clone(), t);
         }
     }

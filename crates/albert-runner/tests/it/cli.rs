@@ -305,3 +305,39 @@ fn bad_inputs_fail_cleanly() {
     );
     fails(&["info", "--config", "albert-huge-v9"], "not a preset");
 }
+
+/// `albert export` converts an original TF1 checkpoint (by its prefix, with its
+/// `albert_config.json`) and a `pytorch_model.bin` to `model.safetensors`: every tensor of the
+/// `tiny` fixture's own safetensors, value for value, under the same names.
+#[test]
+fn export_converts_tf_and_pytorch_checkpoints() {
+    let Some(shared) = albert_testdata::shared() else {
+        return;
+    };
+    let formats = shared.join("fixtures/hf-albert/formats");
+    let reference = read_safetensors(shared.join("fixtures/hf-albert/tiny/model.safetensors"))
+        .expect("reference");
+    let tmp = tempfile::tempdir().expect("tmp");
+    for (name, config, weights) in [
+        ("tf", "tiny-tf/albert_config.json", "tiny-tf/model.ckpt-0"),
+        ("bin", "tiny-bin/config.json", "tiny-bin/pytorch_model.bin"),
+    ] {
+        let out = tmp.path().join(name);
+        ok(&[
+            "export",
+            "--config",
+            s(&formats.join(config)),
+            "--weights",
+            s(&formats.join(weights)),
+            "--out",
+            s(&out),
+        ]);
+        let converted = read_safetensors(out.join("model.safetensors")).expect("converted");
+        assert_eq!(converted.len(), reference.len(), "{name}");
+        for (got, want) in converted.iter().zip(&reference) {
+            assert_eq!(got.name, want.name, "{name}");
+            assert_eq!(got.shape, want.shape, "{name}: {}", got.name);
+            assert!(got.values == want.values, "{name}: {} differs", got.name);
+        }
+    }
+}

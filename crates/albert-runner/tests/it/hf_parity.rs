@@ -70,3 +70,55 @@ fn light_batches_drop_per_layer_outputs_only() {
     assert!(!names.iter().any(|n| n.starts_with("long/hidden_states")));
     assert!(names.contains(&"pair/prediction_logits") && names.contains(&"pair/hidden_states/3"));
 }
+
+/// The `tiny` weights as `pytorch_model.bin` and as an original TF1 checkpoint (with the
+/// original `albert_config.json`) reproduce `tiny/expected.safetensors`' pretraining outputs
+/// through the `albert forward` path, as `model.safetensors` does.
+#[test]
+fn pytorch_bin_and_tf_checkpoint_reproduce_the_reference() {
+    use albert_runner::parity::{belongs_to, compare};
+
+    let Some(shared) = albert_testdata::shared() else {
+        return;
+    };
+    let tiny = shared.join("fixtures/hf-albert/tiny");
+    let formats = shared.join("fixtures/hf-albert/formats");
+    let device = albert_runner::device::cpu();
+    let inputs = ReferenceInputs::from_file(&tiny.join("inputs.json")).expect("inputs");
+    for (config, weights) in [
+        (
+            formats.join("tiny-bin/config.json"),
+            formats.join("tiny-bin/pytorch_model.bin"),
+        ),
+        (
+            formats.join("tiny-tf/albert_config.json"),
+            formats.join("tiny-tf/model.ckpt-0"),
+        ),
+    ] {
+        let hf = HfConfig::from_file(&config).expect("config");
+        let (model, _) = AnyModel::load(
+            albert_heads::HeadKind::Pretraining,
+            &hf,
+            std::slice::from_ref(&weights),
+            MissingPolicy::Error,
+            &device,
+        )
+        .unwrap_or_else(|e| panic!("{weights:?}: {e}"));
+        let outputs = run(
+            &model,
+            &hf.config,
+            &inputs,
+            &ForwardOptions::default(),
+            &device,
+        )
+        .expect("forward");
+        let report = compare(&tiny.join("expected.safetensors"), &outputs, |n| {
+            belongs_to(n, albert_heads::HeadKind::Pretraining)
+        })
+        .expect("compare");
+        report
+            .check(TOLERANCE)
+            .unwrap_or_else(|p| panic!("{weights:?}:\n{p}"));
+        assert!(report.compared.len() > 20, "{}", report.compared.len());
+    }
+}
