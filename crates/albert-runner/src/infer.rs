@@ -135,8 +135,12 @@ impl AnswerArgs {
     }
 }
 
-/// The `top_k` most likely tokens at every `[MASK]` of `text`, as
-/// `[{"position", "candidates": [{"token", "id", "probability"}]}]`.
+/// The `top_k` most likely tokens at every `[MASK]` of `text`, as transformers' fill-mask
+/// pipeline prints them: for one mask a list of `{score, token, token_str, sequence}` (`token`
+/// the id, `token_str` its text, `sequence` the text with the mask filled, special tokens
+/// skipped), for several masks one such list per mask (each `sequence` fills that mask alone
+/// and keeps the others). Works with `AlbertForPreTraining` and `AlbertForMaskedLM` checkpoints
+/// (the SOP head and the pooler, which fill-mask does not use, may be absent).
 pub fn fill_mask(
     model: &Path,
     text: &str,
@@ -146,7 +150,16 @@ pub fn fill_mask(
     let dir = model_dir(model)?;
     let device = first_device(device_name)?;
     let config = &dir.hf.config;
-    let m = load_model(&dir, &device, AlbertForPreTraining::new)?;
+    let fresh = AlbertForPreTraining::new(
+        config,
+        &mut albert_core::init::ParamInit::new(0, config.initializer_range),
+        &device,
+    );
+    let (m, _) = albert_core::checkpoint::load_hf(
+        fresh,
+        std::slice::from_ref(&dir.weights),
+        albert_core::checkpoint::MissingPolicy::Unused(&["sop_classifier.", "albert.pooler."]),
+    )?;
     let enc = dir
         .tokenizer
         .encode(text, None, &EncodeOptions::default())?;
@@ -169,26 +182,33 @@ pub fn fill_mask(
     let probs = burn::tensor::activation::softmax(m.mlm_logits_at(body.last_hidden_state, rows), 1);
     let v = config.vocab_size;
     let flat: Vec<f32> = probs.into_data().iter::<f32>().collect();
-    let mut out = Vec::new();
+    let mut per_mask = Vec::new();
     for (k, &p) in positions.iter().enumerate() {
         let row = &flat[k * v..(k + 1) * v];
         let mut order: Vec<usize> = (0..v).collect();
         order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
-        let candidates: Vec<serde_json::Value> = order
-            .iter()
-            .take(top_k)
-            .map(|&id| {
-                let id32 = u32::try_from(id).unwrap_or(u32::MAX);
-                json!({
-                    "token": dir.tokenizer.id_to_token(id32),
-                    "id": id,
-                    "probability": row[id],
-                })
-            })
-            .collect();
-        out.push(json!({"position": p, "candidates": candidates}));
+        let mut candidates = Vec::new();
+        for &id in order.iter().take(top_k) {
+            let id32 = u32::try_from(id).unwrap_or(u32::MAX);
+            let mut filled = enc.ids.clone();
+            filled[p] = id32;
+            // One mask: the pipeline's sequence skips special tokens; with several it keeps
+            // them (the other masks stay visible).
+            let skip_special = positions.len() == 1;
+            candidates.push(json!({
+                "score": row[id],
+                "token": id,
+                "token_str": dir.tokenizer.decode(&[id32], false)?,
+                "sequence": dir.tokenizer.decode(&filled, skip_special)?,
+            }));
+        }
+        per_mask.push(serde_json::Value::Array(candidates));
     }
-    Ok(serde_json::Value::Array(out))
+    Ok(if per_mask.len() == 1 {
+        per_mask.remove(0)
+    } else {
+        serde_json::Value::Array(per_mask)
+    })
 }
 
 /// The answer to `question` in `context` with a SQuAD-fine-tuned model: `{"answer",

@@ -23,6 +23,10 @@ pub enum MissingPolicy {
     /// reported. This is how a new head goes on a pretrained body for fine-tuning. Missing body
     /// parameters are still an error.
     InitializeHeads,
+    /// Parameters whose HF names start with one of these prefixes may be missing (heads a
+    /// command does not use, e.g. the SOP head and pooler of an `AlbertForMaskedLM` checkpoint
+    /// for fill-mask); every other parameter is required.
+    Unused(&'static [&'static str]),
 }
 
 /// A tensor whose shape or dtype does not fit the parameter it names.
@@ -98,6 +102,7 @@ fn allowed_missing(name: &str, policy: MissingPolicy) -> bool {
         MissingPolicy::InitializeHeads => {
             !name.starts_with("albert.") || name.starts_with("albert.pooler.")
         }
+        MissingPolicy::Unused(prefixes) => prefixes.iter().any(|p| name.starts_with(p)),
     }
 }
 

@@ -122,3 +122,55 @@ fn pytorch_bin_and_tf_checkpoint_reproduce_the_reference() {
         assert!(report.compared.len() > 20, "{}", report.compared.len());
     }
 }
+
+/// `albert fill-mask` on an `AlbertForMaskedLM` checkpoint (no SOP head, no pooler) against
+/// transformers' `pipeline("fill-mask", top_k=5)` on 8 texts
+/// (`formats/mlm-30k/fill_mask_expected.json`): the same tokens in the same order, scores
+/// within 1e-4, the same `token_str`, and the same `sequence` where the text has one mask (with
+/// several, transformers' `sequence` strings are an artefact of its per-mask decoding).
+#[test]
+fn fill_mask_matches_the_transformers_pipeline() {
+    let Some(shared) = albert_testdata::shared() else {
+        return;
+    };
+    let dir = shared.join("fixtures/hf-albert/formats/mlm-30k");
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("fill_mask_expected.json")).expect("expected"),
+    )
+    .expect("json");
+    let cases = expected.as_array().expect("list");
+    assert_eq!(cases.len(), 8);
+    for case in cases {
+        let text = case["text"].as_str().expect("text");
+        let top_k = case["top_k"].as_u64().expect("top_k") as usize;
+        let ours = albert_runner::infer::fill_mask(&dir, text, top_k, "cpu")
+            .unwrap_or_else(|e| panic!("{text}: {e}"));
+        let want = &case["output"];
+        let single = want[0].is_object();
+        let (ours, want): (Vec<&serde_json::Value>, Vec<&serde_json::Value>) = if single {
+            (vec![&ours], vec![want])
+        } else {
+            (
+                ours.as_array().expect("per mask").iter().collect(),
+                want.as_array().expect("per mask").iter().collect(),
+            )
+        };
+        assert_eq!(ours.len(), want.len(), "{text}: masks");
+        for (o, w) in ours.iter().zip(&want) {
+            let (o, w) = (o.as_array().expect("list"), w.as_array().expect("list"));
+            assert_eq!(o.len(), w.len(), "{text}");
+            for (a, b) in o.iter().zip(w) {
+                assert_eq!(a["token"], b["token"], "{text}: {a} vs {b}");
+                assert_eq!(a["token_str"], b["token_str"], "{text}: {a} vs {b}");
+                let (sa, sb) = (
+                    a["score"].as_f64().expect("score"),
+                    b["score"].as_f64().expect("score"),
+                );
+                assert!((sa - sb).abs() <= 1e-4, "{text}: score {sa} vs {sb}");
+                if single {
+                    assert_eq!(a["sequence"], b["sequence"], "{text}");
+                }
+            }
+        }
+    }
+}
