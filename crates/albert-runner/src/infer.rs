@@ -20,7 +20,8 @@ use crate::error::{Result, RunnerError};
 use crate::finetune::{first_device, load_model, model_dir};
 
 /// `albert classify`: classify (or score) text with a fine-tuned sequence model: one input per
-/// line (`text` or `text<TAB>pair`) from --input or stdin, one JSON line out per input.
+/// line (`text`, `text<TAB>pair` or `{"text", "text_pair"}`) from --input or stdin, one JSON
+/// line out per input (`{"label", "score"}`, as transformers' pipeline), streamed per batch.
 #[derive(Debug, Clone, Args)]
 pub struct ClassifyArgs {
     /// Model directory written by `albert finetune` (or an HF classifier).
@@ -35,6 +36,10 @@ pub struct ClassifyArgs {
     /// Tokens per sequence.
     #[arg(long, default_value_t = 128)]
     pub max_seq_length: usize,
+    /// Print the N best labels as a list of `{label, score}` (the pipeline's `top_k`) instead
+    /// of the best one.
+    #[arg(long)]
+    pub top_k: Option<usize>,
     /// cpu (flex), wgpu or cuda.
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -53,6 +58,7 @@ impl ClassifyArgs {
             self.input.as_deref(),
             self.batch_size,
             self.max_seq_length,
+            self.top_k,
             &self.device,
         )?;
         eprintln!("classified {n} inputs");
@@ -242,17 +248,59 @@ pub fn answer(
     Ok(json!({"answer": a.text, "null_score_diff": a.null_score_diff()}))
 }
 
-/// Runs `albert classify`: one JSON line per input line (`text` or `text<TAB>pair`) of `input`
-/// (stdin when `None`): `{"label", "probabilities"}` for a classifier, `{"score"}` for a
-/// regression model. Returns the number of lines.
+/// One input of `albert classify`: a line of `text` or `text<TAB>pair`, or a JSON object
+/// `{"text": …, "text_pair": …}` (the pipeline's input form; `text_pair` optional).
+fn classify_input(line: &str) -> std::result::Result<(String, Option<String>), String> {
+    if line.trim_start().starts_with('{') {
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
+        let text = v["text"]
+            .as_str()
+            .ok_or("a JSON input needs a \"text\" string")?
+            .to_string();
+        let pair = match &v["text_pair"] {
+            serde_json::Value::Null => None,
+            serde_json::Value::String(p) => Some(p.clone()),
+            _ => return Err("\"text_pair\" must be a string".into()),
+        };
+        return Ok((text, pair));
+    }
+    Ok(match line.split_once('\t') {
+        Some((a, b)) => (a.to_string(), Some(b.to_string())),
+        None => (line.to_string(), None),
+    })
+}
+
+/// One output line of `albert classify` for class probabilities `p`: as transformers'
+/// text-classification pipeline, `{"label", "score"}` for the best label, or with `top_k` a list
+/// of the `top_k` best `{"label", "score"}`; a regression model (one output) gives its value as
+/// `{"score"}` (the pipeline would squash it through a sigmoid).
+fn classify_output(p: &[f32], labels: &[String], top_k: Option<usize>) -> serde_json::Value {
+    if labels.len() < 2 {
+        return serde_json::json!({"score": p.first()});
+    }
+    let mut order: Vec<usize> = (0..p.len().min(labels.len())).collect();
+    order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
+    let entry = |i: usize| serde_json::json!({"label": labels[i], "score": p[i]});
+    match top_k {
+        None => entry(order[0]),
+        Some(k) => serde_json::Value::Array(order.into_iter().take(k).map(entry).collect()),
+    }
+}
+
+/// Runs `albert classify`: one JSON line per input line of `input` (stdin when `None`; see
+/// [`classify_input`] for the forms), read and answered `batch_size` at a time, so results
+/// stream out while the input is still being written ([`classify_output`] for the form).
+/// Returns the number of inputs.
 pub fn classify(
     model: &Path,
     input: Option<&Path>,
     batch_size: usize,
     max_seq_length: usize,
+    top_k: Option<usize>,
     device_name: &str,
 ) -> Result<usize> {
-    use std::io::{Read, Write};
+    use std::io::{BufRead, Write};
     let dir = model_dir(model)?;
     let device = first_device(device_name)?;
     let config = &dir.hf.config;
@@ -261,21 +309,45 @@ pub fn classify(
     let m = load_model(&dir, &device, |c, i, d| {
         AlbertForSequenceClassification::new(c, n, i, d)
     })?;
-    let mut bytes = Vec::new();
     let name = input.map_or_else(|| PathBuf::from("<stdin>"), Path::to_path_buf);
     let io = |e: std::io::Error| RunnerError::Io {
         path: name.clone(),
         source: e,
     };
-    match input {
-        Some(p) => bytes = std::fs::read(p).map_err(io)?,
-        None => {
-            std::io::stdin().read_to_end(&mut bytes).map_err(io)?;
+    let reader: Box<dyn BufRead> = match input {
+        Some(p) => Box::new(std::io::BufReader::new(std::fs::File::open(p).map_err(io)?)),
+        None => Box::new(std::io::stdin().lock()),
+    };
+    let max_len = max_seq_length.min(config.max_position_embeddings);
+    let options = albert_tokenizer::EncodeOptions {
+        truncation: Some((max_len, albert_tokenizer::TruncationStrategy::LongestFirst)),
+        padding: None,
+    };
+    let pad = dir.tokenizer.special_ids().pad;
+    let stdout = std::io::stdout();
+    let out_err = |e: std::io::Error| RunnerError::Io {
+        path: PathBuf::from("<stdout>"),
+        source: e,
+    };
+    let batch_size = batch_size.max(1);
+    let emit = |rows: &mut Vec<(String, Option<String>)>| -> Result<()> {
+        let encodings = dir.tokenizer.encode_batch(rows, &options)?;
+        let inputs: Vec<(Vec<u32>, Vec<u32>)> =
+            encodings.into_iter().map(|e| (e.ids, e.type_ids)).collect();
+        let outputs = seqcls::probabilities(&m, config, &inputs, batch_size, pad, &device)?;
+        let mut w = stdout.lock();
+        for p in &outputs {
+            writeln!(w, "{}", classify_output(p, &labels, top_k)).map_err(out_err)?;
         }
-    }
-    let mut rows = Vec::new();
-    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
-        let line = std::str::from_utf8(line).map_err(|_| RunnerError::BadFile {
+        w.flush().map_err(out_err)?;
+        rows.clear();
+        Ok(())
+    };
+    let mut rows = Vec::with_capacity(batch_size);
+    let mut count = 0;
+    for (i, line) in reader.split(b'\n').enumerate() {
+        let line = line.map_err(io)?;
+        let line = std::str::from_utf8(&line).map_err(|_| RunnerError::BadFile {
             path: name.clone(),
             message: format!("line {}: invalid UTF-8", i + 1),
         })?;
@@ -283,44 +355,54 @@ pub fn classify(
         if line.trim().is_empty() {
             continue;
         }
-        let (a, b) = match line.split_once('\t') {
-            Some((a, b)) => (a.to_string(), Some(b.to_string())),
-            None => (line.to_string(), None),
-        };
-        rows.push((a, b));
-    }
-    let max_len = max_seq_length.min(config.max_position_embeddings);
-    let options = albert_tokenizer::EncodeOptions {
-        truncation: Some((max_len, albert_tokenizer::TruncationStrategy::LongestFirst)),
-        padding: None,
-    };
-    let encodings = dir.tokenizer.encode_batch(&rows, &options)?;
-    let inputs: Vec<(Vec<u32>, Vec<u32>)> =
-        encodings.into_iter().map(|e| (e.ids, e.type_ids)).collect();
-    let pad = dir.tokenizer.special_ids().pad;
-    let outputs = seqcls::probabilities(&m, config, &inputs, batch_size, pad, &device)?;
-    let stdout = std::io::stdout();
-    let mut w = stdout.lock();
-    for p in &outputs {
-        let value = if labels.len() >= 2 {
-            let best = p
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map_or(0, |(i, _)| i);
-            let probs: serde_json::Map<String, serde_json::Value> = labels
-                .iter()
-                .zip(p)
-                .map(|(l, v)| (l.clone(), serde_json::json!(v)))
-                .collect();
-            serde_json::json!({"label": labels[best], "probabilities": probs})
-        } else {
-            serde_json::json!({"score": p.first()})
-        };
-        writeln!(w, "{value}").map_err(|e| RunnerError::Io {
-            path: PathBuf::from("<stdout>"),
-            source: e,
+        let row = classify_input(line).map_err(|message| RunnerError::BadFile {
+            path: name.clone(),
+            message: format!("line {}: {message}", i + 1),
         })?;
+        rows.push(row);
+        count += 1;
+        if rows.len() == batch_size {
+            emit(&mut rows)?;
+        }
     }
-    Ok(outputs.len())
+    if !rows.is_empty() {
+        emit(&mut rows)?;
+    }
+    Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classify_reads_lines_tabs_and_json() {
+        assert_eq!(classify_input("good film"), Ok(("good film".into(), None)));
+        assert_eq!(classify_input("a\tb"), Ok(("a".into(), Some("b".into()))));
+        assert_eq!(
+            classify_input(r#"{"text": "a\tb", "text_pair": "c"}"#),
+            Ok(("a\tb".into(), Some("c".into())))
+        );
+        assert!(classify_input(r#"{"txt": "a"}"#).is_err_and(|e| e.contains("\"text\"")));
+        assert!(classify_input(r#"{"text": "a", "text_pair": 3}"#).is_err());
+        assert!(classify_input("{oops").is_err_and(|e| e.contains("invalid JSON")));
+    }
+
+    #[test]
+    fn classify_prints_the_pipeline_form() {
+        let labels = vec!["neg".to_string(), "neu".into(), "pos".into()];
+        let p = [0.2f32, 0.1, 0.7];
+        assert_eq!(
+            classify_output(&p, &labels, None),
+            serde_json::json!({"label": "pos", "score": 0.7f32})
+        );
+        assert_eq!(
+            classify_output(&p, &labels, Some(2)),
+            serde_json::json!([{"label": "pos", "score": 0.7f32}, {"label": "neg", "score": 0.2f32}])
+        );
+        assert_eq!(
+            classify_output(&[3.5], &[], Some(2)),
+            serde_json::json!({"score": 3.5f32})
+        );
+    }
 }

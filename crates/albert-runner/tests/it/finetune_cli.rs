@@ -149,7 +149,9 @@ fn finetune_then_evaluate() {
         );
     }
 
-    // classify: the same labels as the best epoch's dev predictions, probabilities summing to 1.
+    // classify: the same labels as the best epoch's dev predictions, with their probability as
+    // the score; with --top-k every label, best first, the probabilities summing to 1; JSON
+    // inputs give the same answers as plain lines.
     let dev_text: Vec<String> = std::fs::read_to_string(&dev)
         .expect("dev")
         .lines()
@@ -179,15 +181,42 @@ fn finetune_then_evaluate() {
             .map(|l| serde_json::from_str(l).expect("json line"))
             .collect();
     assert_eq!(classified.len(), expected.len());
-    for (c, e) in classified.iter().zip(&expected) {
+    let json_inputs = tmp.path().join("inputs.jsonl");
+    let json_lines: Vec<String> = dev_text
+        .iter()
+        .map(|t| serde_json::json!({ "text": t }).to_string())
+        .collect();
+    std::fs::write(&json_inputs, json_lines.join("\n")).expect("write");
+    let o = albert(&[
+        "classify",
+        "--model",
+        s(&out.join("model")),
+        "--input",
+        s(&json_inputs),
+        "--max-seq-length",
+        "32",
+        "--top-k",
+        "5",
+        "--batch-size",
+        "3",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let ranked: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(ranked.len(), expected.len());
+    for ((c, e), r) in classified.iter().zip(&expected).zip(&ranked) {
         assert_eq!(c["label"], e["prediction"]);
-        let total: f64 = c["probabilities"]
-            .as_object()
-            .expect("probabilities")
-            .values()
-            .map(|v| v.as_f64().expect("number"))
-            .sum();
-        assert!((total - 1.0).abs() < 1e-5, "{c}");
+        let r = r.as_array().expect("top-k list");
+        assert_eq!(r[0]["label"], c["label"], "{r:?}");
+        let scores: Vec<f64> = r
+            .iter()
+            .map(|x| x["score"].as_f64().expect("score"))
+            .collect();
+        assert!((scores[0] - c["score"].as_f64().expect("score")).abs() < 1e-6);
+        assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+        assert!((scores.iter().sum::<f64>() - 1.0).abs() < 1e-5, "{r:?}");
     }
 
     // Regression from random weights.
