@@ -217,8 +217,10 @@ pub fn fill_mask(
     })
 }
 
-/// The answer to `question` in `context` with a SQuAD-fine-tuned model: `{"answer",
-/// "null_score_diff"}` (`answer` "" when a v2.0 model abstains).
+/// The answer to `question` in `context` with a SQuAD-fine-tuned model, as transformers'
+/// question-answering pipeline prints it: `{"score", "start", "end", "answer"}`, `start`/`end`
+/// character offsets into `context`, the span widened to whole words (the pipeline's
+/// `align_to_words`). (It always answers: no no-answer threshold is applied here.)
 pub fn answer(
     model: &Path,
     question: &str,
@@ -239,13 +241,14 @@ pub fn answer(
         is_impossible: true,
     };
     let max_len = max_seq_length.min(config.max_position_embeddings);
-    let data = qa_data(&dir.tokenizer, vec![example], max_len, false)?;
+    let mut data = qa_data(&dir.tokenizer, vec![example], max_len, false)?;
+    data.decode.align_to_words = true;
     let pad = dir.tokenizer.special_ids().pad;
     let answers = SpanQa::predict(&m, config, &data, 16, pad, &device)?;
     let a = answers
         .first()
         .ok_or_else(|| RunnerError::Usage("no answer produced".into()))?;
-    Ok(json!({"answer": a.text, "null_score_diff": a.null_score_diff()}))
+    Ok(json!({"score": a.score, "start": a.start, "end": a.end, "answer": a.text}))
 }
 
 /// One input of `albert classify`: a line of `text` or `text<TAB>pair`, or a JSON object

@@ -407,7 +407,8 @@ fn finetune_then_evaluate() {
     let preds = std::fs::read_to_string(qout.join("dev_predictions.jsonl")).expect("preds");
     assert_eq!(preds.lines().count(), 80);
 
-    // answer: a span of the context (or "" for no answer).
+    // answer: as the pipeline, whole words of the context at its character offsets, with a
+    // probability (a barely trained model: any span will do, but it must be whole words).
     let context = "The Eiffel Tower was completed in 1889 in Paris.";
     let o = albert(&[
         "answer",
@@ -423,7 +424,26 @@ fn finetune_then_evaluate() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let a: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     let text = a["answer"].as_str().expect("answer");
-    assert!(context.contains(text), "{a}");
+    let (start, end) = (
+        a["start"].as_u64().expect("start") as usize,
+        a["end"].as_u64().expect("end") as usize,
+    );
+    let chars: Vec<char> = context.chars().collect();
+    assert_eq!(chars[start..end].iter().collect::<String>(), text, "{a}");
+    assert!(
+        !text.is_empty() && !text.starts_with(' ') && !text.ends_with(' '),
+        "{a}"
+    );
+    assert!(
+        start == 0 || chars[start - 1] == ' ',
+        "starts inside a word: {a}"
+    );
+    assert!(
+        end == chars.len() || chars[end] == ' ',
+        "ends inside a word: {a}"
+    );
+    let score = a["score"].as_f64().expect("score");
+    assert!(score > 0.0 && score <= 1.0, "{a}");
 
     // fill-mask with the pretraining model: top-5 candidates, most likely first, as the
     // pipeline prints them.
