@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::embed::EmbedArgs;
 use crate::error::Result;
 use crate::finetune::{EvaluateArgs, FinetuneArgs};
 use crate::forward::ForwardArgs;
@@ -37,10 +38,15 @@ enum Command {
     /// Evaluate a fine-tuned model directory on a labelled file; prints the metrics and writes
     /// them as one flat JSON object to --out.
     Evaluate(EvaluateArgs),
-    /// Classify (or score) text with a fine-tuned sequence model: one input per line (`text` or
-    /// `text<TAB>pair`) from --input or stdin, one JSON line out per input.
+    /// Classify (or score) text with a fine-tuned sequence model: one input per line (`text`,
+    /// `text<TAB>pair` or `{"text", "text_pair"}`) from --input or stdin, one JSON line out per
+    /// input (`{"label", "score"}`), streamed per batch.
     Classify(ClassifyArgs),
-    /// Predict the tokens at each [MASK] of a text with a pretraining model (JSON on stdout).
+    /// Sentence vectors (mean-pooled or [CLS]) from any ALBERT model: one input per line, one
+    /// JSON array out per input, streamed per batch.
+    Embed(EmbedArgs),
+    /// Predict the tokens at each [MASK] of a text with a pretraining or masked-LM model, as
+    /// transformers' fill-mask pipeline prints them (JSON on stdout).
     FillMask(FillMaskArgs),
     /// Answer a question from a context with a SQuAD-fine-tuned model (JSON on stdout).
     Answer(AnswerArgs),
@@ -78,6 +84,7 @@ fn run_command(command: Command) -> Result<()> {
         Command::Finetune(args) => args.run(),
         Command::Evaluate(args) => args.run().map(|_| ()),
         Command::Classify(args) => args.run(),
+        Command::Embed(args) => args.run(),
         Command::FillMask(args) => args.run(),
         Command::Answer(args) => args.run(),
         Command::Pretrain(args) => args.run(),

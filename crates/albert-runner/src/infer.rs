@@ -303,7 +303,6 @@ pub fn classify(
     top_k: Option<usize>,
     device_name: &str,
 ) -> Result<usize> {
-    use std::io::{BufRead, Write};
     let dir = model_dir(model)?;
     let device = first_device(device_name)?;
     let config = &dir.hf.config;
@@ -312,6 +311,30 @@ pub fn classify(
     let m = load_model(&dir, &device, |c, i, d| {
         AlbertForSequenceClassification::new(c, n, i, d)
     })?;
+    let max_len = max_seq_length.min(config.max_position_embeddings);
+    let options = albert_tokenizer::EncodeOptions {
+        truncation: Some((max_len, albert_tokenizer::TruncationStrategy::LongestFirst)),
+        padding: None,
+    };
+    let pad = dir.tokenizer.special_ids().pad;
+    stream_inputs(input, batch_size, |rows| {
+        let encodings = dir.tokenizer.encode_batch(rows, &options)?;
+        let inputs: Vec<(Vec<u32>, Vec<u32>)> =
+            encodings.into_iter().map(|e| (e.ids, e.type_ids)).collect();
+        let outputs = seqcls::probabilities(&m, config, &inputs, batch_size, pad, &device)?;
+        write_lines(outputs.iter().map(|p| classify_output(p, &labels, top_k)))
+    })
+}
+
+/// Reads the inputs of `albert classify` / `albert embed` from `input` (stdin when `None`), one
+/// per line ([`classify_input`]), and hands them to `emit` `batch_size` at a time as they
+/// arrive. Returns how many there were.
+pub(crate) fn stream_inputs(
+    input: Option<&Path>,
+    batch_size: usize,
+    mut emit: impl FnMut(&[(String, Option<String>)]) -> Result<()>,
+) -> Result<usize> {
+    use std::io::BufRead;
     let name = input.map_or_else(|| PathBuf::from("<stdin>"), Path::to_path_buf);
     let io = |e: std::io::Error| RunnerError::Io {
         path: name.clone(),
@@ -321,31 +344,7 @@ pub fn classify(
         Some(p) => Box::new(std::io::BufReader::new(std::fs::File::open(p).map_err(io)?)),
         None => Box::new(std::io::stdin().lock()),
     };
-    let max_len = max_seq_length.min(config.max_position_embeddings);
-    let options = albert_tokenizer::EncodeOptions {
-        truncation: Some((max_len, albert_tokenizer::TruncationStrategy::LongestFirst)),
-        padding: None,
-    };
-    let pad = dir.tokenizer.special_ids().pad;
-    let stdout = std::io::stdout();
-    let out_err = |e: std::io::Error| RunnerError::Io {
-        path: PathBuf::from("<stdout>"),
-        source: e,
-    };
     let batch_size = batch_size.max(1);
-    let emit = |rows: &mut Vec<(String, Option<String>)>| -> Result<()> {
-        let encodings = dir.tokenizer.encode_batch(rows, &options)?;
-        let inputs: Vec<(Vec<u32>, Vec<u32>)> =
-            encodings.into_iter().map(|e| (e.ids, e.type_ids)).collect();
-        let outputs = seqcls::probabilities(&m, config, &inputs, batch_size, pad, &device)?;
-        let mut w = stdout.lock();
-        for p in &outputs {
-            writeln!(w, "{}", classify_output(p, &labels, top_k)).map_err(out_err)?;
-        }
-        w.flush().map_err(out_err)?;
-        rows.clear();
-        Ok(())
-    };
     let mut rows = Vec::with_capacity(batch_size);
     let mut count = 0;
     for (i, line) in reader.split(b'\n').enumerate() {
@@ -365,13 +364,29 @@ pub fn classify(
         rows.push(row);
         count += 1;
         if rows.len() == batch_size {
-            emit(&mut rows)?;
+            emit(&rows)?;
+            rows.clear();
         }
     }
     if !rows.is_empty() {
-        emit(&mut rows)?;
+        emit(&rows)?;
     }
     Ok(count)
+}
+
+/// Writes one JSON value per line to stdout and flushes (so results stream).
+pub(crate) fn write_lines(values: impl Iterator<Item = serde_json::Value>) -> Result<()> {
+    use std::io::Write;
+    let out_err = |e: std::io::Error| RunnerError::Io {
+        path: PathBuf::from("<stdout>"),
+        source: e,
+    };
+    let stdout = std::io::stdout();
+    let mut w = stdout.lock();
+    for v in values {
+        writeln!(w, "{v}").map_err(out_err)?;
+    }
+    w.flush().map_err(out_err)
 }
 
 #[cfg(test)]

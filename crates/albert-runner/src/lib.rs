@@ -18,6 +18,7 @@
 
 pub mod cli;
 pub mod device;
+pub mod embed;
 mod error;
 pub mod finetune;
 pub mod forward;

@@ -475,6 +475,42 @@ fn finetune_then_evaluate() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no [MASK]"));
 
+    // embed: one H-sized vector per input; the same text as a plain line and as JSON gives the
+    // same vector; padding does not leak into the mean (batch size 1 = batch size 3, where the
+    // short inputs are padded to the long one); [CLS] vectors normalised to unit length.
+    let texts = tmp.path().join("embed.txt");
+    std::fs::write(
+        &texts,
+        "It was a fine day.\n{\"text\": \"It was a fine day.\"}\nA much longer sentence, with many more words in it than the others have.\tand a pair\n",
+    )
+    .expect("write");
+    let vectors = |extra: &[&str]| -> Vec<Vec<f64>> {
+        let mut args = vec!["embed", "--model", s(&model), "--input", s(&texts)];
+        args.extend_from_slice(extra);
+        let o = albert(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<Vec<f64>>(l).expect("vector"))
+            .collect()
+    };
+    let one = vectors(&["--batch-size", "1"]);
+    let three = vectors(&["--batch-size", "3"]);
+    assert_eq!(one.len(), 3);
+    assert!(one.iter().all(|v| v.len() == 32), "hidden size 32");
+    assert_eq!(one[0], one[1], "plain and JSON input");
+    for (a, b) in one.iter().zip(&three) {
+        for (x, y) in a.iter().zip(b) {
+            assert!((x - y).abs() < 1e-4, "padding changed the mean: {x} vs {y}");
+        }
+    }
+    let cls = vectors(&["--pooling", "cls", "--normalize"]);
+    for v in &cls {
+        let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-5, "{norm}");
+    }
+    assert_ne!(cls[0], one[0]);
+
     // Bad input: a dev label the model does not know, named with file and line.
     let bad = tmp.path().join("bad.tsv");
     std::fs::write(&bad, "sentence\tlabel\nfine\t1\nodd\t7\n").expect("write");
