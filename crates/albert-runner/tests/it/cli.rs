@@ -341,3 +341,31 @@ fn export_converts_tf_and_pytorch_checkpoints() {
         }
     }
 }
+
+/// The model shipped in the repository (`models/albert-mini-mixed`) loads (body and MLM head,
+/// every tensor required) with the model card's shape and fills a mask with a ranked
+/// distribution.
+#[test]
+fn shipped_model_loads_and_fills_masks() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/albert-mini-mixed");
+    let v = albert_runner::infer::fill_mask(&dir, "It was a [MASK] day.", 5, "cpu")
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let candidates = v.as_array().expect("one mask: a list");
+    assert_eq!(candidates.len(), 5);
+    let scores: Vec<f64> = candidates
+        .iter()
+        .map(|c| c["score"].as_f64().expect("score"))
+        .collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    assert!(scores.iter().sum::<f64>() <= 1.0 + 1e-6 && scores[0] > 0.0);
+    let hf = albert_core::HfConfig::from_file(dir.join("config.json")).expect("config");
+    assert_eq!(
+        (
+            hf.config.vocab_size,
+            hf.config.hidden_size,
+            hf.config.num_hidden_layers
+        ),
+        (8000, 128, 4),
+        "the model card's shape"
+    );
+}
