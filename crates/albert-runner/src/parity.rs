@@ -226,6 +226,35 @@ pub struct FixtureParity {
     pub worst: Option<(TensorDiff, albert_heads::HeadKind)>,
 }
 
+/// Every output of model `head` built from `config` and `weights` (all tensors required) over
+/// the batches of `inputs` (an `inputs.json`), through the `albert forward` code path, in this
+/// thread's precision.
+pub fn model_outputs(
+    head: albert_heads::HeadKind,
+    config: &Path,
+    weights: &[std::path::PathBuf],
+    inputs: &Path,
+    device: &burn::tensor::Device,
+) -> Result<Vec<OutTensor>> {
+    use albert_core::HfConfig;
+    use albert_core::checkpoint::MissingPolicy;
+
+    use crate::forward::{ForwardOptions, run};
+    use crate::inputs::ReferenceInputs;
+    use crate::models::AnyModel;
+
+    let hf = HfConfig::from_file(config)?;
+    let inputs = ReferenceInputs::from_file(inputs)?;
+    let (model, _) = AnyModel::load(head, &hf, weights, MissingPolicy::Error, device)?;
+    run(
+        &model,
+        &hf.config,
+        &inputs,
+        &ForwardOptions::default(),
+        device,
+    )
+}
+
 /// Runs all five models of an HF fixture directory on `device` through the `albert forward`
 /// code path and compares every output with `expected.safetensors`. Fails unless every
 /// reference tensor (but the training step's `train/*`) was compared and is within `tolerance`.

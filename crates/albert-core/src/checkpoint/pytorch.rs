@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
 
-use super::safetensors_io::{FileTensor, TensorValues};
+use super::safetensors_io::{Elem, FileTensor, TensorValues, decode_le};
 use crate::error::{AlbertError, Result};
 
 /// A value of the pickle, as far as a state dict needs.
@@ -263,19 +263,19 @@ fn unpickle(data: &[u8]) -> std::result::Result<Value, String> {
     }
 }
 
-/// The element type and size of a `torch.XStorage` class name.
-fn storage_dtype(name: &str) -> Option<(&'static str, usize)> {
+/// The element type of a `torch.XStorage` class name (`None`: bool and other types no ALBERT
+/// parameter has).
+fn storage_elem(name: &str) -> Option<Elem> {
     Some(match name {
-        "FloatStorage" => ("f32", 4),
-        "DoubleStorage" => ("f64", 8),
-        "HalfStorage" => ("f16", 2),
-        "BFloat16Storage" => ("bf16", 2),
-        "LongStorage" => ("i64", 8),
-        "IntStorage" => ("i32", 4),
-        "ShortStorage" => ("i16", 2),
-        "CharStorage" => ("i8", 1),
-        "ByteStorage" => ("u8", 1),
-        "BoolStorage" => ("bool", 1),
+        "FloatStorage" => Elem::F32,
+        "DoubleStorage" => Elem::F64,
+        "HalfStorage" => Elem::F16,
+        "BFloat16Storage" => Elem::Bf16,
+        "LongStorage" => Elem::I64,
+        "IntStorage" => Elem::I32,
+        "ShortStorage" => Elem::I16,
+        "CharStorage" => Elem::I8,
+        "ByteStorage" => Elem::U8,
         _ => return None,
     })
 }
@@ -392,7 +392,7 @@ pub fn read_pytorch(path: impl AsRef<Path>) -> Result<Vec<FileTensor>> {
         };
         let (key, class, offset, shape, strides) =
             tensor_of(&v).map_err(|m| corrupt(format!("{name}: {m}")))?;
-        let Some((dtype, size)) = storage_dtype(&class) else {
+        let Some(elem) = storage_elem(&class) else {
             out.push(FileTensor {
                 file: path.to_path_buf(),
                 name,
@@ -414,9 +414,10 @@ pub fn read_pytorch(path: impl AsRef<Path>) -> Result<Vec<FileTensor>> {
             )));
         }
         let n: usize = shape.iter().product();
-        // The storage element of every tensor element, row-major.
+        let size = elem.size();
+        // The bytes of every tensor element, gathered row-major through the strides.
         let mut index = vec![0usize; shape.len()];
-        let mut elements = Vec::with_capacity(n);
+        let mut gathered = Vec::with_capacity(n * size);
         for _ in 0..n {
             let at = offset
                 + index
@@ -431,7 +432,7 @@ pub fn read_pytorch(path: impl AsRef<Path>) -> Result<Vec<FileTensor>> {
                     bytes.len()
                 ))
             })?;
-            elements.push(b);
+            gathered.extend_from_slice(b);
             for d in (0..shape.len()).rev() {
                 index[d] += 1;
                 if index[d] < shape[d] {
@@ -440,58 +441,7 @@ pub fn read_pytorch(path: impl AsRef<Path>) -> Result<Vec<FileTensor>> {
                 index[d] = 0;
             }
         }
-        let arr = |b: &[u8]| {
-            let mut a = [0u8; 8];
-            a[..b.len()].copy_from_slice(b);
-            a
-        };
-        let values = match dtype {
-            "f32" => TensorValues::F32(
-                elements
-                    .iter()
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                    .collect(),
-            ),
-            "f64" => TensorValues::F32(
-                elements
-                    .iter()
-                    .map(|b| f64::from_le_bytes(arr(b)) as f32)
-                    .collect(),
-            ),
-            "f16" => TensorValues::F32(
-                elements
-                    .iter()
-                    .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-                    .collect(),
-            ),
-            "bf16" => TensorValues::F32(
-                elements
-                    .iter()
-                    .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
-                    .collect(),
-            ),
-            "i64" => TensorValues::I64(
-                elements
-                    .iter()
-                    .map(|b| i64::from_le_bytes(arr(b)))
-                    .collect(),
-            ),
-            "i32" => TensorValues::I64(
-                elements
-                    .iter()
-                    .map(|b| i64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])))
-                    .collect(),
-            ),
-            "i16" => TensorValues::I64(
-                elements
-                    .iter()
-                    .map(|b| i64::from(i16::from_le_bytes([b[0], b[1]])))
-                    .collect(),
-            ),
-            "i8" => TensorValues::I64(elements.iter().map(|b| i64::from(b[0] as i8)).collect()),
-            "u8" => TensorValues::I64(elements.iter().map(|b| i64::from(b[0])).collect()),
-            other => TensorValues::Unsupported(other.to_string()),
-        };
+        let values = decode_le(elem, &gathered);
         out.push(FileTensor {
             file: path.to_path_buf(),
             name,

@@ -68,6 +68,32 @@ pub fn read_safetensors(path: impl AsRef<Path>) -> Result<Vec<FileTensor>> {
     Ok(out)
 }
 
+/// An element type of the checkpoint formats we read (all little-endian).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Elem {
+    F32,
+    F64,
+    F16,
+    Bf16,
+    I64,
+    I32,
+    I16,
+    I8,
+    U8,
+}
+
+impl Elem {
+    /// Bytes per element.
+    pub(super) fn size(self) -> usize {
+        match self {
+            Elem::F64 | Elem::I64 => 8,
+            Elem::F32 | Elem::I32 => 4,
+            Elem::F16 | Elem::Bf16 | Elem::I16 => 2,
+            Elem::I8 | Elem::U8 => 1,
+        }
+    }
+}
+
 fn chunks<const N: usize>(data: &[u8]) -> impl Iterator<Item = [u8; N]> + '_ {
     data.chunks_exact(N).map(|c| {
         let mut a = [0u8; N];
@@ -76,46 +102,70 @@ fn chunks<const N: usize>(data: &[u8]) -> impl Iterator<Item = [u8; N]> + '_ {
     })
 }
 
-fn decode(view: &TensorView<'_>) -> std::result::Result<TensorValues, String> {
-    let d = view.data();
-    let values = match view.dtype() {
-        Dtype::F32 => TensorValues::F32(chunks::<4>(d).map(f32::from_le_bytes).collect()),
-        Dtype::F64 => TensorValues::F32(
+/// Little-endian `bytes` of `elem` values: floats widened to f32, integers to i64 (a trailing
+/// partial element is ignored; callers check the count against the shape).
+pub(super) fn decode_le(elem: Elem, d: &[u8]) -> TensorValues {
+    match elem {
+        Elem::F32 => TensorValues::F32(chunks::<4>(d).map(f32::from_le_bytes).collect()),
+        Elem::F64 => TensorValues::F32(
             chunks::<8>(d)
                 .map(|b| f64::from_le_bytes(b) as f32)
                 .collect(),
         ),
-        Dtype::F16 => TensorValues::F32(
+        Elem::F16 => TensorValues::F32(
             chunks::<2>(d)
                 .map(|b| half::f16::from_le_bytes(b).to_f32())
                 .collect(),
         ),
-        Dtype::BF16 => TensorValues::F32(
+        Elem::Bf16 => TensorValues::F32(
             chunks::<2>(d)
                 .map(|b| half::bf16::from_le_bytes(b).to_f32())
                 .collect(),
         ),
-        Dtype::I64 => TensorValues::I64(chunks::<8>(d).map(i64::from_le_bytes).collect()),
-        Dtype::I32 => TensorValues::I64(
+        Elem::I64 => TensorValues::I64(chunks::<8>(d).map(i64::from_le_bytes).collect()),
+        Elem::I32 => TensorValues::I64(
             chunks::<4>(d)
-                .map(|b| i32::from_le_bytes(b) as i64)
+                .map(|b| i64::from(i32::from_le_bytes(b)))
                 .collect(),
         ),
-        Dtype::I16 => TensorValues::I64(
+        Elem::I16 => TensorValues::I64(
             chunks::<2>(d)
-                .map(|b| i16::from_le_bytes(b) as i64)
+                .map(|b| i64::from(i16::from_le_bytes(b)))
                 .collect(),
         ),
-        Dtype::I8 => TensorValues::I64(d.iter().map(|&b| b as i8 as i64).collect()),
-        Dtype::U8 => TensorValues::I64(d.iter().map(|&b| b as i64).collect()),
-        other => TensorValues::Unsupported(format!("{other:?}")),
-    };
-    let n: usize = view.shape().iter().product();
-    let len = match &values {
+        Elem::I8 => TensorValues::I64(d.iter().map(|&b| i64::from(b as i8)).collect()),
+        Elem::U8 => TensorValues::I64(d.iter().map(|&b| i64::from(b)).collect()),
+    }
+}
+
+/// How many values `values` holds (`n`, the shape's count, for an unsupported dtype).
+pub(super) fn value_count(values: &TensorValues, n: usize) -> usize {
+    match values {
         TensorValues::F32(v) => v.len(),
         TensorValues::I64(v) => v.len(),
         TensorValues::Unsupported(_) => n,
+    }
+}
+
+fn decode(view: &TensorView<'_>) -> std::result::Result<TensorValues, String> {
+    let elem = match view.dtype() {
+        Dtype::F32 => Some(Elem::F32),
+        Dtype::F64 => Some(Elem::F64),
+        Dtype::F16 => Some(Elem::F16),
+        Dtype::BF16 => Some(Elem::Bf16),
+        Dtype::I64 => Some(Elem::I64),
+        Dtype::I32 => Some(Elem::I32),
+        Dtype::I16 => Some(Elem::I16),
+        Dtype::I8 => Some(Elem::I8),
+        Dtype::U8 => Some(Elem::U8),
+        _ => None,
     };
+    let values = match elem {
+        Some(e) => decode_le(e, view.data()),
+        None => TensorValues::Unsupported(format!("{:?}", view.dtype())),
+    };
+    let n: usize = view.shape().iter().product();
+    let len = value_count(&values, n);
     if len != n {
         return Err(format!("{len} values for shape {:?}", view.shape()));
     }

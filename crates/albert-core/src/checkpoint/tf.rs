@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::safetensors_io::{FileTensor, TensorValues};
+use super::safetensors_io::{Elem, FileTensor, TensorValues, decode_le, value_count};
 use crate::error::{AlbertError, Result};
 
 /// LevelDB's table magic number (the footer's last 8 bytes, little-endian).
@@ -348,52 +348,22 @@ pub fn read_tf_checkpoint(path: impl AsRef<Path>) -> Result<Vec<FileTensor>> {
             )
         })?;
         let n: usize = e.shape.iter().product();
-        let values = match e.dtype {
-            1 => TensorValues::F32(
-                bytes
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                    .collect(),
-            ),
-            2 => TensorValues::F32(
-                bytes
-                    .chunks_exact(8)
-                    .map(|b| {
-                        f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32
-                    })
-                    .collect(),
-            ),
-            19 => TensorValues::F32(
-                bytes
-                    .chunks_exact(2)
-                    .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-                    .collect(),
-            ),
-            14 => TensorValues::F32(
-                bytes
-                    .chunks_exact(2)
-                    .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
-                    .collect(),
-            ),
-            3 => TensorValues::I64(
-                bytes
-                    .chunks_exact(4)
-                    .map(|b| i64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])))
-                    .collect(),
-            ),
-            9 => TensorValues::I64(
-                bytes
-                    .chunks_exact(8)
-                    .map(|b| i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
-                    .collect(),
-            ),
-            other => TensorValues::Unsupported(format!("TF dtype {other}")),
+        // TF's DataType enum: DT_FLOAT 1, DT_DOUBLE 2, DT_INT32 3, DT_INT64 9, DT_BFLOAT16 14,
+        // DT_HALF 19.
+        let elem = match e.dtype {
+            1 => Some(Elem::F32),
+            2 => Some(Elem::F64),
+            3 => Some(Elem::I32),
+            9 => Some(Elem::I64),
+            14 => Some(Elem::Bf16),
+            19 => Some(Elem::F16),
+            _ => None,
         };
-        let count = match &values {
-            TensorValues::F32(v) => v.len(),
-            TensorValues::I64(v) => v.len(),
-            TensorValues::Unsupported(_) => n,
+        let values = match elem {
+            Some(elem) => decode_le(elem, bytes),
+            None => TensorValues::Unsupported(format!("TF dtype {}", e.dtype)),
         };
+        let count = value_count(&values, n);
         if count != n {
             return Err(corrupt(
                 &shard_path,

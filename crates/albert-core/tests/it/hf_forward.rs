@@ -14,24 +14,18 @@ fn values<const D: usize>(t: Tensor<D>) -> (Vec<usize>, Vec<f32>) {
     (t.dims().to_vec(), t.try_into_vec_as::<f32>().expect("f32"))
 }
 
-#[test]
-fn tiny_groups_pair_batch_matches_hf() {
-    let Some(dir) = common::hf_dir("tiny-groups") else {
-        return;
-    };
-    let device = Device::flex();
+/// The fixture's pretraining model (every tensor loaded) and its `pair` batch.
+fn model_and_pair_batch(
+    dir: &std::path::Path,
+    device: &Device,
+) -> (HfConfig, AlbertForPreTraining, TokenBatch) {
     let hf = HfConfig::from_file(dir.join("config.json")).expect("config");
-    assert_eq!(
-        (hf.config.num_hidden_groups, hf.config.inner_group_num),
-        (2, 2)
-    );
     let (model, _) = load_hf(
-        AlbertForPreTraining::init(&hf.config, 0, &device),
+        AlbertForPreTraining::init(&hf.config, 0, device),
         &[dir.join("model.safetensors")],
         MissingPolicy::Error,
     )
     .expect("load");
-
     let inputs: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("inputs.json")).expect("inputs"))
             .expect("json");
@@ -43,6 +37,20 @@ fn tiny_groups_pair_batch_matches_hf() {
         token_type_ids: Some(rows("token_type_ids")),
         attention_mask: Some(rows("attention_mask")),
     };
+    (hf, model, batch)
+}
+
+#[test]
+fn tiny_groups_pair_batch_matches_hf() {
+    let Some(dir) = common::hf_dir("tiny-groups") else {
+        return;
+    };
+    let device = Device::flex();
+    let (hf, model, batch) = model_and_pair_batch(&dir, &device);
+    assert_eq!(
+        (hf.config.num_hidden_groups, hf.config.inner_group_num),
+        (2, 2)
+    );
     let record = EncoderOutputs {
         hidden_states: true,
         attentions: true,
@@ -121,25 +129,7 @@ fn pair_batch_in_bf16_within_twice_pytorch_autocast() {
             return;
         };
         let device = Device::flex();
-        let hf = HfConfig::from_file(dir.join("config.json")).expect("config");
-        let (model, _) = load_hf(
-            AlbertForPreTraining::init(&hf.config, 0, &device),
-            &[dir.join("model.safetensors")],
-            MissingPolicy::Error,
-        )
-        .expect("load");
-        let inputs: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(dir.join("inputs.json")).expect("inputs"),
-        )
-        .expect("json");
-        let rows = |key: &str| -> Vec<Vec<i64>> {
-            serde_json::from_value(inputs["batches"]["pair"][key].clone()).expect(key)
-        };
-        let batch = TokenBatch {
-            input_ids: rows("input_ids"),
-            token_type_ids: Some(rows("token_type_ids")),
-            attention_mask: Some(rows("attention_mask")),
-        };
+        let (hf, model, batch) = model_and_pair_batch(&dir, &device);
         let out = {
             let _bf16 = autocast(Precision::Bf16);
             model.forward(

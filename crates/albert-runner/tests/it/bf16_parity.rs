@@ -5,13 +5,8 @@
 //! (`albert_testdata::pytorch_bf16_deviation`), and large enough to show that the products did
 //! run in bf16.
 
-use albert_core::HfConfig;
-use albert_core::checkpoint::MissingPolicy;
 use albert_core::precision::{Precision, autocast};
-use albert_runner::forward::{ForwardOptions, run};
-use albert_runner::inputs::ReferenceInputs;
-use albert_runner::models::AnyModel;
-use albert_runner::parity::compare;
+use albert_runner::parity::{compare, model_outputs};
 
 const BATCHES: [&str; 3] = ["pair", "single", "varied"];
 const OUTPUTS: [&str; 4] = [
@@ -26,25 +21,14 @@ fn check(fixture: &str) {
         return;
     };
     let dir = shared.join("fixtures/hf-albert").join(fixture);
-    let device = albert_runner::device::cpu();
-    let hf = HfConfig::from_file(dir.join("config.json")).expect("config");
-    let inputs = ReferenceInputs::from_file(&dir.join("inputs.json")).expect("inputs");
-    let (model, _) = AnyModel::load(
-        albert_heads::HeadKind::Pretraining,
-        &hf,
-        &[dir.join("model.safetensors")],
-        MissingPolicy::Error,
-        &device,
-    )
-    .expect("load");
     let outputs = {
         let _bf16 = autocast(Precision::Bf16);
-        run(
-            &model,
-            &hf.config,
-            &inputs,
-            &ForwardOptions::default(),
-            &device,
+        model_outputs(
+            albert_heads::HeadKind::Pretraining,
+            &dir.join("config.json"),
+            &[dir.join("model.safetensors")],
+            &dir.join("inputs.json"),
+            &albert_runner::device::cpu(),
         )
         .expect("forward")
     };

@@ -76,7 +76,7 @@ fn light_batches_drop_per_layer_outputs_only() {
 /// through the `albert forward` path, as `model.safetensors` does.
 #[test]
 fn pytorch_bin_and_tf_checkpoint_reproduce_the_reference() {
-    use albert_runner::parity::{belongs_to, compare};
+    use albert_runner::parity::{belongs_to, compare, model_outputs};
 
     let Some(shared) = albert_testdata::shared() else {
         return;
@@ -84,7 +84,6 @@ fn pytorch_bin_and_tf_checkpoint_reproduce_the_reference() {
     let tiny = shared.join("fixtures/hf-albert/tiny");
     let formats = shared.join("fixtures/hf-albert/formats");
     let device = albert_runner::device::cpu();
-    let inputs = ReferenceInputs::from_file(&tiny.join("inputs.json")).expect("inputs");
     for (config, weights) in [
         (
             formats.join("tiny-bin/config.json"),
@@ -95,23 +94,14 @@ fn pytorch_bin_and_tf_checkpoint_reproduce_the_reference() {
             formats.join("tiny-tf/model.ckpt-0"),
         ),
     ] {
-        let hf = HfConfig::from_file(&config).expect("config");
-        let (model, _) = AnyModel::load(
+        let outputs = model_outputs(
             albert_heads::HeadKind::Pretraining,
-            &hf,
+            &config,
             std::slice::from_ref(&weights),
-            MissingPolicy::Error,
+            &tiny.join("inputs.json"),
             &device,
         )
         .unwrap_or_else(|e| panic!("{weights:?}: {e}"));
-        let outputs = run(
-            &model,
-            &hf.config,
-            &inputs,
-            &ForwardOptions::default(),
-            &device,
-        )
-        .expect("forward");
         let report = compare(&tiny.join("expected.safetensors"), &outputs, |n| {
             belongs_to(n, albert_heads::HeadKind::Pretraining)
         })

@@ -6,20 +6,29 @@
 use albert_runner::device::{device, probe};
 use albert_runner::parity::check_fixture;
 
-#[test]
-fn hf_fixtures_match_on_wgpu() {
-    let Some(shared) = albert_testdata::shared() else {
-        return;
-    };
+/// The wgpu device when an adapter answers; `None` (the test skips, with a message) when none
+/// does, unless `ALBERT_REQUIRE_WGPU=1`, which makes that a failure.
+fn wgpu_or_skip() -> Option<burn::tensor::Device> {
     let device = device("wgpu").expect("built with wgpu");
     if let Err(e) = probe(&device, "wgpu") {
         assert!(
             std::env::var("ALBERT_REQUIRE_WGPU").map_or(true, |v| v != "1"),
             "ALBERT_REQUIRE_WGPU=1 but: {e}"
         );
-        eprintln!("skipping wgpu parity: {e}");
-        return;
+        eprintln!("skipping wgpu test: {e}");
+        return None;
     }
+    Some(device)
+}
+
+#[test]
+fn hf_fixtures_match_on_wgpu() {
+    let Some(shared) = albert_testdata::shared() else {
+        return;
+    };
+    let Some(device) = wgpu_or_skip() else {
+        return;
+    };
     for fixture in ["tiny", "tiny-groups"] {
         let outcome = check_fixture(
             &shared.join("fixtures/hf-albert").join(fixture),
@@ -44,26 +53,15 @@ fn hf_fixtures_match_on_wgpu() {
 /// refuses with an error that says so instead of failing inside a kernel.
 #[test]
 fn bf16_on_wgpu_runs_or_is_refused_clearly() {
-    use albert_core::HfConfig;
-    use albert_core::checkpoint::MissingPolicy;
     use albert_core::precision::{Precision, autocast};
-    use albert_runner::forward::{ForwardOptions, run};
-    use albert_runner::inputs::ReferenceInputs;
-    use albert_runner::models::AnyModel;
-    use albert_runner::parity::compare;
+    use albert_runner::parity::{compare, model_outputs};
 
     let Some(shared) = albert_testdata::shared() else {
         return;
     };
-    let device = device("wgpu").expect("built with wgpu");
-    if let Err(e) = probe(&device, "wgpu") {
-        assert!(
-            std::env::var("ALBERT_REQUIRE_WGPU").map_or(true, |v| v != "1"),
-            "ALBERT_REQUIRE_WGPU=1 but: {e}"
-        );
-        eprintln!("skipping wgpu bf16: {e}");
+    let Some(device) = wgpu_or_skip() else {
         return;
-    }
+    };
     let _bf16 = autocast(Precision::Bf16);
     if !device.supports_dtype(burn::tensor::DType::BF16) {
         let e = probe(&device, "wgpu").expect_err("bf16 refused");
@@ -73,21 +71,11 @@ fn bf16_on_wgpu_runs_or_is_refused_clearly() {
     }
     probe(&device, "wgpu").expect("bf16 supported");
     let dir = shared.join("fixtures/hf-albert/tiny");
-    let hf = HfConfig::from_file(dir.join("config.json")).expect("config");
-    let inputs = ReferenceInputs::from_file(&dir.join("inputs.json")).expect("inputs");
-    let (model, _) = AnyModel::load(
+    let outputs = model_outputs(
         albert_heads::HeadKind::Pretraining,
-        &hf,
+        &dir.join("config.json"),
         &[dir.join("model.safetensors")],
-        MissingPolicy::Error,
-        &device,
-    )
-    .expect("load");
-    let outputs = run(
-        &model,
-        &hf.config,
-        &inputs,
-        &ForwardOptions::default(),
+        &dir.join("inputs.json"),
         &device,
     )
     .expect("forward");
