@@ -106,6 +106,41 @@ fn allowed_missing(name: &str, policy: MissingPolicy) -> bool {
     }
 }
 
+/// A checkpoint of the bare body (`AlbertModel`: `embeddings.*`, `encoder.*`, `pooler.*`, as
+/// HF and sentence-transformers save it) loaded into a model whose body is `albert.*`: its
+/// names get the `albert.` prefix (what `from_pretrained` does with `base_model_prefix`).
+/// Only when the checkpoint has no `albert.*` tensor at all and the model wants some.
+fn add_base_prefix(
+    infos: &[super::ParamInfo],
+    available: &mut BTreeMap<String, FileTensor>,
+    report: &mut LoadReport,
+) {
+    const BODY: [&str; 3] = ["embeddings.", "encoder.", "pooler."];
+    let wants_prefix = infos.iter().any(|i| i.hf_name.starts_with("albert."));
+    let has_prefix = available.keys().any(|k| k.starts_with("albert."));
+    let bare = available
+        .keys()
+        .filter(|k| BODY.iter().any(|b| k.starts_with(b)))
+        .count();
+    if !wants_prefix || has_prefix || bare == 0 {
+        return;
+    }
+    let renamed: Vec<String> = available
+        .keys()
+        .filter(|k| BODY.iter().any(|b| k.starts_with(b)))
+        .cloned()
+        .collect();
+    for name in renamed {
+        if let Some(mut t) = available.remove(&name) {
+            t.name = format!("albert.{name}");
+            available.insert(t.name.clone(), t);
+        }
+    }
+    report.notes.push(format!(
+        "a bare-body checkpoint: {bare} tensors read as albert.*"
+    ));
+}
+
 fn describe(kind: &str, shape: &[usize]) -> String {
     format!("{kind} {shape:?}")
 }
@@ -130,6 +165,7 @@ pub fn load_hf<M: Module>(
         }
     }
     let mut report = LoadReport::default();
+    add_base_prefix(&infos, &mut available, &mut report);
     resolve_tied(&infos, &mut available, &mut report);
 
     let mut tensors = Vec::new();

@@ -548,3 +548,61 @@ fn damaged_pytorch_and_tf_files_are_clear_errors() {
         "{e}"
     );
 }
+
+/// A bare-body checkpoint (`AlbertModel` as HF and sentence-transformers save it: `embeddings.*`,
+/// `encoder.*`, `pooler.*` without the `albert.` prefix) loads into a model's body, the same
+/// values as the prefixed file; heads stay missing (an error unless the policy allows them).
+#[test]
+fn bare_body_checkpoints_load_with_the_albert_prefix() {
+    use albert_core::checkpoint::param_values;
+
+    let Some((hf, dir)) = tiny() else { return };
+    let tmp = tempfile::tempdir().expect("tmp");
+    let bare = tmp.path().join("model.safetensors");
+    let tensors: Vec<OutTensor> = read_safetensors(dir.join("model.safetensors"))
+        .expect("read")
+        .into_iter()
+        .filter_map(|t| {
+            let name = t.name.strip_prefix("albert.")?.to_string();
+            let TensorValues::F32(values) = t.values else {
+                return None;
+            };
+            Some(OutTensor {
+                name,
+                shape: t.shape,
+                values,
+            })
+        })
+        .collect();
+    assert!(tensors.iter().any(|t| t.name.starts_with("encoder.")));
+    write_safetensors(&bare, &tensors, None).expect("write");
+    let device = Device::flex();
+    let load = |file: &Path, policy| {
+        load_hf(
+            AlbertForPreTraining::init(&hf.config, 0, &device),
+            &[file],
+            policy,
+        )
+    };
+    let err = load(&bare, MissingPolicy::Error)
+        .expect_err("heads missing")
+        .to_string();
+    assert!(err.contains("sop_classifier"), "{err}");
+    let (model, report) = load(&bare, MissingPolicy::InitializeHeads).expect("body loads");
+    assert!(
+        report.notes.iter().any(|n| n.contains("albert.")),
+        "{report}"
+    );
+    let (reference, _) =
+        load(&dir.join("model.safetensors"), MissingPolicy::Error).expect("reference");
+    let body = |m: &AlbertForPreTraining| {
+        param_values(m)
+            .expect("values")
+            .into_iter()
+            .filter(|(i, _)| i.hf_name.starts_with("albert."))
+            .collect::<Vec<_>>()
+    };
+    let (got, want) = (body(&model), body(&reference));
+    assert_eq!(got.len(), want.len());
+    assert!(got == want, "body values differ");
+}
