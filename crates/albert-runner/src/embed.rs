@@ -3,14 +3,14 @@
 
 use std::path::{Path, PathBuf};
 
-use albert_core::checkpoint::{MissingPolicy, load_hf};
-use albert_core::init::ParamInit;
-use albert_core::{AlbertForPreTraining, EncoderOutputs, TokenBatch};
+use albert_core::checkpoint::MissingPolicy;
+use albert_core::{AlbertForPreTraining, EncoderOutputs};
+use albert_heads::finetune::token_batch;
 use clap::{Args, ValueEnum};
 
 use crate::error::Result;
-use crate::finetune::{first_device, model_dir};
-use crate::infer::{stream_inputs, write_lines};
+use crate::finetune::{first_device, load_model, model_dir};
+use crate::infer::{stream_inputs, truncating, write_lines};
 
 /// How token states become one sentence vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -85,40 +85,24 @@ pub fn embed(
     let dir = model_dir(model)?;
     let device = first_device(device_name)?;
     let config = &dir.hf.config;
-    let fresh = AlbertForPreTraining::new(
-        config,
-        &mut ParamInit::new(0, config.initializer_range),
-        &device,
-    );
     // Only the body is used: heads (and the pooler) may be absent.
-    let (m, _) = load_hf(
-        fresh,
-        std::slice::from_ref(&dir.weights),
+    let m = load_model(
+        &dir,
+        &device,
+        AlbertForPreTraining::new,
         MissingPolicy::Unused(&["sop_classifier.", "albert.pooler.", "predictions."]),
     )?;
-    let max_len = max_seq_length.min(config.max_position_embeddings);
-    let options = albert_tokenizer::EncodeOptions {
-        truncation: Some((max_len, albert_tokenizer::TruncationStrategy::LongestFirst)),
-        padding: None,
-    };
-    let pad = i64::from(dir.tokenizer.special_ids().pad);
+    let options = truncating(max_seq_length, config);
+    let pad = dir.tokenizer.special_ids().pad;
     stream_inputs(input, batch_size, |rows| {
-        let encodings = dir.tokenizer.encode_batch(rows, &options)?;
-        let longest = encodings.iter().map(|e| e.ids.len()).max().unwrap_or(0);
-        let padded = |v: &[u32], fill: i64| -> Vec<i64> {
-            let mut r: Vec<i64> = v.iter().map(|&x| i64::from(x)).collect();
-            r.resize(longest, fill);
-            r
-        };
-        let mask: Vec<Vec<i64>> = encodings
-            .iter()
-            .map(|e| padded(&vec![1; e.ids.len()], 0))
+        let inputs: Vec<(Vec<u32>, Vec<u32>)> = dir
+            .tokenizer
+            .encode_batch(rows, &options)?
+            .into_iter()
+            .map(|e| (e.ids, e.type_ids))
             .collect();
-        let batch = TokenBatch {
-            input_ids: encodings.iter().map(|e| padded(&e.ids, pad)).collect(),
-            token_type_ids: Some(encodings.iter().map(|e| padded(&e.type_ids, 0)).collect()),
-            attention_mask: Some(mask.clone()),
-        };
+        let all: Vec<usize> = (0..inputs.len()).collect();
+        let batch = token_batch(&inputs, &all, pad); // right-padded, with the attention mask
         let states = m
             .albert
             .forward(batch.to_input(config, &device)?, EncoderOutputs::default())
@@ -130,14 +114,15 @@ pub fn embed(
             let mut v = match pooling {
                 Pooling::Cls => at(0).to_vec(),
                 Pooling::Mean => {
-                    let real: Vec<usize> = (0..n).filter(|&t| mask[row][t] == 1).collect();
+                    // The real tokens are the first ones (right padding).
+                    let real = inputs[row].0.len();
                     let mut sum = vec![0.0f32; h];
-                    for &t in &real {
+                    for t in 0..real {
                         for (s, x) in sum.iter_mut().zip(at(t)) {
                             *s += x;
                         }
                     }
-                    sum.iter().map(|s| s / real.len().max(1) as f32).collect()
+                    sum.iter().map(|s| s / real.max(1) as f32).collect()
                 }
             };
             if normalize {

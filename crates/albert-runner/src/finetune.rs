@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use albert_core::checkpoint::MissingPolicy;
 use albert_core::init::ParamInit;
 use albert_core::{AlbertConfig, HfConfig};
 use albert_heads::finetune::{
@@ -161,11 +162,12 @@ pub(crate) fn model_dir(dir: &Path) -> Result<ModelDir> {
 }
 
 /// The model `build` makes from the directory's config, with the directory's weights loaded
-/// (every tensor required; [`albert_heads::finetune::load_model`]).
+/// (`policy`: which parameters may be missing; [`albert_heads::finetune::load_model`]).
 pub(crate) fn load_model<M: Module>(
     dir: &ModelDir,
     device: &Device,
     build: impl FnOnce(&AlbertConfig, &mut ParamInit, &Device) -> M,
+    policy: MissingPolicy,
 ) -> Result<M> {
     let weights = std::slice::from_ref(&dir.weights);
     Ok(finetune::load_model(
@@ -173,6 +175,7 @@ pub(crate) fn load_model<M: Module>(
         weights,
         device,
         build,
+        policy,
     )?)
 }
 

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use albert_core::checkpoint::MissingPolicy;
 use albert_core::{AlbertForPreTraining, EncoderOutputs, TokenBatch};
 use albert_heads::finetune::FinetuneTask;
 use albert_heads::finetune::qa::SpanQa;
@@ -156,15 +157,12 @@ pub fn fill_mask(
     let dir = model_dir(model)?;
     let device = first_device(device_name)?;
     let config = &dir.hf.config;
-    let fresh = AlbertForPreTraining::new(
-        config,
-        &mut albert_core::init::ParamInit::new(0, config.initializer_range),
+    // The SOP head and the pooler are never run here: an AlbertForMaskedLM checkpoint lacks them.
+    let m = load_model(
+        &dir,
         &device,
-    );
-    let (m, _) = albert_core::checkpoint::load_hf(
-        fresh,
-        std::slice::from_ref(&dir.weights),
-        albert_core::checkpoint::MissingPolicy::Unused(&["sop_classifier.", "albert.pooler."]),
+        AlbertForPreTraining::new,
+        MissingPolicy::Unused(&["sop_classifier.", "albert.pooler."]),
     )?;
     let enc = dir
         .tokenizer
@@ -188,6 +186,9 @@ pub fn fill_mask(
     let probs = burn::tensor::activation::softmax(m.mlm_logits_at(body.last_hidden_state, rows), 1);
     let v = config.vocab_size;
     let flat: Vec<f32> = probs.into_data().iter::<f32>().collect();
+    // One mask: the pipeline's sequence skips special tokens; with several it keeps them (the
+    // other masks stay visible).
+    let skip_special = positions.len() == 1;
     let mut per_mask = Vec::new();
     for (k, &p) in positions.iter().enumerate() {
         let row = &flat[k * v..(k + 1) * v];
@@ -198,9 +199,6 @@ pub fn fill_mask(
             let id32 = u32::try_from(id).unwrap_or(u32::MAX);
             let mut filled = enc.ids.clone();
             filled[p] = id32;
-            // One mask: the pipeline's sequence skips special tokens; with several it keeps
-            // them (the other masks stay visible).
-            let skip_special = positions.len() == 1;
             candidates.push(json!({
                 "score": row[id],
                 "token": id,
@@ -231,7 +229,12 @@ pub fn answer(
     let dir = model_dir(model)?;
     let device = first_device(device_name)?;
     let config = &dir.hf.config;
-    let m = load_model(&dir, &device, AlbertForQuestionAnswering::new)?;
+    let m = load_model(
+        &dir,
+        &device,
+        AlbertForQuestionAnswering::new,
+        MissingPolicy::Error,
+    )?;
     let example = SquadExample {
         id: "q".into(),
         title: String::new(),
@@ -308,14 +311,13 @@ pub fn classify(
     let config = &dir.hf.config;
     let labels = config.labels.clone().unwrap_or_default();
     let n = labels.len().max(1);
-    let m = load_model(&dir, &device, |c, i, d| {
-        AlbertForSequenceClassification::new(c, n, i, d)
-    })?;
-    let max_len = max_seq_length.min(config.max_position_embeddings);
-    let options = albert_tokenizer::EncodeOptions {
-        truncation: Some((max_len, albert_tokenizer::TruncationStrategy::LongestFirst)),
-        padding: None,
-    };
+    let m = load_model(
+        &dir,
+        &device,
+        |c, i, d| AlbertForSequenceClassification::new(c, n, i, d),
+        MissingPolicy::Error,
+    )?;
+    let options = truncating(max_seq_length, config);
     let pad = dir.tokenizer.special_ids().pad;
     stream_inputs(input, batch_size, |rows| {
         let encodings = dir.tokenizer.encode_batch(rows, &options)?;
@@ -324,6 +326,19 @@ pub fn classify(
         let outputs = seqcls::probabilities(&m, config, &inputs, batch_size, pad, &device)?;
         write_lines(outputs.iter().map(|p| classify_output(p, &labels, top_k)))
     })
+}
+
+/// Encoding options of `albert classify` / `albert embed`: no padding, pairs truncated longest
+/// first to `max_seq_length` (at most the model's positions).
+pub(crate) fn truncating(
+    max_seq_length: usize,
+    config: &albert_core::AlbertConfig,
+) -> EncodeOptions {
+    let max_len = max_seq_length.min(config.max_position_embeddings);
+    EncodeOptions {
+        truncation: Some((max_len, albert_tokenizer::TruncationStrategy::LongestFirst)),
+        padding: None,
+    }
 }
 
 /// Reads the inputs of `albert classify` / `albert embed` from `input` (stdin when `None`), one

@@ -118,26 +118,26 @@ fn add_base_prefix(
     const BODY: [&str; 3] = ["embeddings.", "encoder.", "pooler."];
     let wants_prefix = infos.iter().any(|i| i.hf_name.starts_with("albert."));
     let has_prefix = available.keys().any(|k| k.starts_with("albert."));
-    let bare = available
-        .keys()
-        .filter(|k| BODY.iter().any(|b| k.starts_with(b)))
-        .count();
-    if !wants_prefix || has_prefix || bare == 0 {
+    if !wants_prefix || has_prefix {
         return;
     }
-    let renamed: Vec<String> = available
+    let bare: Vec<String> = available
         .keys()
         .filter(|k| BODY.iter().any(|b| k.starts_with(b)))
         .cloned()
         .collect();
-    for name in renamed {
-        if let Some(mut t) = available.remove(&name) {
+    if bare.is_empty() {
+        return;
+    }
+    for name in &bare {
+        if let Some(mut t) = available.remove(name) {
             t.name = format!("albert.{name}");
             available.insert(t.name.clone(), t);
         }
     }
     report.notes.push(format!(
-        "a bare-body checkpoint: {bare} tensors read as albert.*"
+        "a bare-body checkpoint: {} tensors read as albert.*",
+        bare.len()
     ));
 }
 

@@ -111,7 +111,7 @@ impl FinetuneConfig {
 
 /// The rows `idx` of `(ids, token types)` padded to the longest with `pad`, with the padding
 /// mask.
-pub(crate) fn token_batch(
+pub fn token_batch(
     inputs: &[(Vec<u32>, Vec<u32>)],
     idx: &[usize],
     pad: u32,

@@ -365,20 +365,22 @@ fn train_task<T: FinetuneTask>(
     )
 }
 
-/// The model `build` makes from `config`, with `weights` loaded over it (every tensor
-/// required): a fine-tuned model as `albert finetune` saved it, or any complete checkpoint.
+/// The model `build` makes from `config`, with `weights` loaded over it; `policy` says which
+/// parameters may be missing (`MissingPolicy::Error`: a fine-tuned model as `albert finetune`
+/// saved it, or any complete checkpoint; `MissingPolicy::Unused`: heads the caller never runs).
 pub fn load_model<M: Module>(
     config: &AlbertConfig,
     weights: &[PathBuf],
     device: &Device,
     build: impl FnOnce(&AlbertConfig, &mut ParamInit, &Device) -> M,
+    policy: MissingPolicy,
 ) -> Result<M> {
     let fresh = build(
         config,
         &mut ParamInit::new(0, config.initializer_range),
         device,
     );
-    let (model, _) = load_hf(fresh, weights, MissingPolicy::Error)?;
+    let (model, _) = load_hf(fresh, weights, policy)?;
     Ok(model)
 }
 
@@ -399,7 +401,13 @@ impl Scorer<'_> {
         build: impl FnOnce(&AlbertConfig, &mut ParamInit, &Device) -> T::Model,
     ) -> Result<BTreeMap<String, f64>> {
         let config = &self.model.hf.config;
-        let model = load_model(config, self.model.weights, self.device, build)?;
+        let model = load_model(
+            config,
+            self.model.weights,
+            self.device,
+            build,
+            MissingPolicy::Error,
+        )?;
         let pad = self.model.tokenizer.special_ids().pad;
         let preds = T::predict(&model, config, data, self.batch_size, pad, self.device)?;
         Ok(T::score(data, &preds, self.labels))
