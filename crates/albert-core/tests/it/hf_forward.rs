@@ -14,6 +14,31 @@ fn values<const D: usize>(t: Tensor<D>) -> (Vec<usize>, Vec<f32>) {
     (t.dims().to_vec(), t.try_into_vec_as::<f32>().expect("f32"))
 }
 
+/// The largest absolute difference of every float tensor of the fixture's
+/// `expected.safetensors` that `ours` (by expected name) has, with its name; shapes must agree.
+fn diffs_from_expected<'a>(
+    dir: &std::path::Path,
+    ours: impl Fn(&str) -> Option<&'a (Vec<usize>, Vec<f32>)>,
+) -> Vec<(String, f32)> {
+    let mut diffs = Vec::new();
+    for t in read_safetensors(dir.join("expected.safetensors")).expect("expected") {
+        let Some((shape, v)) = ours(&t.name) else {
+            continue;
+        };
+        let TensorValues::F32(reference) = &t.values else {
+            continue;
+        };
+        assert_eq!(shape, &t.shape, "{}", t.name);
+        let diff = v
+            .iter()
+            .zip(reference)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        diffs.push((t.name, diff));
+    }
+    diffs
+}
+
 /// The fixture's pretraining model (every tensor loaded) and its `pair` batch.
 fn model_and_pair_batch(
     dir: &std::path::Path,
@@ -92,23 +117,11 @@ fn tiny_groups_pair_batch_matches_hf() {
         ours.insert(format!("pair/inner_layer_outputs/{i}.{j}"), values(h));
     }
 
-    let mut compared = 0;
-    for t in read_safetensors(dir.join("expected.safetensors")).expect("expected") {
-        let Some((shape, v)) = ours.get(&t.name) else {
-            continue;
-        };
-        let TensorValues::F32(reference) = &t.values else {
-            continue;
-        };
-        assert_eq!(shape, &t.shape, "{}", t.name);
-        let diff = v
-            .iter()
-            .zip(reference)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max);
-        assert!(diff <= 1e-4, "{}: {diff}", t.name);
-        compared += 1;
+    let diffs = diffs_from_expected(&dir, |name| ours.get(name));
+    for (name, diff) in &diffs {
+        assert!(*diff <= 1e-4, "{name}: {diff}");
     }
+    let compared = diffs.len();
     // 5 named + 5 hidden states + 1 attention + 4 inner-layer outputs.
     assert_eq!(compared, ours.len());
     assert_eq!(compared, 15);
@@ -148,39 +161,25 @@ fn pair_batch_in_bf16_within_twice_pytorch_autocast() {
         ]
         .into_iter()
         .collect();
-        let mut compared = 0;
-        for t in read_safetensors(dir.join("expected.safetensors")).expect("expected") {
-            let Some((shape, v)) = t
-                .name
-                .strip_prefix("pair/")
+        let diffs = diffs_from_expected(&dir, |name| {
+            name.strip_prefix("pair/")
                 .and_then(|output| ours.get(output))
-            else {
-                continue;
-            };
-            let TensorValues::F32(reference) = &t.values else {
-                continue;
-            };
-            assert_eq!(shape, &t.shape, "{}", t.name);
-            let diff = v
-                .iter()
-                .zip(reference)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0f32, f32::max);
-            let output = &t.name["pair/".len()..];
+        });
+        for (name, diff) in &diffs {
+            let output = &name["pair/".len()..];
             let pytorch = albert_testdata::pytorch_bf16_deviation(fixture, output);
             assert!(
-                f64::from(diff) <= 2.0 * pytorch,
-                "{fixture} {}: bf16 deviates {diff:e}, PyTorch autocast {pytorch:e}",
-                t.name
+                f64::from(*diff) <= 2.0 * pytorch,
+                "{fixture} {name}: bf16 deviates {diff:e}, PyTorch autocast {pytorch:e}"
             );
             if output == "prediction_logits" {
                 assert!(
-                    diff > 1e-3,
+                    *diff > 1e-3,
                     "{fixture}: bf16 logits match float32 ({diff:e})"
                 );
             }
-            compared += 1;
         }
+        let compared = diffs.len();
         assert_eq!(compared, 4, "{fixture}");
     }
 }

@@ -2,5 +2,6 @@
 
 mod checkpoints;
 mod common;
+mod formats;
 mod hf_forward;
 mod param_counts;

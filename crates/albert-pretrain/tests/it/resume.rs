@@ -180,20 +180,18 @@ fn corrupt_checkpoints_are_detected_and_skipped() {
             }),
         ),
     ];
+    let resume = |run: &Path| {
+        let options = TrainOptions {
+            resume: true,
+            ..TrainOptions::default()
+        };
+        pretrain(&config, run, devices, &options)
+    };
     for (name, damage) in &cases {
         let run = tmp.path().join(name);
         copy_dir(&base, &run);
         damage(&run);
-        let resumed = pretrain(
-            &config,
-            &run,
-            devices,
-            &TrainOptions {
-                resume: true,
-                ..TrainOptions::default()
-            },
-        )
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let resumed = resume(&run).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(resumed.steps, 12, "{name}");
         assert!(weights(&run) == reference, "{name}: final weights differ");
     }
@@ -203,17 +201,7 @@ fn corrupt_checkpoints_are_detected_and_skipped() {
     copy_dir(&base, &run);
     flip(&run.join("checkpoints/step-000004/model.bpk"));
     flip(&run.join("checkpoints/step-000008/model.bpk"));
-    let e = pretrain(
-        &config,
-        &run,
-        devices,
-        &TrainOptions {
-            resume: true,
-            ..TrainOptions::default()
-        },
-    )
-    .expect_err("no valid checkpoint")
-    .to_string();
+    let e = resume(&run).expect_err("no valid checkpoint").to_string();
     assert!(e.contains("no checkpoint verifies"), "{e}");
     assert!(
         e.contains("step-000008/model.bpk") && e.contains("corrupt"),
