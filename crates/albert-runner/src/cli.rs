@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::device_server::DeviceServerArgs;
 use crate::embed::EmbedArgs;
 use crate::error::Result;
 use crate::finetune::{EvaluateArgs, FinetuneArgs};
@@ -52,9 +53,12 @@ enum Command {
     Answer(AnswerArgs),
     /// Pretrain ALBERT (MLM + SOP, LAMB) from a TOML config; everything is written under --out.
     Pretrain(PretrainArgs),
+    /// Serve a model over HTTP/JSON (classify, fill-mask, answer, embed; health and
+    /// Prometheus metrics), batching concurrent requests. Runs until Ctrl+C or SIGTERM.
+    Serve(ServeArgs),
     /// Host this machine's devices for other machines' `--device remote:ws://HOST:PORT`
     /// (burn's remote backend over WebSocket; needs the `remote` feature). Runs until Ctrl+C.
-    Serve(ServeArgs),
+    DeviceServer(DeviceServerArgs),
     /// Encode text with, or train, an ALBERT SentencePiece vocabulary.
     Tokenizer {
         #[command(subcommand)]
@@ -89,6 +93,7 @@ fn run_command(command: Command) -> Result<()> {
         Command::Answer(args) => args.run(),
         Command::Pretrain(args) => args.run(),
         Command::Serve(args) => args.run(),
+        Command::DeviceServer(args) => args.run(),
         Command::Tokenizer { command } => command.run(),
         Command::Info(args) => args.run(),
     }

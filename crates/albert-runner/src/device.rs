@@ -58,7 +58,7 @@ pub fn compiled_backends() -> Vec<&'static str> {
     v
 }
 
-/// The error for `what` (`--device cuda`, `albert serve`) needing a cargo `feature` this binary
+/// The error for `what` (`--device cuda`, `albert device-server`) needing a cargo `feature` this binary
 /// was built without.
 pub(crate) fn not_built(what: &str, feature: &str) -> RunnerError {
     RunnerError::Usage(format!(
@@ -70,7 +70,7 @@ pub(crate) fn not_built(what: &str, feature: &str) -> RunnerError {
 
 /// The device for a `--device` name: `cpu` (burn's `flex` backend), `wgpu` (the default
 /// adapter), `wgpu:N` (the N-th discrete GPU), `cuda` or `cuda:N`, or `remote:ws://HOST:PORT`
-/// (device 0 of the `albert serve` server there; `remote:ws://HOST:PORT#N` for its N-th).
+/// (device 0 of the `albert device-server` server there; `remote:ws://HOST:PORT#N` for its N-th).
 /// A remote device is connected here, so an unreachable server is an error now, not later.
 pub fn device(name: &str) -> Result<Device> {
     if name.starts_with("remote:") {
@@ -147,7 +147,7 @@ pub fn remote_device(name: &str, token: Option<&str>) -> Result<Device> {
     };
     if !(url.starts_with("ws://") || url.starts_with("wss://")) {
         return Err(RunnerError::Usage(format!(
-            "--device {name:?}: expected `remote:ws://HOST:PORT` (the address `albert serve` \
+            "--device {name:?}: expected `remote:ws://HOST:PORT` (the address `albert device-server` \
              listens on)"
         )));
     }

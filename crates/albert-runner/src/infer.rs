@@ -4,21 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use albert_core::checkpoint::MissingPolicy;
-use albert_core::{AlbertForPreTraining, EncoderOutputs, TokenBatch};
-use albert_heads::finetune::FinetuneTask;
-use albert_heads::finetune::qa::SpanQa;
-use albert_heads::finetune::qa_data;
-use albert_heads::finetune::seqcls;
-use albert_heads::tasks::squad::SquadExample;
-use albert_heads::{AlbertForQuestionAnswering, AlbertForSequenceClassification};
-use albert_tokenizer::EncodeOptions;
-use burn::tensor::{Int, Tensor, TensorData};
 use clap::Args;
 use serde_json::json;
 
 use crate::error::{Result, RunnerError};
-use crate::finetune::{first_device, load_model, model_dir};
+use crate::pipeline::{LabelScore, MaskCandidate, Pipeline, PipelineOptions, Task};
 
 /// `albert classify`: classify (or score) text with a fine-tuned sequence model: one input per
 /// line (`text`, `text<TAB>pair` or `{"text", "text_pair"}`) from --input or stdin, one JSON
@@ -143,76 +133,30 @@ impl AnswerArgs {
 }
 
 /// The `top_k` most likely tokens at every `[MASK]` of `text`, as transformers' fill-mask
-/// pipeline prints them: for one mask a list of `{score, token, token_str, sequence}` (`token`
-/// the id, `token_str` its text, `sequence` the text with the mask filled, special tokens
-/// skipped), for several masks one such list per mask (each `sequence` fills that mask alone
-/// and keeps the others). Works with `AlbertForPreTraining` and `AlbertForMaskedLM` checkpoints
-/// (the SOP head and the pooler, which fill-mask does not use, may be absent).
+/// pipeline prints them ([`fill_mask_json`]). Works with `AlbertForPreTraining` and
+/// `AlbertForMaskedLM` checkpoints (the SOP head and the pooler, which fill-mask does not use,
+/// may be absent). Loads the model for this one call: keep a [`Pipeline`] for many.
 pub fn fill_mask(
     model: &Path,
     text: &str,
     top_k: usize,
     device_name: &str,
 ) -> Result<serde_json::Value> {
-    let dir = model_dir(model)?;
-    let device = first_device(device_name)?;
-    let config = &dir.hf.config;
-    // The SOP head and the pooler are never run here: an AlbertForMaskedLM checkpoint lacks them.
-    let m = load_model(
-        &dir,
-        &device,
-        AlbertForPreTraining::new,
-        MissingPolicy::Unused(&["sop_classifier.", "albert.pooler."]),
-    )?;
-    let enc = dir
-        .tokenizer
-        .encode(text, None, &EncodeOptions::default())?;
-    let mask = dir.tokenizer.special_ids().mask;
-    let positions: Vec<usize> = (0..enc.ids.len()).filter(|&i| enc.ids[i] == mask).collect();
-    if positions.is_empty() {
-        return Err(RunnerError::Usage(format!(
-            "the text has no [MASK] token: {text:?}"
-        )));
-    }
-    let batch = TokenBatch {
-        input_ids: vec![enc.ids.iter().map(|&x| i64::from(x)).collect()],
-        token_type_ids: None,
-        attention_mask: None,
-    };
-    let input = batch.to_input(config, &device)?;
-    let body = m.albert.forward(input, EncoderOutputs::default());
-    let rows: Vec<i64> = positions.iter().map(|&p| p as i64).collect();
-    let rows = Tensor::<1, Int>::from_data(TensorData::new(rows, [positions.len()]), &device);
-    let probs = burn::tensor::activation::softmax(m.mlm_logits_at(body.last_hidden_state, rows), 1);
-    let v = config.vocab_size;
-    let flat: Vec<f32> = probs.into_data().iter::<f32>().collect();
-    // One mask: the pipeline's sequence skips special tokens; with several it keeps them (the
-    // other masks stay visible).
-    let skip_special = positions.len() == 1;
-    let mut per_mask = Vec::new();
-    for (k, &p) in positions.iter().enumerate() {
-        let row = &flat[k * v..(k + 1) * v];
-        let mut order: Vec<usize> = (0..v).collect();
-        order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
-        let mut candidates = Vec::new();
-        for &id in order.iter().take(top_k) {
-            let id32 = u32::try_from(id).unwrap_or(u32::MAX);
-            let mut filled = enc.ids.clone();
-            filled[p] = id32;
-            candidates.push(json!({
-                "score": row[id],
-                "token": id,
-                "token_str": dir.tokenizer.decode(&[id32], false)?,
-                "sequence": dir.tokenizer.decode(&filled, skip_special)?,
-            }));
-        }
-        per_mask.push(serde_json::Value::Array(candidates));
-    }
-    Ok(if per_mask.len() == 1 {
-        per_mask.remove(0)
+    let pipeline = Pipeline::load(model, &options(Task::FillMask, device_name, 128))?;
+    let mut per_text = pipeline.fill_mask(&[text.to_string()], top_k)?;
+    Ok(fill_mask_json(per_text.remove(0)))
+}
+
+/// One text's fill-mask result as the pipeline prints it: for one mask a list of `{score,
+/// token, token_str, sequence}` (`token` the id, `token_str` its text, `sequence` the text with
+/// the mask filled, special tokens skipped), for several masks one such list per mask (each
+/// `sequence` fills that mask alone and keeps the others).
+pub fn fill_mask_json(mut per_mask: Vec<Vec<MaskCandidate>>) -> serde_json::Value {
+    if per_mask.len() == 1 {
+        json!(per_mask.remove(0))
     } else {
-        serde_json::Value::Array(per_mask)
-    })
+        json!(per_mask)
+    }
 }
 
 /// The answer to `question` in `context` with a SQuAD-fine-tuned model, as transformers'
@@ -226,32 +170,20 @@ pub fn answer(
     max_seq_length: usize,
     device_name: &str,
 ) -> Result<serde_json::Value> {
-    let dir = model_dir(model)?;
-    let device = first_device(device_name)?;
-    let config = &dir.hf.config;
-    let m = load_model(
-        &dir,
-        &device,
-        AlbertForQuestionAnswering::new,
-        MissingPolicy::Error,
-    )?;
-    let example = SquadExample {
-        id: "q".into(),
-        title: String::new(),
-        question: question.into(),
-        context: context.into(),
-        answers: Vec::new(),
-        is_impossible: true,
-    };
-    let max_len = max_seq_length.min(config.max_position_embeddings);
-    let mut data = qa_data(&dir.tokenizer, vec![example], max_len, false)?;
-    data.decode.align_to_words = true;
-    let pad = dir.tokenizer.special_ids().pad;
-    let answers = SpanQa::predict(&m, config, &data, 16, pad, &device)?;
-    let a = answers
-        .first()
-        .ok_or_else(|| RunnerError::Usage("no answer produced".into()))?;
-    Ok(json!({"score": a.score, "start": a.start, "end": a.end, "answer": a.text}))
+    let pipeline = Pipeline::load(model, &options(Task::Answer, device_name, max_seq_length))?;
+    let mut answers = pipeline.answer(&[(question.to_string(), context.to_string())])?;
+    Ok(json!(answers.remove(0)))
+}
+
+/// The options of a one-task CLI pipeline (the precision is the thread's autocast scope).
+fn options(task: Task, device: &str, max_seq_length: usize) -> PipelineOptions {
+    PipelineOptions {
+        task: Some(task),
+        device: device.to_string(),
+        precision: albert_core::precision::current(),
+        max_seq_length,
+        ..PipelineOptions::default()
+    }
 }
 
 /// One input of `albert classify`: a line of `text` or `text<TAB>pair`, or a JSON object
@@ -277,20 +209,14 @@ fn classify_input(line: &str) -> std::result::Result<(String, Option<String>), S
     })
 }
 
-/// One output line of `albert classify` for class probabilities `p`: as transformers'
-/// text-classification pipeline, `{"label", "score"}` for the best label, or with `top_k` a list
-/// of the `top_k` best `{"label", "score"}`; a regression model (one output) gives its value as
-/// `{"score"}` (the pipeline would squash it through a sigmoid).
-fn classify_output(p: &[f32], labels: &[String], top_k: Option<usize>) -> serde_json::Value {
-    if labels.len() < 2 {
-        return serde_json::json!({"score": p.first()});
-    }
-    let mut order: Vec<usize> = (0..p.len().min(labels.len())).collect();
-    order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
-    let entry = |i: usize| serde_json::json!({"label": labels[i], "score": p[i]});
+/// One output line of `albert classify`: as transformers' text-classification pipeline,
+/// `{"label", "score"}` for the best label, or with `top_k` the list of the `top_k` best; a
+/// regression model (one output) gives its value as `{"score"}` (the pipeline would squash it
+/// through a sigmoid).
+pub fn classify_json(mut ranked: Vec<LabelScore>, top_k: Option<usize>) -> serde_json::Value {
     match top_k {
-        None => entry(order[0]),
-        Some(k) => serde_json::Value::Array(order.into_iter().take(k).map(entry).collect()),
+        None => json!(ranked.swap_remove(0)),
+        Some(_) => json!(ranked),
     }
 }
 
@@ -306,39 +232,18 @@ pub fn classify(
     top_k: Option<usize>,
     device_name: &str,
 ) -> Result<usize> {
-    let dir = model_dir(model)?;
-    let device = first_device(device_name)?;
-    let config = &dir.hf.config;
-    let labels = config.labels.clone().unwrap_or_default();
-    let n = labels.len().max(1);
-    let m = load_model(
-        &dir,
-        &device,
-        |c, i, d| AlbertForSequenceClassification::new(c, n, i, d),
-        MissingPolicy::Error,
+    let pipeline = Pipeline::load(
+        model,
+        &PipelineOptions {
+            batch_size,
+            ..options(Task::Classify, device_name, max_seq_length)
+        },
     )?;
-    let options = truncating(max_seq_length, config);
-    let pad = dir.tokenizer.special_ids().pad;
+    let k = top_k.unwrap_or(1);
     stream_inputs(input, batch_size, |rows| {
-        let encodings = dir.tokenizer.encode_batch(rows, &options)?;
-        let inputs: Vec<(Vec<u32>, Vec<u32>)> =
-            encodings.into_iter().map(|e| (e.ids, e.type_ids)).collect();
-        let outputs = seqcls::probabilities(&m, config, &inputs, batch_size, pad, &device)?;
-        write_lines(outputs.iter().map(|p| classify_output(p, &labels, top_k)))
+        let ranked = pipeline.classify(rows, k)?;
+        write_lines(ranked.into_iter().map(|r| classify_json(r, top_k)))
     })
-}
-
-/// Encoding options of `albert classify` / `albert embed`: no padding, pairs truncated longest
-/// first to `max_seq_length` (at most the model's positions).
-pub(crate) fn truncating(
-    max_seq_length: usize,
-    config: &albert_core::AlbertConfig,
-) -> EncodeOptions {
-    let max_len = max_seq_length.min(config.max_position_embeddings);
-    EncodeOptions {
-        truncation: Some((max_len, albert_tokenizer::TruncationStrategy::LongestFirst)),
-        padding: None,
-    }
 }
 
 /// Reads the inputs of `albert classify` / `albert embed` from `input` (stdin when `None`), one
@@ -423,19 +328,25 @@ mod tests {
 
     #[test]
     fn classify_prints_the_pipeline_form() {
-        let labels = vec!["neg".to_string(), "neu".into(), "pos".into()];
-        let p = [0.2f32, 0.1, 0.7];
+        let ranked = || {
+            vec![
+                LabelScore {
+                    label: Some("pos".into()),
+                    score: 0.7,
+                },
+                LabelScore {
+                    label: Some("neg".into()),
+                    score: 0.2,
+                },
+            ]
+        };
         assert_eq!(
-            classify_output(&p, &labels, None),
+            classify_json(ranked(), None),
             serde_json::json!({"label": "pos", "score": 0.7f32})
         );
         assert_eq!(
-            classify_output(&p, &labels, Some(2)),
+            classify_json(ranked(), Some(2)),
             serde_json::json!([{"label": "pos", "score": 0.7f32}, {"label": "neg", "score": 0.2f32}])
-        );
-        assert_eq!(
-            classify_output(&[3.5], &[], Some(2)),
-            serde_json::json!({"score": 3.5f32})
         );
     }
 }

@@ -18,6 +18,7 @@
 
 pub mod cli;
 pub mod device;
+pub mod device_server;
 pub mod embed;
 mod error;
 pub mod finetune;
@@ -27,6 +28,7 @@ pub mod info;
 pub mod inputs;
 pub mod models;
 pub mod parity;
+pub mod pipeline;
 pub mod pretrain;
 pub mod serve;
 pub mod tokenize;

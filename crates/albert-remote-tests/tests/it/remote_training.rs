@@ -1,4 +1,4 @@
-//! Training on devices hosted by `albert serve` (burn's remote backend over WebSocket): two
+//! Training on devices hosted by `albert device-server` (burn's remote backend over WebSocket): two
 //! servers on this machine, each hosting the CPU, stand in for two machines. The client drives
 //! both replicas, gathers their gradients on the first server and steps there; the result must be
 //! the run one device makes with two accumulated micro-batches — same losses, same weights — and
@@ -12,13 +12,13 @@ use albert_pretrain::train::{PretrainConfig, TrainOptions, pretrain};
 use albert_runner::device::{devices, probe, remote_device};
 use burn::tensor::Device;
 
-/// Starts an `albert serve` server for the CPU on a free local port (token optional); returns
+/// Starts an `albert device-server` server for the CPU on a free local port (token optional); returns
 /// its `remote:` device name. The server thread lives until the test process exits.
 fn start_server(token: Option<&'static str>) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a local port");
     let port = listener.local_addr().expect("address").port();
     std::thread::spawn(move || {
-        albert_runner::serve::serve(listener, vec![Device::flex()], token).expect("serve");
+        albert_runner::device_server::serve(listener, vec![Device::flex()], token).expect("serve");
     });
     format!("remote:ws://127.0.0.1:{port}")
 }
@@ -116,20 +116,25 @@ fn remote_device_errors_are_clear() {
         .to_string();
     assert!(err.contains("index"), "{err}");
 
-    // `albert serve`: a taken port and a remote device to serve are usage errors.
+    // `albert device-server`: a taken port, a remote device to serve and a non-loopback address
+    // without a token are usage errors.
     let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = taken.local_addr().expect("address").port();
-    let err = albert_runner::serve::run("127.0.0.1", port, "cpu", None)
+    let err = albert_runner::device_server::run("127.0.0.1", port, "cpu", None)
         .expect_err("port taken")
         .to_string();
     assert!(
         err.contains(&format!("cannot listen on 127.0.0.1:{port}")),
         "{err}"
     );
-    let err = albert_runner::serve::run("127.0.0.1", 0, "remote:ws://127.0.0.1:1", None)
+    let err = albert_runner::device_server::run("127.0.0.1", 0, "remote:ws://127.0.0.1:1", None)
         .expect_err("serving a remote device")
         .to_string();
     assert!(err.contains("cannot be served again"), "{err}");
+    let err = albert_runner::device_server::run("0.0.0.0", 0, "cpu", None)
+        .expect_err("exposed without a token")
+        .to_string();
+    assert!(err.contains("needs --token"), "{err}");
 
     // A server with a token turns away a client without it or with another one, and serves the
     // client presenting it.

@@ -5,4 +5,5 @@ mod cli;
 mod finetune_cli;
 mod hf_parity;
 mod pretrain_cli;
+mod serve;
 mod tokenizer_cli;

@@ -1,0 +1,582 @@
+//! Inference pipelines on a model loaded once: [`Pipeline::load`] reads a model directory and
+//! keeps the model, the tokenizer and the device; every call after that runs a batch of inputs
+//! through it and returns typed results shaped like transformers' pipelines (serialise them with
+//! serde to get the pipelines' JSON). `albert classify`, `fill-mask`, `answer` and `embed` and the
+//! inference server (`albert serve`) all run through here.
+//!
+//! ```no_run
+//! use albert_runner::pipeline::{Pipeline, PipelineOptions, Task};
+//!
+//! let fill = Pipeline::load("models/albert-mini-mixed".as_ref(), &PipelineOptions::default())?;
+//! assert_eq!(fill.task(), Task::FillMask); // from the config's `architectures`
+//! for candidate in &fill.fill_mask(&["The [MASK] of the nation.".into()], 3)?[0][0] {
+//!     println!("{} {:.3}", candidate.token_str, candidate.score);
+//! }
+//! # Ok::<(), albert_runner::RunnerError>(())
+//! ```
+
+use std::path::Path;
+
+use albert_core::checkpoint::MissingPolicy;
+use albert_core::precision::{Precision, autocast};
+use albert_core::{AlbertForPreTraining, AlbertModel, EncoderOutputs};
+use albert_heads::finetune::qa::SpanQa;
+use albert_heads::finetune::{FinetuneTask, qa_data, seqcls, token_batch};
+use albert_heads::tasks::squad::SquadExample;
+use albert_heads::{AlbertForQuestionAnswering, AlbertForSequenceClassification, HeadKind};
+use albert_tokenizer::{EncodeOptions, TruncationStrategy};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use clap::ValueEnum;
+use serde::Serialize;
+
+use crate::error::{Result, RunnerError};
+use crate::finetune::{ModelDir, first_device, load_model, model_dir};
+
+/// What a loaded model answers; embeddings ([`Pipeline::embed`]) work with every task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Task {
+    /// Text (pair) classification or regression: a sequence-classification model.
+    Classify,
+    /// The tokens at `[MASK]`: a pretraining or masked-LM model.
+    FillMask,
+    /// Extractive question answering: a SQuAD-fine-tuned model.
+    Answer,
+    /// Sentence vectors only (the body of any checkpoint).
+    Embed,
+}
+
+impl Task {
+    /// The task an HF config's `architectures` names: sequence classification → classify,
+    /// pretraining / masked LM → fill-mask, question answering → answer, anything else → embed.
+    pub fn of_architectures(architectures: &[String]) -> Task {
+        for a in architectures {
+            if a == "AlbertForMaskedLM" {
+                return Task::FillMask;
+            }
+            match HeadKind::from_architecture(a) {
+                Some(HeadKind::SequenceClassification) => return Task::Classify,
+                Some(HeadKind::Pretraining) => return Task::FillMask,
+                Some(HeadKind::QuestionAnswering) => return Task::Answer,
+                _ => {}
+            }
+        }
+        Task::Embed
+    }
+
+    /// The name used on the command line and in the server's routes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::Classify => "classify",
+            Task::FillMask => "fill-mask",
+            Task::Answer => "answer",
+            Task::Embed => "embed",
+        }
+    }
+}
+
+/// How token states become one sentence vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pooling {
+    /// The mean over the real tokens (special tokens included, padding not): sentence-transformers'
+    /// default for ALBERT models.
+    Mean,
+    /// The `[CLS]` position's last hidden state (not the pooler's tanh layer).
+    Cls,
+}
+
+/// How [`Pipeline::load`] loads and runs a model.
+#[derive(Debug, Clone)]
+pub struct PipelineOptions {
+    /// Which head to load; `None`: the one the config's `architectures` names ([`Task::of_architectures`]).
+    pub task: Option<Task>,
+    /// `cpu` (flex), `wgpu` or `cuda` (first device of a list).
+    pub device: String,
+    /// Precision of the matrix products ([`albert_core::precision`]).
+    pub precision: Precision,
+    /// Sequences per forward pass.
+    pub batch_size: usize,
+    /// Tokens per sequence: longer classify/embed inputs are truncated (pairs longest first),
+    /// longer answer contexts split into windows; capped at the model's positions.
+    pub max_seq_length: usize,
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        Self {
+            task: None,
+            device: "cpu".into(),
+            precision: Precision::Fp32,
+            batch_size: 32,
+            max_seq_length: 128,
+        }
+    }
+}
+
+/// One label and its probability (transformers' text-classification output); a regression
+/// model's value has no label.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LabelScore {
+    /// The label's name from the config's `id2label`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Its probability (softmax), or the regression value.
+    pub score: f32,
+}
+
+/// One candidate for a `[MASK]` (transformers' fill-mask output).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MaskCandidate {
+    /// Its probability.
+    pub score: f32,
+    /// Its token id.
+    pub token: u32,
+    /// Its text.
+    pub token_str: String,
+    /// The input with this mask filled (special tokens skipped when the text has one mask).
+    pub sequence: String,
+}
+
+/// An answer span (transformers' question-answering output).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Answer {
+    /// Its probability (start × end softmax over the window's context tokens).
+    pub score: f64,
+    /// First character (not byte) of the answer in the context.
+    pub start: usize,
+    /// One past its last character.
+    pub end: usize,
+    /// The answer text, widened to whole words.
+    pub answer: String,
+}
+
+/// The loaded head.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+enum Head {
+    Classify(AlbertForSequenceClassification),
+    FillMask(AlbertForPreTraining),
+    Answer(AlbertForQuestionAnswering),
+    Embed(AlbertForPreTraining),
+}
+
+/// A model loaded once for many calls (see the module docs).
+pub struct Pipeline {
+    dir: ModelDir,
+    device: Device,
+    head: Head,
+    options: PipelineOptions,
+    labels: Vec<String>,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("task", &self.task())
+            .field("device", &self.device)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pipeline {
+    /// Loads the model directory `model` (config, weights in any supported format, tokenizer)
+    /// for `options.task` (default: what its `architectures` names). Heads the task does not use
+    /// may be missing from the checkpoint (fill-mask: the SOP head and pooler; embed: all heads).
+    pub fn load(model: &Path, options: &PipelineOptions) -> Result<Self> {
+        let dir = model_dir(model)?;
+        let device = first_device(&options.device)?;
+        crate::device::check_precision(&device, &options.device, options.precision)?;
+        let task = options
+            .task
+            .unwrap_or_else(|| Task::of_architectures(&dir.hf.architectures));
+        let labels = dir.hf.config.labels.clone().unwrap_or_default();
+        let head = match task {
+            Task::Classify => {
+                let n = labels.len().max(1);
+                Head::Classify(load_model(
+                    &dir,
+                    &device,
+                    |c, i, d| AlbertForSequenceClassification::new(c, n, i, d),
+                    MissingPolicy::Error,
+                )?)
+            }
+            Task::FillMask => Head::FillMask(load_model(
+                &dir,
+                &device,
+                AlbertForPreTraining::new,
+                MissingPolicy::Unused(&["sop_classifier.", "albert.pooler."]),
+            )?),
+            Task::Answer => Head::Answer(load_model(
+                &dir,
+                &device,
+                AlbertForQuestionAnswering::new,
+                MissingPolicy::Error,
+            )?),
+            Task::Embed => Head::Embed(load_model(
+                &dir,
+                &device,
+                AlbertForPreTraining::new,
+                MissingPolicy::Unused(&["sop_classifier.", "albert.pooler.", "predictions."]),
+            )?),
+        };
+        let mut options = options.clone();
+        options.task = Some(task);
+        options.batch_size = options.batch_size.max(1);
+        options.max_seq_length = options
+            .max_seq_length
+            .clamp(2, dir.hf.config.max_position_embeddings);
+        Ok(Self {
+            dir,
+            device,
+            head,
+            options,
+            labels,
+        })
+    }
+
+    /// The task this pipeline was loaded for.
+    pub fn task(&self) -> Task {
+        match self.head {
+            Head::Classify(_) => Task::Classify,
+            Head::FillMask(_) => Task::FillMask,
+            Head::Answer(_) => Task::Answer,
+            Head::Embed(_) => Task::Embed,
+        }
+    }
+
+    /// The options it runs with (task resolved, lengths capped at the model's positions).
+    pub fn options(&self) -> &PipelineOptions {
+        &self.options
+    }
+
+    /// The classifier's label names (`id2label` order); empty for regression and other tasks.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    /// The longest input the model takes, in tokens.
+    pub fn max_positions(&self) -> usize {
+        self.dir.hf.config.max_position_embeddings
+    }
+
+    fn wrong_task(&self, wanted: Task) -> RunnerError {
+        RunnerError::Usage(format!(
+            "this model was loaded for {}, not {} (its architectures: {:?})",
+            self.task().name(),
+            wanted.name(),
+            self.dir.hf.architectures
+        ))
+    }
+
+    fn truncating(&self) -> EncodeOptions {
+        EncodeOptions {
+            truncation: Some((
+                self.options.max_seq_length,
+                TruncationStrategy::LongestFirst,
+            )),
+            padding: None,
+        }
+    }
+
+    fn encode(&self, inputs: &[(String, Option<String>)]) -> Result<Vec<(Vec<u32>, Vec<u32>)>> {
+        Ok(self
+            .dir
+            .tokenizer
+            .encode_batch(inputs, &self.truncating())?
+            .into_iter()
+            .map(|e| (e.ids, e.type_ids))
+            .collect())
+    }
+
+    /// Class probabilities (or the regression value) of each `(text, pair)` input.
+    pub fn class_probabilities(
+        &self,
+        inputs: &[(String, Option<String>)],
+    ) -> Result<Vec<Vec<f32>>> {
+        let Head::Classify(m) = &self.head else {
+            return Err(self.wrong_task(Task::Classify));
+        };
+        let _precision = autocast(self.options.precision);
+        let encoded = self.encode(inputs)?;
+        let pad = self.dir.tokenizer.special_ids().pad;
+        Ok(seqcls::probabilities(
+            m,
+            &self.dir.hf.config,
+            &encoded,
+            self.options.batch_size,
+            pad,
+            &self.device,
+        )?)
+    }
+
+    /// The `top_k` best labels of each input, best first (transformers' text-classification
+    /// pipeline with `top_k`; its default output is the first of each list). A regression
+    /// model gives one unlabelled score.
+    pub fn classify(
+        &self,
+        inputs: &[(String, Option<String>)],
+        top_k: usize,
+    ) -> Result<Vec<Vec<LabelScore>>> {
+        let probabilities = self.class_probabilities(inputs)?;
+        Ok(probabilities
+            .iter()
+            .map(|p| rank_labels(p, &self.labels, top_k))
+            .collect())
+    }
+
+    /// The `top_k` candidates at every `[MASK]` of every text: per text, one list per mask (in
+    /// order). A text without `[MASK]` or longer than the model's positions is an error.
+    pub fn fill_mask(
+        &self,
+        texts: &[String],
+        top_k: usize,
+    ) -> Result<Vec<Vec<Vec<MaskCandidate>>>> {
+        let Head::FillMask(m) = &self.head else {
+            return Err(self.wrong_task(Task::FillMask));
+        };
+        let _precision = autocast(self.options.precision);
+        let tokenizer = &self.dir.tokenizer;
+        let mask = tokenizer.special_ids().mask;
+        let mut encoded = Vec::with_capacity(texts.len());
+        for text in texts {
+            let enc = tokenizer.encode(text, None, &EncodeOptions::default())?;
+            if !enc.ids.contains(&mask) {
+                return Err(RunnerError::Usage(format!(
+                    "the text has no [MASK] token: {text:?}"
+                )));
+            }
+            if enc.ids.len() > self.max_positions() {
+                return Err(RunnerError::Usage(format!(
+                    "the text is {} tokens long, more than the model's {} positions: {text:?}",
+                    enc.ids.len(),
+                    self.max_positions()
+                )));
+            }
+            encoded.push((enc.ids, enc.type_ids));
+        }
+        let config = &self.dir.hf.config;
+        let pad = tokenizer.special_ids().pad;
+        let all: Vec<usize> = (0..encoded.len()).collect();
+        let mut out = Vec::with_capacity(texts.len());
+        for idx in all.chunks(self.options.batch_size) {
+            let batch = token_batch(&encoded, idx, pad);
+            let n = batch.input_ids.first().map_or(0, Vec::len);
+            let body = m.albert.forward(
+                batch.to_input(config, &self.device)?,
+                EncoderOutputs::default(),
+            );
+            // Every mask of the chunk, as flattened `row · n + column` positions.
+            let mut masks = Vec::new();
+            for (row, &i) in idx.iter().enumerate() {
+                for (col, &id) in encoded[i].0.iter().enumerate() {
+                    if id == mask {
+                        masks.push((row, col));
+                    }
+                }
+            }
+            let flat_rows: Vec<i64> = masks.iter().map(|&(r, c)| (r * n + c) as i64).collect();
+            let rows = Tensor::<1, Int>::from_data(
+                TensorData::new(flat_rows, [masks.len()]),
+                &self.device,
+            );
+            let probs =
+                burn::tensor::activation::softmax(m.mlm_logits_at(body.last_hidden_state, rows), 1);
+            let v = config.vocab_size;
+            let flat: Vec<f32> = probs.into_data().iter::<f32>().collect();
+            let mut k = 0;
+            for &i in idx {
+                let ids = &encoded[i].0;
+                let positions: Vec<usize> = (0..ids.len()).filter(|&p| ids[p] == mask).collect();
+                // One mask: the pipeline's sequence skips special tokens; with several it keeps
+                // them (the other masks stay visible).
+                let skip_special = positions.len() == 1;
+                let mut per_mask = Vec::with_capacity(positions.len());
+                for &p in &positions {
+                    let row = &flat[k * v..(k + 1) * v];
+                    k += 1;
+                    let mut candidates = Vec::with_capacity(top_k);
+                    for id in top_indices(row, top_k) {
+                        let id32 = u32::try_from(id).unwrap_or(u32::MAX);
+                        let mut filled = ids.clone();
+                        filled[p] = id32;
+                        candidates.push(MaskCandidate {
+                            score: row[id],
+                            token: id32,
+                            token_str: tokenizer.decode(&[id32], false)?,
+                            sequence: tokenizer.decode(&filled, skip_special)?,
+                        });
+                    }
+                    per_mask.push(candidates);
+                }
+                out.push(per_mask);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The answer to each `(question, context)` (transformers' question-answering pipeline with
+    /// `align_to_words`; it always answers: no no-answer threshold is applied).
+    pub fn answer(&self, items: &[(String, String)]) -> Result<Vec<Answer>> {
+        let Head::Answer(m) = &self.head else {
+            return Err(self.wrong_task(Task::Answer));
+        };
+        let _precision = autocast(self.options.precision);
+        let examples = items
+            .iter()
+            .enumerate()
+            .map(|(i, (question, context))| SquadExample {
+                id: i.to_string(),
+                title: String::new(),
+                question: question.clone(),
+                context: context.clone(),
+                answers: Vec::new(),
+                is_impossible: true,
+            })
+            .collect();
+        let mut data = qa_data(
+            &self.dir.tokenizer,
+            examples,
+            self.options.max_seq_length,
+            false,
+        )?;
+        data.decode.align_to_words = true;
+        let pad = self.dir.tokenizer.special_ids().pad;
+        let answers = SpanQa::predict(
+            m,
+            &self.dir.hf.config,
+            &data,
+            self.options.batch_size,
+            pad,
+            &self.device,
+        )?;
+        let mut out: Vec<Option<Answer>> = vec![None; items.len()];
+        for a in answers {
+            if let Some(slot) = out.get_mut(a.example) {
+                *slot = Some(Answer {
+                    score: a.score,
+                    start: a.start,
+                    end: a.end,
+                    answer: a.text,
+                });
+            }
+        }
+        out.into_iter()
+            .enumerate()
+            .map(|(i, a)| a.ok_or_else(|| RunnerError::Usage(format!("no answer for input {i}"))))
+            .collect()
+    }
+
+    /// One sentence vector per `(text, pair)` input from the model's body (works for every
+    /// task), pooled as `pooling` says, scaled to unit length with `normalize`.
+    pub fn embed(
+        &self,
+        inputs: &[(String, Option<String>)],
+        pooling: Pooling,
+        normalize: bool,
+    ) -> Result<Vec<Vec<f32>>> {
+        let body: &AlbertModel = match &self.head {
+            Head::Classify(m) => &m.albert,
+            Head::FillMask(m) | Head::Embed(m) => &m.albert,
+            Head::Answer(m) => &m.albert,
+        };
+        let _precision = autocast(self.options.precision);
+        let encoded = self.encode(inputs)?;
+        let pad = self.dir.tokenizer.special_ids().pad;
+        let config = &self.dir.hf.config;
+        let all: Vec<usize> = (0..encoded.len()).collect();
+        let mut out = Vec::with_capacity(inputs.len());
+        for idx in all.chunks(self.options.batch_size) {
+            let batch = token_batch(&encoded, idx, pad); // right-padded, with the attention mask
+            let states = body
+                .forward(
+                    batch.to_input(config, &self.device)?,
+                    EncoderOutputs::default(),
+                )
+                .last_hidden_state;
+            let [_, n, h] = states.dims();
+            let values: Vec<f32> = states.into_data().iter::<f32>().collect();
+            for (row, &i) in idx.iter().enumerate() {
+                let at = |t: usize| &values[(row * n + t) * h..(row * n + t + 1) * h];
+                let mut v = match pooling {
+                    Pooling::Cls => at(0).to_vec(),
+                    Pooling::Mean => {
+                        // The real tokens are the first ones (right padding).
+                        let real = encoded[i].0.len();
+                        let mut sum = vec![0.0f32; h];
+                        for t in 0..real {
+                            for (s, x) in sum.iter_mut().zip(at(t)) {
+                                *s += x;
+                            }
+                        }
+                        sum.iter().map(|s| s / real.max(1) as f32).collect()
+                    }
+                };
+                if normalize {
+                    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+                    v.iter_mut().for_each(|x| *x /= norm);
+                }
+                out.push(v);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The `k` largest entries' indices of `row`, largest first (ties: lower index first).
+fn top_indices(row: &[f32], k: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..row.len()).collect();
+    order.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
+    order.truncate(k);
+    order
+}
+
+/// The `top_k` best labels for class probabilities `p`; for a regression output (fewer than
+/// two labels) its one value, unlabelled.
+fn rank_labels(p: &[f32], labels: &[String], top_k: usize) -> Vec<LabelScore> {
+    if labels.len() < 2 {
+        return vec![LabelScore {
+            label: None,
+            score: p.first().copied().unwrap_or(f32::NAN),
+        }];
+    }
+    top_indices(&p[..p.len().min(labels.len())], top_k.max(1))
+        .into_iter()
+        .map(|i| LabelScore {
+            label: Some(labels[i].clone()),
+            score: p[i],
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_ranked_best_first() {
+        let labels = vec!["neg".to_string(), "neu".into(), "pos".into()];
+        let ranked = rank_labels(&[0.2, 0.1, 0.7], &labels, 2);
+        assert_eq!(
+            serde_json::to_value(&ranked).expect("json"),
+            serde_json::json!([{"label": "pos", "score": 0.7f32}, {"label": "neg", "score": 0.2f32}])
+        );
+        assert_eq!(
+            serde_json::to_value(rank_labels(&[3.5], &[], 2)).expect("json"),
+            serde_json::json!([{"score": 3.5f32}])
+        );
+        assert_eq!(top_indices(&[1.0, 3.0, 3.0, 2.0], 3), vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn the_task_follows_the_architectures() {
+        let of = |a: &str| Task::of_architectures(&[a.to_string()]);
+        assert_eq!(of("AlbertForSequenceClassification"), Task::Classify);
+        assert_eq!(of("AlbertForMaskedLM"), Task::FillMask);
+        assert_eq!(of("AlbertForPreTraining"), Task::FillMask);
+        assert_eq!(of("AlbertForQuestionAnswering"), Task::Answer);
+        assert_eq!(of("AlbertForTokenClassification"), Task::Embed);
+        assert_eq!(Task::of_architectures(&[]), Task::Embed);
+    }
+}
