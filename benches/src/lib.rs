@@ -5,7 +5,8 @@
 //! - `cargo bench -p albert-benches --bench model` / `--bench tokenizer` / `--bench instances`
 //!   (criterion);
 //! - the `albert-bench` binary measures one scenario per process for `cargo xtask bench`, which
-//!   interleaves it with `benches/pytorch_bench.py` and writes the report.
+//!   interleaves it with `benches/pytorch_bench.py` and writes the report;
+//! - `albert-bench serve` loads `albert serve` on 127.0.0.1 ([`serve`], `cargo xtask bench --suite serve`).
 //!
 //! The tokenizer benchmarks read the team's corpora from `../shared/data/pretrain` (or
 //! `$ALBERT_SHARED_DIR/data/pretrain`).
@@ -18,6 +19,7 @@ use albert_tokenizer::lines::read_lines;
 pub mod measure;
 pub mod peak;
 pub mod scenario;
+pub mod serve;
 
 /// The repository root.
 pub fn repo_dir() -> PathBuf {

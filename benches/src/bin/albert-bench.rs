@@ -8,6 +8,7 @@
 //! albert-bench instances [--tokenizer FILE] [--corpus FILE] [--seq 128]
 //! albert-bench matmul --m 1024 --k 768 --n 3072 [--iters 15]
 //! albert-bench peak
+//! albert-bench serve [--model models/albert-mini-mixed] [--requests 2000] [--concurrency 1,8,32]
 //! ```
 
 use std::path::PathBuf;
@@ -61,6 +62,28 @@ enum What {
         /// Timed iterations.
         #[arg(long, default_value_t = 5)]
         iters: usize,
+    },
+    /// `albert serve` under a bounded load on 127.0.0.1: throughput and p50/p99 latency per
+    /// concurrency, every response checked against the pipeline's answer.
+    Serve {
+        /// Model directory (served for its config's task; embed for a body-only model).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Requests per concurrency level.
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
+        /// Concurrency levels, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
+        concurrency: Vec<usize>,
+        /// The server's --max-batch.
+        #[arg(long, default_value_t = 32)]
+        max_batch: usize,
+        /// The server's --max-wait-ms.
+        #[arg(long, default_value_t = 0)]
+        max_wait_ms: u64,
+        /// cpu, wgpu, cuda (as `albert --device`).
+        #[arg(long, default_value = "cpu")]
+        device: String,
     },
     /// Tokenizer encode throughput over a corpus, on every core.
     Tokenize {
@@ -253,6 +276,24 @@ fn run(what: What) -> Result<String, String> {
                     0.0,
                 )
             }
+        }
+        What::Serve {
+            model,
+            requests,
+            concurrency,
+            max_batch,
+            max_wait_ms,
+            device,
+        } => {
+            let model = model.unwrap_or_else(|| repo_dir().join("models/albert-mini-mixed"));
+            let bench = albert_benches::serve::ServeBench {
+                requests,
+                concurrency,
+                max_batch,
+                max_wait_ms,
+                device,
+            };
+            return albert_benches::serve::run(&model, &bench).map(|v| v.to_string());
         }
         What::Peak => {
             let threads = std::thread::available_parallelism().map_or(1, usize::from);

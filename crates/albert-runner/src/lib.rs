@@ -10,7 +10,9 @@
 //!   ([`finetune`]); `albert classify` / `albert fill-mask` / `albert answer` run inference
 //!   ([`infer`]);
 //! - `albert tokenizer encode|train` encodes JSON lines and trains vocabularies ([`tokenize`]);
-//! - `albert serve` hosts this machine's devices for remote clients ([`serve`], feature `remote`).
+//! - `albert serve` serves a model over HTTP/JSON with dynamic batching ([`serve`], on
+//!   [`pipeline`]); `albert device-server` hosts this machine's devices for remote clients
+//!   ([`device_server`], feature `remote`).
 //!
 //! Backends are cargo features of this crate (`flex` default; `wgpu`; `cuda` and `remote`,
 //! opt-in), the device a run-time choice (`--device cpu|wgpu|cuda|remote:ws://HOST:PORT`, see

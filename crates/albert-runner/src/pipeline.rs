@@ -301,14 +301,22 @@ impl Pipeline {
         let _precision = autocast(self.options.precision);
         let encoded = self.encode(inputs)?;
         let pad = self.dir.tokenizer.special_ids().pad;
-        Ok(seqcls::probabilities(
+        // Run in order of length (less padding per batch), answer in the input order.
+        let order: Vec<usize> = length_sorted_chunks(&encoded, usize::MAX).concat();
+        let sorted: Vec<(Vec<u32>, Vec<u32>)> = order.iter().map(|&i| encoded[i].clone()).collect();
+        let probabilities = seqcls::probabilities(
             m,
             &self.dir.hf.config,
-            &encoded,
+            &sorted,
             self.options.batch_size,
             pad,
             &self.device,
-        )?)
+        )?;
+        let mut out = vec![Vec::new(); inputs.len()];
+        for (&i, p) in order.iter().zip(probabilities) {
+            out[i] = p;
+        }
+        Ok(out)
     }
 
     /// The `top_k` best labels of each input, best first (transformers' text-classification
@@ -358,10 +366,9 @@ impl Pipeline {
         }
         let config = &self.dir.hf.config;
         let pad = tokenizer.special_ids().pad;
-        let all: Vec<usize> = (0..encoded.len()).collect();
-        let mut out = Vec::with_capacity(texts.len());
-        for idx in all.chunks(self.options.batch_size) {
-            let batch = token_batch(&encoded, idx, pad);
+        let mut out = vec![Vec::new(); texts.len()];
+        for idx in length_sorted_chunks(&encoded, self.options.batch_size) {
+            let batch = token_batch(&encoded, &idx, pad);
             let n = batch.input_ids.first().map_or(0, Vec::len);
             let body = m.albert.forward(
                 batch.to_input(config, &self.device)?,
@@ -386,7 +393,7 @@ impl Pipeline {
             let v = config.vocab_size;
             let flat: Vec<f32> = probs.into_data().iter::<f32>().collect();
             let mut k = 0;
-            for &i in idx {
+            for &i in &idx {
                 let ids = &encoded[i].0;
                 let positions: Vec<usize> = (0..ids.len()).filter(|&p| ids[p] == mask).collect();
                 // One mask: the pipeline's sequence skips special tokens; with several it keeps
@@ -410,7 +417,7 @@ impl Pipeline {
                     }
                     per_mask.push(candidates);
                 }
-                out.push(per_mask);
+                out[i] = per_mask;
             }
         }
         Ok(out)
@@ -485,10 +492,9 @@ impl Pipeline {
         let encoded = self.encode(inputs)?;
         let pad = self.dir.tokenizer.special_ids().pad;
         let config = &self.dir.hf.config;
-        let all: Vec<usize> = (0..encoded.len()).collect();
-        let mut out = Vec::with_capacity(inputs.len());
-        for idx in all.chunks(self.options.batch_size) {
-            let batch = token_batch(&encoded, idx, pad); // right-padded, with the attention mask
+        let mut out = vec![Vec::new(); inputs.len()];
+        for idx in length_sorted_chunks(&encoded, self.options.batch_size) {
+            let batch = token_batch(&encoded, &idx, pad); // right-padded, with the attention mask
             let states = body
                 .forward(
                     batch.to_input(config, &self.device)?,
@@ -517,18 +523,34 @@ impl Pipeline {
                     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
                     v.iter_mut().for_each(|x| *x /= norm);
                 }
-                out.push(v);
+                out[i] = v;
             }
         }
         Ok(out)
     }
 }
 
+/// The inputs' indices in order of length (stable), cut into batches of `batch_size`: each
+/// batch pads to its own longest input, so similar lengths together waste the least compute.
+fn length_sorted_chunks(encoded: &[(Vec<u32>, Vec<u32>)], batch_size: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..encoded.len()).collect();
+    order.sort_by_key(|&i| encoded[i].0.len());
+    order
+        .chunks(batch_size.max(1))
+        .map(<[usize]>::to_vec)
+        .collect()
+}
+
 /// The `k` largest entries' indices of `row`, largest first (ties: lower index first).
 fn top_indices(row: &[f32], k: usize) -> Vec<usize> {
+    let by_score = |a: &usize, b: &usize| row[*b].total_cmp(&row[*a]).then(a.cmp(b));
     let mut order: Vec<usize> = (0..row.len()).collect();
-    order.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
-    order.truncate(k);
+    // Select the k best in linear time, then sort only them (a vocabulary is 30k wide).
+    if k < order.len() {
+        order.select_nth_unstable_by(k, by_score);
+        order.truncate(k);
+    }
+    order.sort_by(by_score);
     order
 }
 

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use crate::{cargo, root};
 
 mod report;
+mod serve;
 use report::{Report, summarise};
 
 /// The scenario sets of `--suite`.
@@ -27,6 +28,9 @@ pub enum Suite {
     /// Default plus the memory grid (albert-base at 4/16 × 128 and 8 × 64/256) and
     /// albert-large 8 × 128.
     Full,
+    /// `albert serve` under a bounded load on 127.0.0.1 (the shipped model; 2,000 requests at
+    /// concurrency 1, 8 and 32): throughput and p50/p99 latency, written to serve.md/serve.json.
+    Serve,
 }
 
 /// `cargo xtask bench`.
@@ -173,6 +177,9 @@ fn machine() -> Value {
 pub fn bench(mut args: BenchArgs) -> anyhow::Result<()> {
     ensure!(args.repeats >= 1, "--repeats must be at least 1");
     args.out = crate::absolute(&args.out)?;
+    if args.suite == Suite::Serve {
+        return serve::bench(&args);
+    }
     let torch = if args.compare_pytorch {
         match python_has_torch(&args.python) {
             Some(v) => Some(v),

@@ -53,8 +53,9 @@ pub struct ServeArgs {
     /// Sequences per forward batch (concurrent requests are grouped up to this).
     #[arg(long, default_value_t = 32)]
     pub max_batch: usize,
-    /// Milliseconds a batch with room left waits for more requests.
-    #[arg(long, default_value_t = 2)]
+    /// Milliseconds a batch with room left waits for more requests (0: batch what queued
+    /// while the model was busy; waiting only pays when requests arrive faster than that).
+    #[arg(long, default_value_t = 0)]
     pub max_wait_ms: u64,
     /// Requests that may wait for the model; more are answered 503 with Retry-After.
     #[arg(long, default_value_t = 256)]
@@ -83,7 +84,7 @@ impl Default for ServerConfig {
         Self {
             batch: BatchConfig {
                 max_batch: 32,
-                max_wait: Duration::from_millis(2),
+                max_wait: Duration::ZERO,
                 max_queue: 256,
             },
             max_body: 2 * 1024 * 1024,
