@@ -58,15 +58,22 @@ impl ClassifyArgs {
 }
 
 /// `albert fill-mask`: predict the tokens at each [MASK] of a text with a pretraining model
-/// (JSON on stdout).
+/// (JSON on stdout); without `--text`, one text per input line (plain or `{"text"}`) from
+/// --input or stdin, one JSON line out per text, streamed per batch.
 #[derive(Debug, Clone, Args)]
 pub struct FillMaskArgs {
     /// Model directory with an `AlbertForPreTraining` checkpoint (a pretraining run's `model/`).
     #[arg(long)]
     pub model: PathBuf,
     /// Text with one or more `[MASK]`.
+    #[arg(long, conflicts_with = "input")]
+    pub text: Option<String>,
+    /// Input file of texts, one per line (default without --text: stdin).
     #[arg(long)]
-    pub text: String,
+    pub input: Option<PathBuf>,
+    /// Texts per batch (with --input or stdin).
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
     /// Candidates per mask.
     #[arg(long, default_value_t = 5)]
     pub top_k: usize,
@@ -83,27 +90,54 @@ impl FillMaskArgs {
     /// Runs `albert fill-mask`.
     pub fn run(&self) -> Result<()> {
         let _precision = albert_core::precision::autocast(self.precision);
-        println!(
-            "{}",
-            fill_mask(&self.model, &self.text, self.top_k, &self.device)?
-        );
+        if let Some(text) = &self.text {
+            println!(
+                "{}",
+                fill_mask(&self.model, text, self.top_k, &self.device)?
+            );
+            return Ok(());
+        }
+        let pipeline = Pipeline::load(
+            &self.model,
+            &PipelineOptions {
+                batch_size: self.batch_size,
+                ..options(Task::FillMask, &self.device, usize::MAX)
+            },
+        )?;
+        let n = stream_lines(
+            self.input.as_deref(),
+            self.batch_size,
+            fill_mask_input,
+            |texts| {
+                let results = pipeline.fill_mask(texts, self.top_k)?;
+                write_lines(results.into_iter().map(fill_mask_json))
+            },
+        )?;
+        eprintln!("filled {n} texts");
         Ok(())
     }
 }
 
 /// `albert answer`: answer a question from a context with a SQuAD-fine-tuned model (JSON on
-/// stdout).
+/// stdout); without `--question`/`--context`, one `{"question", "context"}` JSON object per
+/// input line from --input or stdin, one JSON line out per object, streamed per batch.
 #[derive(Debug, Clone, Args)]
 pub struct AnswerArgs {
     /// Model directory written by `albert finetune --task squad1|squad2`.
     #[arg(long)]
     pub model: PathBuf,
     /// The question.
-    #[arg(long)]
-    pub question: String,
+    #[arg(long, requires = "context", conflicts_with = "input")]
+    pub question: Option<String>,
     /// The context passage.
+    #[arg(long, requires = "question")]
+    pub context: Option<String>,
+    /// Input file of `{"question", "context"}` lines (default without --question: stdin).
     #[arg(long)]
-    pub context: String,
+    pub input: Option<PathBuf>,
+    /// Questions per batch (with --input or stdin).
+    #[arg(long, default_value_t = 16)]
+    pub batch_size: usize,
     /// Tokens per window.
     #[arg(long, default_value_t = 384)]
     pub max_seq_length: usize,
@@ -120,14 +154,34 @@ impl AnswerArgs {
     /// Runs `albert answer`.
     pub fn run(&self) -> Result<()> {
         let _precision = albert_core::precision::autocast(self.precision);
-        let a = answer(
+        if let (Some(question), Some(context)) = (&self.question, &self.context) {
+            let a = answer(
+                &self.model,
+                question,
+                context,
+                self.max_seq_length,
+                &self.device,
+            )?;
+            println!("{a}");
+            return Ok(());
+        }
+        let pipeline = Pipeline::load(
             &self.model,
-            &self.question,
-            &self.context,
-            self.max_seq_length,
-            &self.device,
+            &PipelineOptions {
+                batch_size: self.batch_size,
+                ..options(Task::Answer, &self.device, self.max_seq_length)
+            },
         )?;
-        println!("{a}");
+        let n = stream_lines(
+            self.input.as_deref(),
+            self.batch_size,
+            answer_input,
+            |items| {
+                let answers = pipeline.answer(items)?;
+                write_lines(answers.into_iter().map(|a| json!(a)))
+            },
+        )?;
+        eprintln!("answered {n} questions");
         Ok(())
     }
 }
@@ -252,7 +306,19 @@ pub fn classify(
 pub(crate) fn stream_inputs(
     input: Option<&Path>,
     batch_size: usize,
-    mut emit: impl FnMut(&[(String, Option<String>)]) -> Result<()>,
+    emit: impl FnMut(&[(String, Option<String>)]) -> Result<()>,
+) -> Result<usize> {
+    stream_lines(input, batch_size, classify_input, emit)
+}
+
+/// Reads one input per non-empty line of `input` (stdin when `None`), parsed by `parse` (its
+/// error is reported with the file and line), and hands them to `emit` `batch_size` at a time
+/// as they arrive. Returns how many there were.
+pub(crate) fn stream_lines<T>(
+    input: Option<&Path>,
+    batch_size: usize,
+    parse: impl Fn(&str) -> std::result::Result<T, String>,
+    mut emit: impl FnMut(&[T]) -> Result<()>,
 ) -> Result<usize> {
     use std::io::BufRead;
     let name = input.map_or_else(|| PathBuf::from("<stdin>"), Path::to_path_buf);
@@ -277,7 +343,7 @@ pub(crate) fn stream_inputs(
         if line.trim().is_empty() {
             continue;
         }
-        let row = classify_input(line).map_err(|message| RunnerError::BadFile {
+        let row = parse(line).map_err(|message| RunnerError::BadFile {
             path: name.clone(),
             message: format!("line {}: {message}", i + 1),
         })?;
@@ -292,6 +358,36 @@ pub(crate) fn stream_inputs(
         emit(&rows)?;
     }
     Ok(count)
+}
+
+/// One input of `albert fill-mask --input`: a line of text, or `{"text": …}`, with a `[MASK]`.
+fn fill_mask_input(line: &str) -> std::result::Result<String, String> {
+    let text = if line.trim_start().starts_with('{') {
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
+        v["text"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| "a JSON input needs a \"text\" string".to_string())?
+    } else {
+        line.to_string()
+    };
+    if !text.contains("[MASK]") {
+        return Err(format!("no [MASK] in {text:?}"));
+    }
+    Ok(text)
+}
+
+/// One input of `albert answer --input`: `{"question": …, "context": …}`.
+fn answer_input(line: &str) -> std::result::Result<(String, String), String> {
+    let v: serde_json::Value =
+        serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
+    let field = |k: &str| {
+        v[k].as_str().map(str::to_string).ok_or_else(|| {
+            format!("needs a \"{k}\" string (one {{\"question\", \"context\"}} object per line)")
+        })
+    };
+    Ok((field("question")?, field("context")?))
 }
 
 /// Writes one JSON value per line to stdout and flushes (so results stream).

@@ -369,3 +369,66 @@ fn shipped_model_loads_and_fills_masks() {
         "the model card's shape"
     );
 }
+
+/// `albert fill-mask` without `--text` reads one text per line (plain or `{"text"}`) and prints
+/// one JSON line per text, each what `--text` prints for it alone, though they ran as one batch;
+/// a line without a mask fails with the file and line named.
+#[test]
+fn fill_mask_reads_many_texts() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/albert-mini-mixed");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let texts = [
+        "It was a [MASK] day.",
+        "The [MASK] of the [MASK] was long and dull.",
+    ];
+    let input = tmp.path().join("texts.jsonl");
+    std::fs::write(
+        &input,
+        format!(
+            "{}\n\n{}\n",
+            texts[0],
+            serde_json::json!({ "text": texts[1] })
+        ),
+    )
+    .expect("write");
+    let stdout = |args: &[&str]| {
+        let o = albert(args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let out = stdout(&[
+        "fill-mask",
+        "--model",
+        s(&dir),
+        "--input",
+        s(&input),
+        "--top-k",
+        "3",
+    ]);
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    for (text, got) in texts.iter().zip(&lines) {
+        let alone: serde_json::Value = serde_json::from_str(&stdout(&[
+            "fill-mask",
+            "--model",
+            s(&dir),
+            "--text",
+            text,
+            "--top-k",
+            "3",
+        ]))
+        .expect("json");
+        assert!(
+            albert_runner::serve::client::json_close(got, &alone, 1e-5),
+            "{text}: batch {got} vs alone {alone}"
+        );
+    }
+    std::fs::write(&input, "It was a [MASK] day.\nno mask\n").expect("write");
+    fails(
+        &["fill-mask", "--model", s(&dir), "--input", s(&input)],
+        "line 2: no [MASK]",
+    );
+}

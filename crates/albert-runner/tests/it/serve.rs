@@ -346,6 +346,46 @@ fn fill_mask_answer_and_embed_match_the_pipelines() {
         .post("/v1/answer", &json!({"question": question}))
         .expect("no context");
     assert_eq!(r.status, 422);
+    // `albert answer --input`: one JSON line per {question, context} line, batched, each the
+    // server's (and `--question`'s) answer for it.
+    let second = (
+        "Where is it?",
+        "The tower stands in Paris, near the river Seine.",
+    );
+    let r = c
+        .post(
+            "/v1/answer",
+            &json!({"inputs": [
+                {"question": question, "context": context},
+                {"question": second.0, "context": second.1}
+            ]}),
+        )
+        .expect("answers");
+    let served = r.json().expect("json");
+    let input = tmp.path().join("questions.jsonl");
+    std::fs::write(
+        &input,
+        format!(
+            "{}\n{}\n",
+            json!({"question": question, "context": context}),
+            json!({"question": second.0, "context": second.1})
+        ),
+    )
+    .expect("write");
+    let o = Command::new(env!("CARGO_BIN_EXE_albert"))
+        .args(["answer", "--model"])
+        .arg(&qa)
+        .arg("--input")
+        .arg(&input)
+        .output()
+        .expect("albert answer --input");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines: Vec<Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert!(json_close(&Value::Array(lines), &served, 1e-5), "{served}");
+    assert!(json_close(&served[0], &cli, 1e-5));
     server.shutdown().expect("shutdown");
 }
 
