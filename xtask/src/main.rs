@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod bench;
 mod experiments;
+mod fuzz;
 use experiments::{ablate_sentence, finetune_table};
 
 #[derive(Debug, Parser)]
@@ -182,6 +183,9 @@ enum Task {
     /// tokenizer and instance-creation throughput; optionally against PyTorch + transformers,
     /// interleaved in the same invocation. Writes bench.md, bench.json and bench.svg.
     Bench(bench::BenchArgs),
+    /// Fuzz every parser of untrusted input (fuzz/, cargo-fuzz on a nightly toolchain) for
+    /// --seconds per target, corpora seeded from real files.
+    Fuzz(fuzz::FuzzArgs),
     /// What CI runs: formatting, clippy, the test suite, and the CUDA type-check.
     Ci,
     /// Type-check the CUDA backend offline (`DOCS_RS=1` skips cubecl's LLVM download).
@@ -428,6 +432,7 @@ fn run(task: Task) -> anyhow::Result<()> {
         }
         Task::CheckCuda => check_cuda(),
         Task::Bench(args) => bench::bench(args),
+        Task::Fuzz(args) => fuzz::fuzz(&args),
     }
 }
 

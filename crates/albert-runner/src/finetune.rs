@@ -132,8 +132,12 @@ pub(crate) struct ModelDir {
 
 /// A model directory's files: `config.json` (or the original `albert_config.json`), the
 /// weights as `model.safetensors`, `pytorch_model.bin` or a TF1 checkpoint
-/// ([`albert_core::checkpoint::model_files`]), and the tokenizer.
+/// ([`albert_core::checkpoint::model_files`]), and the tokenizer. `dir` may be a hub name
+/// ([`crate::hub::resolve_model`]).
 pub(crate) fn model_dir(dir: &Path) -> Result<ModelDir> {
+    // A hub name (ORG/NAME[@REVISION]) becomes its snapshot directory in the cache.
+    let resolved = crate::hub::resolve_model(dir)?;
+    let dir = resolved.as_path();
     let (config, weights) =
         albert_core::checkpoint::model_files(dir).map_err(|e| RunnerError::BadFile {
             path: dir.to_path_buf(),

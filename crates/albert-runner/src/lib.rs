@@ -25,6 +25,8 @@ pub mod embed;
 mod error;
 pub mod finetune;
 pub mod forward;
+pub mod fuzz_targets;
+pub mod hub;
 pub mod infer;
 pub mod info;
 pub mod inputs;

@@ -4,6 +4,7 @@ mod bf16_parity;
 mod cli;
 mod finetune_cli;
 mod hf_parity;
+mod hub;
 mod pretrain_cli;
 mod serve;
 mod tokenizer_cli;
