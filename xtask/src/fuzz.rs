@@ -30,6 +30,8 @@ pub struct FuzzArgs {
 
 /// Regression inputs larger than this are not committed (the corpus keeps them).
 const MAX_REGRESSION_BYTES: u64 = 16 * 1024;
+/// At most this many regression inputs per target (the smallest of the minimised corpus).
+const MAX_REGRESSION_FILES: usize = 120;
 
 /// Every target with its largest input (libFuzzer's `-max_len`).
 const TARGETS: &[(&str, usize)] = &[
@@ -147,20 +149,25 @@ fn save_regressions(toolchain: &str, fuzz_dir: &Path, target: &str) -> anyhow::R
         std::fs::remove_dir_all(&out).with_context(|| format!("clearing {}", out.display()))?;
     }
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let mut kept = 0;
+    let mut inputs = Vec::new();
     for entry in
         std::fs::read_dir(&corpus).with_context(|| format!("reading {}", corpus.display()))?
     {
         let path = entry?.path();
-        if path
-            .metadata()
-            .is_ok_and(|m| m.is_file() && m.len() <= MAX_REGRESSION_BYTES)
+        if let Ok(m) = path.metadata()
+            && m.is_file()
+            && m.len() <= MAX_REGRESSION_BYTES
         {
-            let name = path.file_name().context("a corpus file name")?;
-            std::fs::copy(&path, out.join(name))
-                .with_context(|| format!("copying {}", path.display()))?;
-            kept += 1;
+            inputs.push((m.len(), path));
         }
+    }
+    inputs.sort();
+    inputs.truncate(MAX_REGRESSION_FILES);
+    let kept = inputs.len();
+    for (_, path) in inputs {
+        let name = path.file_name().context("a corpus file name")?;
+        std::fs::copy(&path, out.join(name))
+            .with_context(|| format!("copying {}", path.display()))?;
     }
     eprintln!("   {target}: {kept} inputs in {}", out.display());
     Ok(kept)

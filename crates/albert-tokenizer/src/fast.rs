@@ -21,12 +21,18 @@ impl FastTokenizer {
 
     /// Parses `tokenizer.json` bytes; `source` names them in errors.
     pub fn from_bytes(bytes: &[u8], source: &Path) -> Result<Self> {
-        let inner =
-            tokenizers::Tokenizer::from_bytes(bytes).map_err(|e| TokenizerError::Corrupt {
-                path: source.to_path_buf(),
-                what: "tokenizer.json",
-                message: e.to_string(),
-            })?;
+        let corrupt = |message: String| TokenizerError::Corrupt {
+            path: source.to_path_buf(),
+            what: "tokenizer.json",
+            message,
+        };
+        // `tokenizers` panics (`expect("Precompiled")`) on a charsmap that is not base64, as
+        // fuzzing found: check those first, and turn any other panic of its reader into the
+        // same error.
+        check_precompiled_charsmaps(bytes).map_err(corrupt)?;
+        let inner = std::panic::catch_unwind(|| tokenizers::Tokenizer::from_bytes(bytes))
+            .map_err(|_| corrupt("the tokenizers library failed while reading it".into()))?
+            .map_err(|e| corrupt(e.to_string()))?;
         Ok(Self { inner })
     }
 
@@ -42,10 +48,13 @@ impl FastTokenizer {
 
     /// Tokenizes one text without special tokens; offsets are bytes into `text`.
     pub fn tokenize(&self, text: &str) -> Result<Sequence> {
-        let e = self
-            .inner
-            .encode(text, false)
-            .map_err(|e| TokenizerError::Library(e.to_string()))?;
+        // A corrupt normaliser trie makes `tokenizers` index out of bounds: an error, not a
+        // crash of the caller.
+        let e = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.inner.encode(text, false)
+        }))
+        .map_err(|_| TokenizerError::Library("the tokenizers library failed on this text".into()))?
+        .map_err(|e| TokenizerError::Library(e.to_string()))?;
         Ok(Sequence {
             ids: e.get_ids().to_vec(),
             tokens: e.get_tokens().to_vec(),
@@ -73,5 +82,47 @@ impl FastTokenizer {
         self.inner
             .decode(ids, skip_special_tokens)
             .map_err(|e| TokenizerError::Library(e.to_string()))
+    }
+}
+
+/// Every `{"type": "Precompiled", "precompiled_charsmap": …}` normaliser in a `tokenizer.json`
+/// must hold base64 (what `tokenizers` assumes without checking). Bytes that are not JSON pass:
+/// `tokenizers` reports those itself.
+fn check_precompiled_charsmaps(bytes: &[u8]) -> std::result::Result<(), String> {
+    use base64::Engine as _;
+    fn walk(v: &serde_json::Value) -> std::result::Result<(), String> {
+        match v {
+            serde_json::Value::Object(o) => {
+                if o.get("type").and_then(serde_json::Value::as_str) == Some("Precompiled") {
+                    let map = o
+                        .get("precompiled_charsmap")
+                        .and_then(serde_json::Value::as_str)
+                        .ok_or("a Precompiled normalizer without a precompiled_charsmap string")?;
+                    let blob = base64::engine::general_purpose::STANDARD
+                        .decode(map)
+                        .map_err(|e| format!("precompiled_charsmap is not base64: {e}"))?;
+                    // What `spm_precompiled::Precompiled::from` needs (it fails with a panic
+                    // in `tokenizers` otherwise): a trie-size header that fits, then UTF-8.
+                    let size = blob
+                        .get(..4)
+                        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+                        .ok_or("precompiled_charsmap is shorter than its header")?;
+                    let normalized = blob
+                        .get(4..)
+                        .and_then(|rest| rest.get(size..))
+                        .filter(|_| size % 4 == 0)
+                        .ok_or("precompiled_charsmap's trie does not fit the blob")?;
+                    std::str::from_utf8(normalized)
+                        .map_err(|_| "precompiled_charsmap's replacements are not UTF-8")?;
+                }
+                o.values().try_for_each(walk)
+            }
+            serde_json::Value::Array(a) => a.iter().try_for_each(walk),
+            _ => Ok(()),
+        }
+    }
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(v) => walk(&v),
+        Err(_) => Ok(()),
     }
 }

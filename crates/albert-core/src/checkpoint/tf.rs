@@ -54,12 +54,13 @@ fn block_entries(
     file: &[u8],
     (offset, size): (usize, usize),
 ) -> std::result::Result<Entries, String> {
-    let block = file
-        .get(offset..offset + size)
+    let end = offset
+        .checked_add(size)
         .ok_or("a block lies past the end of the file")?;
-    let kind = file
-        .get(offset + size)
-        .ok_or("a block without its trailer")?;
+    let block = file
+        .get(offset..end)
+        .ok_or("a block lies past the end of the file")?;
+    let kind = file.get(end).ok_or("a block without its trailer")?;
     if *kind != 0 {
         return Err(format!(
             "block compression type {kind} (only uncompressed tables are read)"
@@ -309,7 +310,9 @@ pub fn read_tf_checkpoint(path: impl AsRef<Path>) -> Result<Vec<FileTensor>> {
         let e = entry(&value).map_err(|m| corrupt(&index_path, format!("{name}: {m}")))?;
         variables.push((name, e));
     }
-    let mut shards: Vec<Option<Vec<u8>>> = vec![None; num_shards as usize];
+    // Shards are read when a variable needs them (the header's count is not trusted for an
+    // allocation: a corrupt one found by fuzzing asked for 12 GB).
+    let mut shards: std::collections::BTreeMap<u64, Vec<u8>> = std::collections::BTreeMap::new();
     let mut out = Vec::with_capacity(variables.len());
     for (name, e) in variables {
         if e.sliced {
@@ -318,36 +321,49 @@ pub fn read_tf_checkpoint(path: impl AsRef<Path>) -> Result<Vec<FileTensor>> {
                 format!("{name}: partitioned variables are not supported"),
             ));
         }
-        let shard = usize::try_from(e.shard)
-            .ok()
-            .filter(|&s| s < shards.len())
-            .ok_or_else(|| {
-                corrupt(
-                    &index_path,
-                    format!("{name}: shard {} of {num_shards}", e.shard),
-                )
-            })?;
+        let shard = Some(e.shard).filter(|&s| s < num_shards).ok_or_else(|| {
+            corrupt(
+                &index_path,
+                format!("{name}: shard {} of {num_shards}", e.shard),
+            )
+        })?;
         let shard_path = {
             let mut p = prefix.as_os_str().to_owned();
             p.push(format!(".data-{shard:05}-of-{num_shards:05}"));
             PathBuf::from(p)
         };
-        if shards[shard].is_none() {
-            shards[shard] = Some(crate::io::read(&shard_path)?);
-        }
-        let data = shards[shard].as_deref().unwrap_or_default();
-        let bytes = data.get(e.offset..e.offset + e.size).ok_or_else(|| {
-            corrupt(
-                &shard_path,
-                format!(
-                    "{name}: bytes {}..{} lie past its {} bytes",
-                    e.offset,
-                    e.offset + e.size,
-                    data.len()
-                ),
-            )
-        })?;
-        let n: usize = e.shape.iter().product();
+        let data = match shards.entry(shard) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(crate::io::read(&shard_path)?)
+            }
+        };
+        let data = data.as_slice();
+        let bytes = e
+            .offset
+            .checked_add(e.size)
+            .and_then(|end| data.get(e.offset..end))
+            .ok_or_else(|| {
+                corrupt(
+                    &shard_path,
+                    format!(
+                        "{name}: bytes {}..{} lie past its {} bytes",
+                        e.offset,
+                        e.offset.saturating_add(e.size),
+                        data.len()
+                    ),
+                )
+            })?;
+        let n: usize = e
+            .shape
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .ok_or_else(|| {
+                corrupt(
+                    &index_path,
+                    format!("{name}: shape {:?} overflows", e.shape),
+                )
+            })?;
         // TF's DataType enum: DT_FLOAT 1, DT_DOUBLE 2, DT_INT32 3, DT_INT64 9, DT_BFLOAT16 14,
         // DT_HALF 19.
         let elem = match e.dtype {

@@ -135,3 +135,41 @@ fn corrupt_models_are_errors_naming_the_file() {
     assert!(err.contains("no spiece.model or tokenizer.json"), "{err}");
     assert!(SentencePieceModel::from_file(dir.path().join("absent.model")).is_err());
 }
+
+/// Found by fuzzing (`fuzz/`, target `tokenizer_json`): a `precompiled_charsmap` that is not
+/// base64 made the `tokenizers` library panic; it is a clear error naming the file.
+#[test]
+fn a_corrupt_precompiled_charsmap_is_an_error_not_a_panic() {
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../models/albert-mini-mixed/tokenizer.json");
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&shipped).expect("shipped tokenizer.json"))
+            .expect("json");
+    fn corrupt(v: &mut serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::Object(o) => {
+                if o.get("type").and_then(|t| t.as_str()) == Some("Precompiled") {
+                    o.insert("precompiled_charsmap".into(), "abc".into());
+                    return true;
+                }
+                o.values_mut().any(corrupt)
+            }
+            serde_json::Value::Array(a) => a.iter_mut().any(corrupt),
+            _ => false,
+        }
+    }
+    assert!(
+        corrupt(&mut json),
+        "the shipped tokenizer.json has a Precompiled normalizer"
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("tokenizer.json");
+    std::fs::write(&path, json.to_string()).expect("write");
+    let err = AlbertTokenizer::from_path(&path).expect_err("corrupt charsmap");
+    let message = err.to_string();
+    assert!(matches!(err, TokenizerError::Corrupt { .. }), "{message}");
+    assert!(
+        message.contains("tokenizer.json") && message.contains("not base64"),
+        "{message}"
+    );
+}
