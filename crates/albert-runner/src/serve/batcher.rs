@@ -232,26 +232,29 @@ fn run_batch(
     result
 }
 
+/// The inputs `pick` finds in each work, concatenated in order.
+fn gather<T: Clone>(works: &[&Work], pick: impl Fn(&Work) -> &[T]) -> Vec<T> {
+    works.iter().flat_map(|w| pick(w).iter().cloned()).collect()
+}
+
+/// The largest of `value` over the works (at least 1).
+fn largest(works: &[&Work], value: impl Fn(&Work) -> usize) -> usize {
+    works.iter().map(|w| value(w)).max().unwrap_or(1).max(1)
+}
+
 /// Runs the concatenated inputs of `works` and splits the outputs back per work.
 fn batch_results(pipeline: &Pipeline, works: &[&Work]) -> Result<Vec<Value>> {
     let mut out = Vec::with_capacity(works.len());
     match works[0] {
         Work::Classify { .. } => {
-            let inputs: Vec<(String, Option<String>)> = works
-                .iter()
-                .flat_map(|w| match w {
-                    Work::Classify { inputs, .. } => inputs.clone(),
-                    _ => Vec::new(),
-                })
-                .collect();
-            let k_max = works
-                .iter()
-                .map(|w| match w {
-                    Work::Classify { top_k, .. } => top_k.unwrap_or(1),
-                    _ => 1,
-                })
-                .max()
-                .unwrap_or(1);
+            let inputs = gather(works, |w| match w {
+                Work::Classify { inputs, .. } => inputs,
+                _ => &[],
+            });
+            let k_max = largest(works, |w| match w {
+                Work::Classify { top_k, .. } => top_k.unwrap_or(1),
+                _ => 1,
+            });
             let mut ranked = pipeline.classify(&inputs, k_max)?.into_iter();
             for w in works {
                 if let Work::Classify { inputs, top_k } = w {
@@ -268,21 +271,14 @@ fn batch_results(pipeline: &Pipeline, works: &[&Work]) -> Result<Vec<Value>> {
             }
         }
         Work::FillMask { .. } => {
-            let texts: Vec<String> = works
-                .iter()
-                .flat_map(|w| match w {
-                    Work::FillMask { texts, .. } => texts.clone(),
-                    _ => Vec::new(),
-                })
-                .collect();
-            let k_max = works
-                .iter()
-                .map(|w| match w {
-                    Work::FillMask { top_k, .. } => *top_k,
-                    _ => 1,
-                })
-                .max()
-                .unwrap_or(1);
+            let texts = gather(works, |w| match w {
+                Work::FillMask { texts, .. } => texts,
+                _ => &[],
+            });
+            let k_max = largest(works, |w| match w {
+                Work::FillMask { top_k, .. } => *top_k,
+                _ => 1,
+            });
             let mut results = pipeline.fill_mask(&texts, k_max)?.into_iter();
             for w in works {
                 if let Work::FillMask {
@@ -308,13 +304,10 @@ fn batch_results(pipeline: &Pipeline, works: &[&Work]) -> Result<Vec<Value>> {
             }
         }
         Work::Answer { .. } => {
-            let items: Vec<(String, String)> = works
-                .iter()
-                .flat_map(|w| match w {
-                    Work::Answer { items, .. } => items.clone(),
-                    _ => Vec::new(),
-                })
-                .collect();
+            let items = gather(works, |w| match w {
+                Work::Answer { items, .. } => items,
+                _ => &[],
+            });
             let mut answers = pipeline.answer(&items)?.into_iter();
             for w in works {
                 if let Work::Answer { items, single } = w {
@@ -334,13 +327,10 @@ fn batch_results(pipeline: &Pipeline, works: &[&Work]) -> Result<Vec<Value>> {
         Work::Embed {
             pooling, normalize, ..
         } => {
-            let inputs: Vec<(String, Option<String>)> = works
-                .iter()
-                .flat_map(|w| match w {
-                    Work::Embed { inputs, .. } => inputs.clone(),
-                    _ => Vec::new(),
-                })
-                .collect();
+            let inputs = gather(works, |w| match w {
+                Work::Embed { inputs, .. } => inputs,
+                _ => &[],
+            });
             let mut vectors = pipeline.embed(&inputs, *pooling, *normalize)?.into_iter();
             for w in works {
                 out.push(json!(vectors.by_ref().take(w.size()).collect::<Vec<_>>()));
