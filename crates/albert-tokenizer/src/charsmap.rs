@@ -55,6 +55,11 @@ impl CharsMap {
         })
     }
 
+    /// The replacement strings' bytes (after the trie).
+    pub(crate) fn replacements(&self) -> &[u8] {
+        &self.normalized
+    }
+
     /// The longest rule matching a prefix of `input`: `(bytes matched, replacement)`.
     pub fn longest_match(&self, input: &[u8]) -> Option<(usize, &str)> {
         let mut pos = offset(*self.units.first()?);

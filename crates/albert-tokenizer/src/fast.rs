@@ -102,17 +102,14 @@ fn check_precompiled_charsmaps(bytes: &[u8]) -> std::result::Result<(), String> 
                         .decode(map)
                         .map_err(|e| format!("precompiled_charsmap is not base64: {e}"))?;
                     // What `spm_precompiled::Precompiled::from` needs (it fails with a panic
-                    // in `tokenizers` otherwise): a trie-size header that fits, then UTF-8.
-                    let size = blob
-                        .get(..4)
-                        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
-                        .ok_or("precompiled_charsmap is shorter than its header")?;
-                    let normalized = blob
-                        .get(4..)
-                        .and_then(|rest| rest.get(size..))
-                        .filter(|_| size % 4 == 0)
-                        .ok_or("precompiled_charsmap's trie does not fit the blob")?;
-                    std::str::from_utf8(normalized)
+                    // in `tokenizers` otherwise): the layout our own reader checks, not empty,
+                    // replacements in UTF-8.
+                    if blob.is_empty() {
+                        return Err("precompiled_charsmap is empty".into());
+                    }
+                    let map = crate::charsmap::CharsMap::parse(&blob)
+                        .map_err(|e| format!("precompiled_charsmap: {e}"))?;
+                    std::str::from_utf8(map.replacements())
                         .map_err(|_| "precompiled_charsmap's replacements are not UTF-8")?;
                 }
                 o.values().try_for_each(walk)
