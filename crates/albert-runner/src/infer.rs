@@ -246,16 +246,8 @@ fn classify_input(line: &str) -> std::result::Result<(String, Option<String>), S
     if line.trim_start().starts_with('{') {
         let v: serde_json::Value =
             serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
-        let text = v["text"]
-            .as_str()
-            .ok_or("a JSON input needs a \"text\" string")?
-            .to_string();
-        let pair = match &v["text_pair"] {
-            serde_json::Value::Null => None,
-            serde_json::Value::String(p) => Some(p.clone()),
-            _ => return Err("\"text_pair\" must be a string".into()),
-        };
-        return Ok((text, pair));
+        return crate::serve::request::text_input(&v, "a JSON input")
+            .map_err(crate::serve::request::RequestError::message);
     }
     Ok(match line.split_once('\t') {
         Some((a, b)) => (a.to_string(), Some(b.to_string())),

@@ -43,6 +43,15 @@ pub enum Work {
     },
 }
 
+impl RequestError {
+    /// The message.
+    pub fn message(self) -> String {
+        match self {
+            RequestError::Syntax(m) | RequestError::Invalid(m) => m,
+        }
+    }
+}
+
 impl Work {
     /// The task (route) the work belongs to.
     pub fn task(&self) -> Task {
@@ -191,7 +200,9 @@ fn text_inputs(v: Option<&Value>) -> Result<Vec<(String, Option<String>)>, Reque
     }
 }
 
-fn text_input(v: &Value, at: &str) -> Result<(String, Option<String>), RequestError> {
+/// One `(text, pair)` input from `"text"`, `["text", "pair"]` or `{"text", "text_pair"}`
+/// (`at` names it in errors); also the JSON-line form of `albert classify` / `albert embed`.
+pub(crate) fn text_input(v: &Value, at: &str) -> Result<(String, Option<String>), RequestError> {
     match v {
         Value::String(s) => Ok((s.clone(), None)),
         Value::Array(pair) => match pair.as_slice() {
