@@ -97,6 +97,24 @@ fn iterations(size: &str) -> (usize, usize) {
     }
 }
 
+/// Builds the release `albert-bench` with `features` (e.g. `wgpu`); returns its path.
+fn build_bench(features: &[String]) -> anyhow::Result<PathBuf> {
+    let mut build = vec![
+        "build",
+        "--release",
+        "-p",
+        "albert-benches",
+        "--bin",
+        "albert-bench",
+    ];
+    let joined = features.join(",");
+    if !features.is_empty() {
+        build.extend(["--features", &joined]);
+    }
+    cargo(&build, &[])?;
+    Ok(root().join("target/release/albert-bench"))
+}
+
 /// Runs one process and parses the JSON record on the last line of its stdout.
 fn record_of(mut cmd: Command, what: &str) -> anyhow::Result<Value> {
     eprintln!("  {what}");
@@ -201,20 +219,7 @@ pub fn bench(mut args: BenchArgs) -> anyhow::Result<()> {
             other => bail!("--devices: unknown device {other:?} (cpu, wgpu, cuda)"),
         }
     }
-    let mut build = vec![
-        "build",
-        "--release",
-        "-p",
-        "albert-benches",
-        "--bin",
-        "albert-bench",
-    ];
-    let joined = features.join(",");
-    if !features.is_empty() {
-        build.extend(["--features", &joined]);
-    }
-    cargo(&build, &[])?;
-    let exe = root().join("target/release/albert-bench");
+    let exe = build_bench(&features)?;
     let script = root().join("benches/pytorch_bench.py");
 
     let mut cases = model_cases(args.suite);

@@ -10,23 +10,11 @@ use albert_testdata::median;
 use anyhow::Context;
 use serde_json::json;
 
-use super::{BenchArgs, f, machine, record_of, write_atomic};
-use crate::{cargo, root};
+use super::{BenchArgs, build_bench, f, machine, record_of, write_atomic};
 
 /// Runs the serve suite and writes the report under `args.out`.
 pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
-    cargo(
-        &[
-            "build",
-            "--release",
-            "-p",
-            "albert-benches",
-            "--bin",
-            "albert-bench",
-        ],
-        &[],
-    )?;
-    let exe = root().join("target/release/albert-bench");
+    let exe = build_bench(&[])?;
     let mut runs = Vec::new();
     for rep in 0..args.repeats {
         eprintln!("repetition {}/{}", rep + 1, args.repeats);
