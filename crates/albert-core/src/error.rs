@@ -35,6 +35,16 @@ pub enum AlbertError {
         message: String,
     },
 
+    /// A training checkpoint (a `step-N/` directory of a run) is unusable: a pointer to nowhere,
+    /// a malformed `state.json`, a file missing or whose digest differs from the recorded one.
+    #[error("{}: checkpoint: {message}", path.display())]
+    Checkpoint {
+        /// The file or directory.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+
     /// A checkpoint does not fit the model: tensors missing, mis-shaped or unreadable.
     #[error("checkpoint does not fit the model:\n{report}")]
     CheckpointMismatch {

@@ -12,6 +12,23 @@ pub enum HeadsError {
     /// A head cannot be built as asked.
     #[error("{0}")]
     Head(String),
+    /// The optimiser state of a fine-tuning checkpoint cannot be read or written.
+    #[error("{}: optimiser state: {message}", path.display())]
+    OptimizerState {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The output directory does not fit the request: a run already there without `--resume`,
+    /// a checkpoint written with other settings.
+    #[error("{}: {message}", path.display())]
+    Run {
+        /// The output directory or checkpoint.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// A task data file is unreadable or malformed.
     #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
     Data {

@@ -48,11 +48,12 @@ pub struct FinetuneArgs {
     /// pytorch_model.bin, or a TF checkpoint model.ckpt-N), spiece.model / tokenizer.json.
     #[arg(long)]
     pub model: PathBuf,
-    /// Training file (GLUE-style TSV; CoNLL for tagging; RACE-style JSON for multiple-choice;
-    /// SQuAD JSON for squad1/squad2).
+    /// Training file: for classification/regression GLUE-style TSV, CSV (`.csv`) or JSON lines
+    /// (`.jsonl`); CoNLL for tagging; RACE-style JSON for multiple-choice; SQuAD JSON for
+    /// squad1/squad2.
     #[arg(long)]
     pub train: PathBuf,
-    /// Dev file, evaluated after every epoch.
+    /// Dev file, evaluated after every epoch (or every --eval-steps steps).
     #[arg(long)]
     pub dev: PathBuf,
     /// Output directory.
@@ -77,7 +78,32 @@ pub struct FinetuneArgs {
     /// pretrained (the directory's weights) or random (same shapes, fresh weights).
     #[arg(long, value_enum, default_value = "pretrained")]
     pub init: Init,
-    /// Seed of the data order and fresh parameters.
+    /// Share of the steps spent warming the learning rate up (then linear decay to 0).
+    #[arg(long)]
+    pub warmup_ratio: Option<f64>,
+    /// AdamW weight decay (never on LayerNorm parameters and biases).
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    /// Clip the gradients' global norm to this (0 disables).
+    #[arg(long)]
+    pub max_grad_norm: Option<f64>,
+    /// Dropout before the classifier / span / tagging head.
+    #[arg(long)]
+    pub classifier_dropout: Option<f64>,
+    /// Batches of --batch-size whose gradients are summed before each optimiser step.
+    #[arg(long)]
+    pub gradient_accumulation_steps: Option<usize>,
+    /// Evaluate on --dev (keeping the best model and writing a checkpoint) every N optimiser
+    /// steps and at the end, instead of after every epoch.
+    #[arg(long)]
+    pub eval_steps: Option<u64>,
+    /// Stop after N evaluations in a row without a better main metric.
+    #[arg(long)]
+    pub early_stopping_patience: Option<usize>,
+    /// Continue the run in --out from its newest checkpoint that verifies (same settings).
+    #[arg(long)]
+    pub resume: bool,
+    /// Seed of the data order, dropout and fresh parameters.
     #[arg(long)]
     pub seed: Option<u64>,
     /// cpu (flex), wgpu or cuda.
@@ -99,8 +125,8 @@ pub struct EvaluateArgs {
     /// Model directory.
     #[arg(long)]
     pub model: PathBuf,
-    /// Labelled data (GLUE-style TSV; CoNLL for tagging; RACE-style JSON for multiple-choice;
-    /// SQuAD JSON for squad1/squad2).
+    /// Labelled data (as --train of `albert finetune`: TSV, CSV or JSON lines for
+    /// classification/regression; CoNLL; RACE-style JSON; SQuAD JSON).
     #[arg(long)]
     pub data: PathBuf,
     /// Metrics JSON to write.
@@ -215,6 +241,27 @@ fn settings(args: &FinetuneArgs, max_positions: usize) -> Result<FinetuneConfig>
     if let Some(v) = args.seed {
         config.seed = v;
     }
+    if let Some(v) = args.warmup_ratio {
+        config.warmup_ratio = v;
+    }
+    if let Some(v) = args.weight_decay {
+        config.weight_decay = v;
+    }
+    if let Some(v) = args.max_grad_norm {
+        config.max_grad_norm = v;
+    }
+    if let Some(v) = args.classifier_dropout {
+        config.classifier_dropout = v;
+    }
+    if let Some(v) = args.gradient_accumulation_steps {
+        config.gradient_accumulation_steps = v;
+    }
+    if let Some(v) = args.eval_steps {
+        config.eval_steps = v;
+    }
+    if let Some(v) = args.early_stopping_patience {
+        config.early_stopping_patience = v;
+    }
     config.max_seq_length = config.max_seq_length.min(max_positions);
     Ok(config)
 }
@@ -242,14 +289,26 @@ impl FinetuneArgs {
                 out: &self.out,
                 tokenizer_files: &dir.tokenizer_files,
                 progress: true,
+                resume: self.resume,
             },
             device: &device,
         };
         let summary = self.task.finetune(&run)?;
         eprintln!(
-            "best epoch {} ({main_metric} {:.4}); model: {}; metrics: {}",
-            summary.best.0,
-            summary.best.1.get(main_metric).copied().unwrap_or(f64::NAN),
+            "best at step {} (epoch {}, {main_metric} {:.4}){}; model: {}; metrics: {}",
+            summary.best.step,
+            summary.best.epoch,
+            summary
+                .best
+                .metrics
+                .get(main_metric)
+                .copied()
+                .unwrap_or(f64::NAN),
+            if summary.stopped_early {
+                ", stopped early"
+            } else {
+                ""
+            },
             summary.model_dir.display(),
             self.out.join("metrics.jsonl").display()
         );

@@ -80,17 +80,19 @@ pub fn pretrain_toml(data: &[u8]) {
 }
 
 /// The labelled task files (first byte picks the reader): GLUE-style TSV, SQuAD JSON,
-/// RACE-style JSON, CoNLL.
+/// RACE-style JSON, CoNLL, CSV, JSON lines.
 pub fn task_files(data: &[u8]) {
-    use albert_heads::tasks::{conll, race, squad, tsv};
+    use albert_heads::tasks::{conll, race, squad, table, tsv};
     let Some((&which, rest)) = data.split_first() else {
         return;
     };
-    match which % 4 {
+    match which % 6 {
         0 => drop(tsv::read_tsv(&scratch("task.tsv", rest))),
         1 => drop(squad::read_squad(&scratch("squad.json", rest))),
         2 => drop(race::read_race(&scratch("race.json", rest))),
-        _ => drop(conll::read_conll(&scratch("tags.conll", rest))),
+        3 => drop(conll::read_conll(&scratch("tags.conll", rest))),
+        4 => drop(table::read_csv(&scratch("task.csv", rest))),
+        _ => drop(table::read_json_lines(&scratch("task.jsonl", rest))),
     }
 }
 

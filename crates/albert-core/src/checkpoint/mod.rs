@@ -9,6 +9,7 @@ mod load;
 mod params;
 mod pytorch;
 mod record;
+mod run_dir;
 mod safetensors_io;
 mod tf;
 
@@ -18,6 +19,7 @@ pub use load::{LoadReport, Mismatch, MissingPolicy, load_hf};
 pub use params::{ParamInfo, param_infos, param_values};
 pub use pytorch::read_pytorch;
 pub use record::{load_record, save_record};
+pub use run_dir::CheckpointDir;
 pub use safetensors_io::{
     FileTensor, OutTensor, TensorValues, read_safetensors, tensor_shapes, write_safetensors,
 };

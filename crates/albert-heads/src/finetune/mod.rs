@@ -1,8 +1,8 @@
 //! Fine-tuning and evaluation: the tasks, each described once ([`Task`]), presets from the
-//! paper's Table 14, AdamW with linear warmup
-//! and decay and global-norm clipping, evaluation on dev data after every epoch, the best
-//! model kept in Hugging Face layout (written to a temporary directory, then renamed), a JSONL
-//! metrics log and a predictions file.
+//! paper's Table 14, AdamW with linear warmup and decay, global-norm clipping and gradient
+//! accumulation, evaluation on dev data after every epoch or every N steps with early stopping,
+//! the best model kept in Hugging Face layout (written to a temporary directory, then renamed),
+//! checkpoints with digests for `--resume`, a JSONL metrics log and a predictions file.
 
 pub mod choice;
 pub mod qa;
@@ -11,7 +11,7 @@ pub mod seqcls;
 pub mod tagging;
 mod task;
 
-pub use run::{FinetuneSummary, FinetuneTask, RunFiles, finetune};
+pub use run::{Evaluation, FinetuneSummary, FinetuneTask, RunFiles, finetune};
 pub use task::{Start, Task, TaskModel, TaskRun, load_model, qa_data};
 
 use std::io::Write;
@@ -40,8 +40,23 @@ pub struct FinetuneConfig {
     pub classifier_dropout: f64,
     /// Global-norm clipping (0 disables).
     pub max_grad_norm: f64,
-    /// Seed of the data order and fresh parameters.
+    /// Seed of the data order, dropout and fresh parameters.
     pub seed: u64,
+    /// Batches whose gradients are summed before each optimiser step (the effective batch is
+    /// `batch_size × gradient_accumulation_steps`).
+    #[serde(default = "one")]
+    pub gradient_accumulation_steps: usize,
+    /// Evaluate on the dev data (and checkpoint) every this many optimiser steps and at the
+    /// end; 0: after every epoch.
+    #[serde(default)]
+    pub eval_steps: u64,
+    /// Stop after this many evaluations in a row without a better main metric; 0: never.
+    #[serde(default)]
+    pub early_stopping_patience: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// The paper's Table 14 per task: learning rate, batch size, classifier dropout, and warmup as
@@ -73,6 +88,9 @@ pub fn table14(task: &str) -> Option<FinetuneConfig> {
         classifier_dropout: 0.1,
         max_grad_norm: 1.0,
         seed: 42,
+        gradient_accumulation_steps: 1,
+        eval_steps: 0,
+        early_stopping_patience: 0,
     })
 }
 
@@ -90,8 +108,10 @@ impl FinetuneConfig {
     /// Checks ranges.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(HeadsError::Head(m));
-        if self.batch_size == 0 || self.epochs == 0 {
-            return bad("batch size and epochs must be at least 1".into());
+        if self.batch_size == 0 || self.epochs == 0 || self.gradient_accumulation_steps == 0 {
+            return bad(
+                "batch size, epochs and gradient accumulation steps must be at least 1".into(),
+            );
         }
         if self.max_seq_length < 8 {
             return bad(format!(
@@ -104,6 +124,17 @@ impl FinetuneConfig {
             || !(0.0..1.0).contains(&self.warmup_ratio)
         {
             return bad("learning rate must be > 0 and warmup ratio in [0, 1)".into());
+        }
+        if !(0.0..1.0).contains(&self.classifier_dropout)
+            || self.weight_decay.is_nan()
+            || self.weight_decay < 0.0
+            || self.max_grad_norm.is_nan()
+            || self.max_grad_norm < 0.0
+        {
+            return bad(
+                "classifier dropout must be in [0, 1), weight decay and max gradient norm >= 0"
+                    .into(),
+            );
         }
         Ok(())
     }

@@ -25,7 +25,7 @@ use crate::features::qa::{QaDecodeConfig, QaWindowConfig, qa_features};
 use crate::tasks::conll::read_conll;
 use crate::tasks::race::read_race;
 use crate::tasks::squad::{SquadExample, read_squad};
-use crate::tasks::tsv::read_tsv;
+use crate::tasks::table::read_examples;
 use crate::{
     AlbertForMultipleChoice, AlbertForQuestionAnswering, AlbertForSequenceClassification,
     AlbertForTokenClassification,
@@ -154,7 +154,7 @@ impl Task {
         hf.architectures = vec![self.architecture().into()];
         match self {
             Task::Classification | Task::Regression => {
-                let (train_rows, dev_rows) = (read_tsv(run.train)?, read_tsv(run.dev)?);
+                let (train_rows, dev_rows) = (read_examples(run.train)?, read_examples(run.dev)?);
                 let labels = match self {
                     Task::Classification => {
                         reused_labels.unwrap_or_else(|| seqcls::label_set(&train_rows))
@@ -245,7 +245,7 @@ impl Task {
         };
         match self {
             Task::Classification | Task::Regression => {
-                let encoded = seqcls::encode(tok, &read_tsv(data)?, &labels, max_len, data)?;
+                let encoded = seqcls::encode(tok, &read_examples(data)?, &labels, max_len, data)?;
                 scorer.score::<SeqCls>(&encoded, |c, i, d| {
                     AlbertForSequenceClassification::new(c, n.max(1), i, d)
                 })

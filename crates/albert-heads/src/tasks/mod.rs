@@ -1,10 +1,12 @@
-//! Task data readers: GLUE-style TSV ([`tsv`]), SQuAD v1.1/v2.0 JSON ([`squad`]), RACE JSON
+//! Task data readers: GLUE-style TSV ([`tsv`]) and the same layouts as CSV or JSON lines
+//! ([`table`]), SQuAD v1.1/v2.0 JSON ([`squad`]), RACE JSON
 //! ([`race`]) and CoNLL-style token tagging ([`conll`]). Files may be gzip-compressed (`.gz`).
 //! Every error names the file and, where there is one, the line.
 
 pub mod conll;
 pub mod race;
 pub mod squad;
+pub mod table;
 pub mod tsv;
 
 use std::io::Read;

@@ -5,7 +5,7 @@
 //! `index question sentence label`; RTE/WNLI `index sentence1 sentence2 label`) and the generic
 //! `label<TAB>text`, `sentence<TAB>label` and `score<TAB>sentence1<TAB>sentence2` layouts.
 //! CoLA's files have no header (`source label original-label sentence`): they are recognised by
-//! shape.
+//! shape. The same layouts are read from CSV and JSON lines ([`super::table`]).
 
 use std::path::Path;
 
@@ -34,7 +34,7 @@ pub struct TextExample {
     pub line: usize,
 }
 
-const FIRST: [&str; 6] = [
+pub(crate) const FIRST: [&str; 6] = [
     "sentence1",
     "question1",
     "#1 String",
@@ -42,21 +42,23 @@ const FIRST: [&str; 6] = [
     "sentence",
     "text",
 ];
-const SECOND: [&str; 3] = ["sentence2", "question2", "#2 String"];
-const LABEL: [&str; 5] = ["gold_label", "label", "is_duplicate", "Quality", "score"];
+pub(crate) const SECOND: [&str; 3] = ["sentence2", "question2", "#2 String"];
+pub(crate) const LABEL: [&str; 5] = ["gold_label", "label", "is_duplicate", "Quality", "score"];
 
 /// Column indices of a layout.
 #[derive(Debug, Clone, Copy)]
-struct Columns {
+pub(crate) struct Columns {
     a: usize,
     b: Option<usize>,
     label: Option<usize>,
     score: bool,
-    header: bool,
+    /// Whether the first row is a header (every layout but CoLA's).
+    pub(crate) header: bool,
 }
 
-fn columns(path: &Path, first_line: &str) -> Result<Columns> {
-    let names: Vec<&str> = first_line.split('\t').map(str::trim).collect();
+/// The layout named by a first row's fields.
+pub(crate) fn columns(path: &Path, first_row: &[&str]) -> Result<Columns> {
+    let names: Vec<&str> = first_row.iter().map(|n| n.trim()).collect();
     let find = |cands: &[&str]| cands.iter().find_map(|c| names.iter().position(|n| n == c));
     if let Some(a) = find(&FIRST) {
         let b = find(&SECOND).or_else(|| {
@@ -96,23 +98,32 @@ fn columns(path: &Path, first_line: &str) -> Result<Columns> {
 /// Reads a GLUE-style TSV file.
 pub fn read_tsv(path: &Path) -> Result<Vec<TextExample>> {
     let text = read_text(path)?;
-    let mut lines = text.lines().enumerate();
-    let Some((_, first)) = lines.next() else {
+    let rows: Vec<(usize, Vec<&str>)> = text
+        .lines()
+        .enumerate()
+        .map(|(i, line)| (i + 1, line.split('\t').collect()))
+        .collect();
+    examples(path, &rows)
+}
+
+/// The examples of `rows` (1-based line, fields), the first of which is the header (or a CoLA
+/// row); blank rows are skipped.
+pub(crate) fn examples<S: AsRef<str>>(
+    path: &Path,
+    rows: &[(usize, Vec<S>)],
+) -> Result<Vec<TextExample>> {
+    let Some((_, first)) = rows.first() else {
         return Err(HeadsError::data(path, None, "the file is empty"));
     };
-    let cols = columns(path, first)?;
-    let rows: Box<dyn Iterator<Item = (usize, &str)>> = if cols.header {
-        Box::new(lines)
-    } else {
-        Box::new(text.lines().enumerate())
-    };
+    let first: Vec<&str> = first.iter().map(AsRef::as_ref).collect();
+    let cols = columns(path, &first)?;
     let mut out = Vec::new();
-    for (i, line) in rows {
-        let line_no = i + 1;
-        if line.trim().is_empty() {
+    for (line_no, fields) in &rows[usize::from(cols.header)..] {
+        let line_no = *line_no;
+        let fields: Vec<&str> = fields.iter().map(AsRef::as_ref).collect();
+        if fields.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
-        let fields: Vec<&str> = line.split('\t').collect();
         let need = [Some(cols.a), cols.b]
             .into_iter()
             .flatten()

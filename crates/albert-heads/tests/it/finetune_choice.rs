@@ -86,8 +86,8 @@ fn padding_options_are_neutral_and_the_loop_learns() {
             &spm,
             tmp.path(),
         );
-        let best = summary.best.1["accuracy"];
-        eprintln!("seed {seed}: per epoch {:?}", summary.epochs);
+        let best = summary.best.metrics["accuracy"];
+        eprintln!("seed {seed}: per epoch {:?}", summary.evaluations);
         tried.push(best);
         if best >= 0.65 {
             break;

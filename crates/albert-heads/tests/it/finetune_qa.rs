@@ -93,6 +93,7 @@ fn span_extraction_learns_to_find_the_answer() {
         out: tmp.path(),
         tokenizer_files: std::slice::from_ref(&spm),
         progress: false,
+        resume: false,
     };
     let summary = albert_heads::finetune::finetune::<SpanQa>(
         model,
@@ -106,8 +107,8 @@ fn span_extraction_learns_to_find_the_answer() {
         &device,
     )
     .expect("finetune");
-    eprintln!("untrained {before:?}\nper epoch {:?}", summary.epochs);
-    let best = summary.best.1["f1"];
+    eprintln!("untrained {before:?}\nper epoch {:?}", summary.evaluations);
+    let best = summary.best.metrics["f1"];
     assert!(best >= 80.0, "dev F1 {best} (untrained {})", before["f1"]);
     assert!(before["f1"] < 30.0, "{before:?}");
 }

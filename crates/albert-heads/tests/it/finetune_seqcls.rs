@@ -64,10 +64,10 @@ fn classification_loop_learns_and_saves() {
         &spm,
         tmp.path(),
     );
-    let best = summary.best.1["accuracy"];
+    let best = summary.best.metrics["accuracy"];
     eprintln!(
         "dev accuracy before {chance:.3}, per epoch {:?}",
-        summary.epochs
+        summary.evaluations
     );
     assert!(best >= 0.95, "best dev accuracy {best} (before: {chance})");
 
@@ -94,5 +94,8 @@ fn classification_loop_learns_and_saves() {
     .expect("reload");
     assert!(report.missing.is_empty(), "{report:?}");
     let again = predict(&reloaded, &hf2.config, &dev_data, 32, 0, &device).expect("predict");
-    assert_eq!(score(&dev_data.targets, &again, &labels), summary.best.1);
+    assert_eq!(
+        score(&dev_data.targets, &again, &labels),
+        summary.best.metrics
+    );
 }

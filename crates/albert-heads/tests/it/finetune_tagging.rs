@@ -55,14 +55,17 @@ fn tagging_loop_beats_the_majority_baseline() {
         &spm,
         tmp.path(),
     );
-    let best = summary.best.1["accuracy"];
-    eprintln!("majority {majority:.3}; per epoch {:?}", summary.epochs);
+    let best = summary.best.metrics["accuracy"];
+    eprintln!(
+        "majority {majority:.3}; per epoch {:?}",
+        summary.evaluations
+    );
     assert!(
         best > majority + 0.25,
         "token accuracy {best} vs majority {majority}"
     );
     assert!(
-        !summary.best.1.contains_key("f1"),
+        !summary.best.metrics.contains_key("f1"),
         "POS tags are not chunks"
     );
     assert!(summary.model_dir.join("model.safetensors").is_file());

@@ -298,16 +298,22 @@ impl<'a> Session<'a> {
             return Ok(());
         }
         self.checkpoints
-            .save(&self.state, improved, run.keep_last, |dir| {
-                save_record(self.model(), dir.join("model.bpk"))?;
-                let path = dir.join("optim.bpk");
-                self.optim
-                    .save(&path)
-                    .map_err(|e| PretrainError::OptimizerState {
-                        path: path.clone(),
-                        message: e.to_string(),
-                    })
-            })
+            .save(
+                self.state.step,
+                &self.state,
+                improved,
+                run.keep_last,
+                |dir| {
+                    save_record(self.model(), dir.join("model.bpk"))?;
+                    let path = dir.join("optim.bpk");
+                    self.optim
+                        .save(&path)
+                        .map_err(|e| PretrainError::OptimizerState {
+                            path: path.clone(),
+                            message: e.to_string(),
+                        })
+                },
+            )
             .map(|_| ())
     }
 

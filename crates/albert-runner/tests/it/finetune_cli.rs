@@ -7,25 +7,25 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn albert(args: &[&str]) -> std::process::Output {
+pub(crate) fn albert(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_albert"))
         .args(args)
         .output()
         .expect("run albert")
 }
 
-fn ok(o: &std::process::Output) -> String {
+pub(crate) fn ok(o: &std::process::Output) -> String {
     let log = String::from_utf8_lossy(&o.stderr).to_string();
     assert!(o.status.success(), "{log}");
     log
 }
 
-fn s(p: &Path) -> &str {
+pub(crate) fn s(p: &Path) -> &str {
     p.to_str().expect("utf8")
 }
 
 /// The first `n` data lines of `src` (with its header) written to `dst`.
-fn head(src: &Path, dst: &Path, skip: usize, n: usize) {
+pub(crate) fn head(src: &Path, dst: &Path, skip: usize, n: usize) {
     let text = std::fs::read_to_string(src).expect("read");
     let mut lines = text.lines();
     let mut out = vec![lines.next().expect("header")];
@@ -33,7 +33,7 @@ fn head(src: &Path, dst: &Path, skip: usize, n: usize) {
     std::fs::write(dst, out.join("\n") + "\n").expect("write");
 }
 
-fn pretrained(shared: &Path, tmp: &Path) -> PathBuf {
+pub(crate) fn pretrained(shared: &Path, tmp: &Path) -> PathBuf {
     let cfg = tmp.join("pretrain.toml");
     std::fs::write(
         &cfg,
@@ -104,7 +104,7 @@ fn finetune_then_evaluate() {
         weights(&out) == weights(&again),
         "two runs of the same finetune command with --seed 42 saved different weights"
     );
-    assert!(log.contains("best epoch"), "{log}");
+    assert!(log.contains("best at step"), "{log}");
     for f in [
         "model/config.json",
         "model/model.safetensors",

@@ -3,6 +3,7 @@
 mod bf16_parity;
 mod cli;
 mod finetune_cli;
+mod finetune_resume;
 mod fuzz_corpus;
 mod hf_parity;
 mod hub;

@@ -47,6 +47,7 @@ pub fn train<T: FinetuneTask>(
         out,
         tokenizer_files: std::slice::from_ref(spm),
         progress: false,
+        resume: false,
     };
     finetune::<T>(
         model,
