@@ -1,37 +1,50 @@
 //! Progress of long work (fine-tuning, scoring a file, batch inference): an indicatif bar with a
-//! message (loss, throughput) when stderr is a terminal, a plain line every few updates
-//! otherwise (logs stay readable), nothing when disabled.
+//! message (loss, throughput) when stderr is a terminal, a plain line every few units otherwise
+//! (logs stay readable; `line_every` 0 for none), nothing when disabled. Without a known total
+//! the bar is a counter.
 
+use std::cell::Cell;
 use std::io::IsTerminal;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// A progress display over `total` units.
+/// A progress display.
 #[derive(Debug)]
 pub struct Progress {
     bar: Option<ProgressBar>,
     enabled: bool,
-    total: u64,
-    /// Print a plain line every this many units (when there is no bar).
+    total: Option<u64>,
+    what: String,
+    /// Print a plain line every this many units when there is no bar (0: never).
     line_every: u64,
-    last_line: u64,
+    last_line: Cell<u64>,
+    pos: Cell<u64>,
     start: Instant,
     start_pos: u64,
 }
 
 impl Progress {
-    /// A display for `total` units of which `done` are already behind (a resumed run); `what`
-    /// names the units (`steps`, `examples`). A bar on a terminal, else a line every
-    /// `line_every` units.
-    pub fn new(enabled: bool, total: u64, done: u64, what: &str, line_every: u64) -> Self {
+    /// A display for `total` units (`None`: unknown) of which `done` are already behind (a
+    /// resumed run); `what` names the units (`steps`, `examples`). A bar on a terminal, else a
+    /// line every `line_every` units (0: none).
+    pub fn new(enabled: bool, total: Option<u64>, done: u64, what: &str, line_every: u64) -> Self {
         let bar = (enabled && std::io::stderr().is_terminal()).then(|| {
-            let b = ProgressBar::new(total);
+            let (b, template) = match total {
+                Some(t) => (
+                    ProgressBar::new(t),
+                    format!(
+                        "{{bar:30}} {{pos}}/{{len}} {what} [{{elapsed_precise}}<{{eta_precise}}] {{msg}}"
+                    ),
+                ),
+                None => (
+                    ProgressBar::no_length(),
+                    format!("{{spinner}} {{pos}} {what} [{{elapsed_precise}}] {{msg}}"),
+                ),
+            };
             b.set_style(
-                ProgressStyle::with_template(&format!(
-                    "{{bar:30}} {{pos}}/{{len}} {what} [{{elapsed_precise}}<{{eta_precise}}] {{msg}}"
-                ))
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template(&template)
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             b.set_position(done);
             b
@@ -40,11 +53,18 @@ impl Progress {
             bar,
             enabled,
             total,
-            line_every: line_every.max(1),
-            last_line: done,
+            what: what.to_string(),
+            line_every,
+            last_line: Cell::new(done),
+            pos: Cell::new(done),
             start: Instant::now(),
             start_pos: done,
         }
+    }
+
+    /// A display that shows nothing.
+    pub fn disabled() -> Self {
+        Self::new(false, None, 0, "", 0)
     }
 
     /// Units per second since the display started (resumed units not counted).
@@ -53,20 +73,32 @@ impl Progress {
     }
 
     /// Moves to `pos` with `message` (built only when shown).
-    pub fn update(&mut self, pos: u64, message: impl FnOnce() -> String) {
+    pub fn update(&self, pos: u64, message: impl FnOnce() -> String) {
+        self.pos.set(pos);
         match &self.bar {
             Some(b) => {
                 b.set_position(pos);
                 b.set_message(message());
             }
             None if self.enabled
-                && (pos >= self.last_line + self.line_every || pos == self.total) =>
+                && self.line_every > 0
+                && (pos >= self.last_line.get() + self.line_every || Some(pos) == self.total) =>
             {
-                self.last_line = pos;
-                eprintln!("{pos}/{}: {}", self.total, message());
+                self.last_line.set(pos);
+                match self.total {
+                    Some(t) => eprintln!("{pos}/{t} {}: {}", self.what, message()),
+                    None => eprintln!("{pos} {}: {}", self.what, message()),
+                }
             }
             None => {}
         }
+    }
+
+    /// Advances by `n` units, the message saying the throughput.
+    pub fn inc(&self, n: u64) {
+        let pos = self.pos.get() + n;
+        let rate = self.rate(pos);
+        self.update(pos, || format!("{rate:.1} {}/s", self.what));
     }
 
     /// Prints a line above the bar (or on stderr).
@@ -89,5 +121,22 @@ impl Progress {
 impl Drop for Progress {
     fn drop(&mut self) {
         self.finish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_rates() {
+        let p = Progress::new(false, Some(10), 4, "steps", 2);
+        p.inc(3);
+        p.inc(1);
+        assert_eq!(p.pos.get(), 8);
+        assert!(p.rate(8) > 0.0);
+        assert_eq!(p.rate(4), 0.0, "resumed units do not count");
+        let d = Progress::disabled();
+        d.update(5, || unreachable!("a disabled display builds no message"));
     }
 }

@@ -335,6 +335,7 @@ impl EvaluateArgs {
             self.batch_size,
             self.max_seq_length,
             &device,
+            true,
         )?;
         for (k, v) in &metrics {
             println!("{k}: {v:.4}");

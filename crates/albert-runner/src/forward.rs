@@ -133,7 +133,16 @@ pub fn run(
     if inputs.batches.is_empty() {
         return Err(RunnerError::Usage("the inputs have no `batches`".into()));
     }
+    // A bar over the batches on a terminal (a long reference run), nothing in logs.
+    let progress = albert_heads::progress::Progress::new(
+        true,
+        Some(inputs.batches.len() as u64),
+        0,
+        "batches",
+        0,
+    );
     for (name, batch) in &inputs.batches {
+        progress.inc(1);
         let light = options.light.contains(name);
         outputs.extend(
             one_batch(model, config, name, batch, light, device).map_err(|e| match e {

@@ -323,6 +323,24 @@ pub(crate) fn stream_lines<T>(
         None => Box::new(std::io::stdin().lock()),
     };
     let batch_size = batch_size.max(1);
+    // A bar on a terminal only (inputs counted; the total when reading a file): stdout carries
+    // the results, and logs get the final count from the caller.
+    let total = input
+        .filter(|_| std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .and_then(|p| std::fs::File::open(p).ok())
+        .map(|f| {
+            std::io::BufReader::new(f)
+                .split(b'\n')
+                .map_while(std::result::Result::ok)
+                .filter(|l| !l.trim_ascii().is_empty())
+                .count() as u64
+        });
+    let progress = albert_heads::progress::Progress::new(true, total, 0, "inputs", 0);
+    let mut emit = |rows: &[T]| -> Result<()> {
+        emit(rows)?;
+        progress.inc(rows.len() as u64);
+        Ok(())
+    };
     let mut rows = Vec::with_capacity(batch_size);
     let mut count = 0;
     for (i, line) in reader.split(b'\n').enumerate() {

@@ -8,7 +8,10 @@
 //!   collapse, ``` `` ```/`''` → `"`, NFKD without accents, lower-casing, the digit-comma
 //!   re-split); from a `tokenizer.json` exactly HF's fast tokenizer (through the `tokenizers`
 //!   crate). Both add `[CLS] A [SEP] (B [SEP])`, token types, offsets (bytes and characters),
-//!   masks, truncation and padding.
+//!   masks, truncation and padding;
+//! - [`train`](mod@train) (feature `train`, on by default): a unigram vocabulary trained from text
+//!   files, written as `spiece.model`. Without the feature the crate only reads and encodes
+//!   (no C++ build, no progress bar).
 //!
 //! ```no_run
 //! use albert_tokenizer::{AlbertTokenizer, EncodeOptions};
@@ -31,6 +34,7 @@ pub mod preprocess;
 pub mod proto;
 mod spm;
 mod tokenizer_json;
+#[cfg(feature = "train")]
 pub mod train;
 mod unigram;
 
@@ -44,6 +48,7 @@ pub use fast::FastTokenizer;
 pub use native::{NativeTokenizer, SPECIAL_TOKENS, SpecialIds};
 pub use normalizer::{Normalized, Normalizer, SPACE_SYMBOL};
 pub use spm::{SentencePieceModel, SpmPiece};
+#[cfg(feature = "train")]
 pub use train::{TrainedVocabulary, TrainerConfig, train};
 
 use encoding::{Template, assemble, pad};

@@ -174,26 +174,25 @@ impl CheckpointDir {
                         .is_some_and(|n| n.to_string_lossy().starts_with("step-"))
             })
             .collect();
-        steps.sort();
+        // By step number (the names' zero padding runs out at a million steps).
+        steps.sort_by_key(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+            let step = name
+                .as_deref()
+                .and_then(|n| n.strip_prefix("step-"))
+                .and_then(|n| n.parse::<u64>().ok());
+            (step, name)
+        });
         Ok(steps)
     }
 
-    /// The checkpoint to resume from: the latest if it verifies ([`Self::verify`]), else the
-    /// newest `step-N` that does, each rejected one reported through `warn` with what is wrong.
-    /// An error when there is no checkpoint, or when none verifies (naming each problem).
+    /// The checkpoint to resume from: the newest `step-N` directory that verifies
+    /// ([`Self::verify`]), each rejected one reported through `warn` with what is wrong. (The
+    /// `latest` pointer is not trusted for this: a run killed between renaming a checkpoint into
+    /// place and updating the pointer leaves it one behind.) An error when there is no
+    /// checkpoint, or when none verifies (naming each problem).
     pub fn newest_valid<S: DeserializeOwned>(&self, warn: impl Fn(&str)) -> Result<(PathBuf, S)> {
-        let mut candidates: Vec<PathBuf> = Vec::new();
-        let pointer = self.root.join("latest");
-        match std::fs::read_to_string(&pointer) {
-            Ok(name) => candidates.push(self.root.join(name.trim())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => warn(&format!("{}: cannot read: {e}", pointer.display())),
-        }
-        for dir in self.step_dirs()?.into_iter().rev() {
-            if !candidates.contains(&dir) {
-                candidates.push(dir);
-            }
-        }
+        let candidates: Vec<PathBuf> = self.step_dirs()?.into_iter().rev().collect();
         if candidates.is_empty() {
             return Err(bad(self.root.clone(), "no checkpoint to resume from"));
         }

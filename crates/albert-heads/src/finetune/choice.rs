@@ -14,6 +14,7 @@ use serde_json::json;
 
 use super::FinetuneTask;
 use crate::error::{HeadsError, Result};
+use crate::progress::Progress;
 use crate::tasks::race::ChoiceExample;
 use crate::{AlbertForMultipleChoice, MultipleChoiceInput};
 
@@ -158,10 +159,12 @@ impl FinetuneTask for MultipleChoice {
         batch_size: usize,
         pad: u32,
         device: &Device,
+        progress: &Progress,
     ) -> Result<Vec<usize>> {
         let all: Vec<usize> = (0..data.inputs.len()).collect();
         let mut out = Vec::with_capacity(all.len());
         for idx in all.chunks(batch_size.max(1)) {
+            progress.inc(idx.len() as u64);
             let (input, bias) = batch(data, idx, pad, device);
             let am = (model.forward(input) + bias).argmax(1).into_data();
             out.extend(

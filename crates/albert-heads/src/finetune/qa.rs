@@ -14,6 +14,7 @@ use super::{FinetuneTask, token_batch};
 use crate::error::Result;
 use crate::features::qa::{QaAnswer, QaDecodeConfig, QaFeature, qa_answers};
 use crate::metrics::squad::{Question, evaluate};
+use crate::progress::Progress;
 use crate::tasks::squad::SquadExample;
 use crate::{AlbertForQuestionAnswering, qa_loss};
 
@@ -87,11 +88,13 @@ impl FinetuneTask for SpanQa {
         batch_size: usize,
         pad: u32,
         device: &Device,
+        progress: &Progress,
     ) -> Result<Vec<QaAnswer>> {
         let inputs = data.inputs();
         let all: Vec<usize> = (0..inputs.len()).collect();
         let (mut starts, mut ends) = (Vec::new(), Vec::new());
         for idx in all.chunks(batch_size.max(1)) {
+            progress.inc(idx.len() as u64);
             let input = token_batch(&inputs, idx, pad).to_input(config, device)?;
             let out = model.forward(input, albert_core::EncoderOutputs::default());
             let [_, n] = out.start_logits.dims();

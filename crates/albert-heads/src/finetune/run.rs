@@ -43,7 +43,8 @@ pub trait FinetuneTask {
         pad: u32,
         device: &Device,
     ) -> Result<Tensor<1>>;
-    /// Predictions over all of `data`.
+    /// Predictions over all of `data`, `progress` advanced by the examples (or windows) of each
+    /// batch.
     fn predict(
         model: &Self::Model,
         config: &AlbertConfig,
@@ -51,6 +52,7 @@ pub trait FinetuneTask {
         batch_size: usize,
         pad: u32,
         device: &Device,
+        progress: &Progress,
     ) -> Result<Self::Predictions>;
     /// Metrics by name.
     fn score(
@@ -254,7 +256,7 @@ pub fn finetune<T: FinetuneTask>(
     for _ in 1..state.epoch {
         (0..n_train).collect::<Vec<usize>>().shuffle(&mut rng);
     }
-    let mut progress = Progress::new(files.progress, total, state.step, "steps", 20);
+    let progress = Progress::new(files.progress, Some(total), state.step, "steps", 20);
     let mut run = Loop::<T> {
         hf,
         dev,
@@ -387,6 +389,7 @@ impl<T: FinetuneTask> Loop<'_, T> {
             config.batch_size,
             self.pad,
             self.device,
+            &Progress::disabled(),
         )?;
         let metrics = T::score(self.dev, &preds, self.labels);
         // The epoch the evaluation belongs to: the one just finished at an epoch's end.

@@ -13,6 +13,7 @@ use serde_json::json;
 use super::{FinetuneTask, token_batch};
 use crate::error::{HeadsError, Result};
 use crate::metrics;
+use crate::progress::Progress;
 use crate::tasks::tsv::{Label, TextExample};
 use crate::{AlbertForSequenceClassification, ProblemType};
 
@@ -156,11 +157,13 @@ pub fn predict(
     batch_size: usize,
     pad: u32,
     device: &Device,
+    progress: &Progress,
 ) -> Result<Predictions> {
     let mut classes = Vec::new();
     let mut scores = Vec::new();
     let all: Vec<usize> = (0..data.inputs.len()).collect();
     for idx in all.chunks(batch_size.max(1)) {
+        progress.inc(idx.len() as u64);
         let input = token_batch(&data.inputs, idx, pad).to_input(config, device)?;
         let (_, logits) = model.forward(input, albert_core::EncoderOutputs::default());
         match model.problem {
@@ -277,8 +280,9 @@ impl FinetuneTask for SeqCls {
         batch_size: usize,
         pad: u32,
         device: &Device,
+        progress: &Progress,
     ) -> Result<Predictions> {
-        predict(model, config, data, batch_size, pad, device)
+        predict(model, config, data, batch_size, pad, device, progress)
     }
 
     fn score(data: &SeqClsData, preds: &Predictions, labels: &[String]) -> BTreeMap<String, f64> {

@@ -16,6 +16,7 @@ use super::{FinetuneTask, token_batch};
 use crate::AlbertForTokenClassification;
 use crate::error::{HeadsError, Result};
 use crate::metrics::tagging::{entity_scores, token_accuracy};
+use crate::progress::Progress;
 use crate::tasks::conll::TaggedSentence;
 
 /// Encoded sentences.
@@ -148,10 +149,12 @@ impl FinetuneTask for Tagging {
         batch_size: usize,
         pad: u32,
         device: &Device,
+        progress: &Progress,
     ) -> Result<Vec<Vec<usize>>> {
         let all: Vec<usize> = (0..data.inputs.len()).collect();
         let mut out = Vec::with_capacity(all.len());
         for idx in all.chunks(batch_size.max(1)) {
+            progress.inc(idx.len() as u64);
             let batch = token_batch(&data.inputs, idx, pad);
             let [_, n] = batch.dims();
             let input = batch.to_input(config, device)?;

@@ -22,6 +22,7 @@ use super::tagging::{self, Tagging};
 use super::{FinetuneConfig, FinetuneSummary, FinetuneTask, RunFiles, finetune};
 use crate::error::{HeadsError, Result};
 use crate::features::qa::{QaDecodeConfig, QaWindowConfig, qa_features};
+use crate::progress::Progress;
 use crate::tasks::conll::read_conll;
 use crate::tasks::race::read_race;
 use crate::tasks::squad::{SquadExample, read_squad};
@@ -212,7 +213,8 @@ impl Task {
     }
 
     /// Scores the fine-tuned `model` on the task file `data` (encoded with at most `max_len`
-    /// tokens, the model's positions permitting): the task's metrics by name.
+    /// tokens, the model's positions permitting): the task's metrics by name. `progress`: a bar
+    /// on stderr while it predicts.
     pub fn evaluate(
         self,
         model: &TaskModel<'_>,
@@ -220,6 +222,7 @@ impl Task {
         batch_size: usize,
         max_len: usize,
         device: &Device,
+        progress: bool,
     ) -> Result<BTreeMap<String, f64>> {
         let config = &model.hf.config;
         let labels = match (self, &config.labels) {
@@ -242,6 +245,7 @@ impl Task {
             labels: &labels,
             batch_size,
             device,
+            progress,
         };
         match self {
             Task::Classification | Task::Regression => {
@@ -390,6 +394,7 @@ struct Scorer<'a> {
     labels: &'a [String],
     batch_size: usize,
     device: &'a Device,
+    progress: bool,
 }
 
 impl Scorer<'_> {
@@ -409,7 +414,18 @@ impl Scorer<'_> {
             MissingPolicy::Error,
         )?;
         let pad = self.model.tokenizer.special_ids().pad;
-        let preds = T::predict(&model, config, data, self.batch_size, pad, self.device)?;
+        let total = T::len(data) as u64;
+        let progress = Progress::new(self.progress, Some(total), 0, "examples", 0);
+        let preds = T::predict(
+            &model,
+            config,
+            data,
+            self.batch_size,
+            pad,
+            self.device,
+            &progress,
+        )?;
+        progress.finish();
         Ok(T::score(data, &preds, self.labels))
     }
 }

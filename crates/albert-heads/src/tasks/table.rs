@@ -7,8 +7,8 @@
 
 use std::path::Path;
 
-use super::tsv::{FIRST, LABEL, SECOND, TextExample, examples, read_tsv};
 use super::read_text;
+use super::tsv::{FIRST, LABEL, SECOND, TextExample, examples, read_tsv};
 use crate::error::{HeadsError, Result};
 
 /// The file formats [`read_examples`] understands.

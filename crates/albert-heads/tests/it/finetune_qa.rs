@@ -3,6 +3,7 @@
 //! held-out sentences (scored with the official SQuAD metric), far above an untrained model.
 
 use crate::common;
+use albert_heads::progress::Progress;
 
 use albert_core::init::ParamInit;
 use albert_heads::AlbertForQuestionAnswering;
@@ -84,7 +85,8 @@ fn span_extraction_learns_to_find_the_answer() {
     let model = AlbertForQuestionAnswering::new(&albert, &mut ParamInit::new(9, 0.02), &device);
     let before = SpanQa::score(
         &dev,
-        &SpanQa::predict(&model, &albert, &dev, 32, 0, &device).expect("predict"),
+        &SpanQa::predict(&model, &albert, &dev, 32, 0, &device, &Progress::disabled())
+            .expect("predict"),
         &[],
     );
     let config = common::quick(40, 6);

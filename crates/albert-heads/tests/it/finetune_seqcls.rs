@@ -5,6 +5,7 @@
 //! reloads to the same predictions; the metrics log and predictions file are written.
 
 use crate::common;
+use albert_heads::progress::Progress;
 
 use albert_core::HfConfig;
 use albert_core::checkpoint::{MissingPolicy, load_hf};
@@ -51,7 +52,16 @@ fn classification_loop_learns_and_saves() {
     let device = crate::common::cpu();
     let model =
         AlbertForSequenceClassification::new(&albert, 2, &mut ParamInit::new(7, 0.02), &device);
-    let before = predict(&model, &albert, &dev_data, 32, 0, &device).expect("predict");
+    let before = predict(
+        &model,
+        &albert,
+        &dev_data,
+        32,
+        0,
+        &device,
+        &Progress::disabled(),
+    )
+    .expect("predict");
     let chance = score(&dev_data.targets, &before, &labels)["accuracy"];
 
     let tmp = tempfile::tempdir().expect("tmp");
@@ -93,7 +103,16 @@ fn classification_loop_learns_and_saves() {
     )
     .expect("reload");
     assert!(report.missing.is_empty(), "{report:?}");
-    let again = predict(&reloaded, &hf2.config, &dev_data, 32, 0, &device).expect("predict");
+    let again = predict(
+        &reloaded,
+        &hf2.config,
+        &dev_data,
+        32,
+        0,
+        &device,
+        &Progress::disabled(),
+    )
+    .expect("predict");
     assert_eq!(
         score(&dev_data.targets, &again, &labels),
         summary.best.metrics

@@ -341,6 +341,7 @@ impl Pipeline {
             self.options.batch_size,
             pad,
             &self.device,
+            &albert_heads::progress::Progress::disabled(),
         )?;
         let mut out: Vec<Option<Answer>> = vec![None; items.len()];
         for a in answers {

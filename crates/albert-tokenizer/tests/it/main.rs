@@ -3,4 +3,5 @@
 mod common;
 mod fixture;
 mod robustness;
+#[cfg(feature = "train")]
 mod training;
