@@ -45,7 +45,7 @@ for sc in "tiny infer 32 128 20" "tiny train 32 128 10" "base infer 8 128 3" "ba
   for round in $(seq "$rounds"); do
     for side in a b; do
       if [ $side = a ]; then cmd=("${side_a[@]}"); else cmd=("${side_b[@]}"); fi
-      rec=$("${cmd[@]}" model --size $1 --mode $2 --batch $3 --seq $4 --iters $5 2>/dev/null | tail -1)
+      rec=$("${cmd[@]}" model --size $1 --mode $2 --batch-size $3 --max-seq-length $4 --iters $5 2>/dev/null | tail -1)
       echo "{\"side\": \"$side\", \"round\": $round, \"record\": $rec}" >> "$out"
     done
   done

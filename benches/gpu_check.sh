@@ -46,26 +46,26 @@ records="$OUT/records.jsonl"
 : >"$records"
 for mode in infer train; do
     for precision in fp32 bf16; do
-        timeout 150 "$BIN/albert-bench" model --device wgpu --size base --mode "$mode" --batch 8 --seq 128 \
+        timeout 150 "$BIN/albert-bench" model --device wgpu --size base --mode "$mode" --batch-size 8 --max-seq-length 128 \
             --warmup 2 --iters 10 --precision "$precision" >>"$records" 2>>"$OUT/bench.log"
     done
     for precision in fp32 bf16; do
         timeout 120 python3 benches/pytorch_bench.py model --device cuda --size base --mode "$mode" \
-            --batch 8 --seq 128 --warmup 3 --iters 10 --precision "$precision" >>"$records" 2>>"$OUT/bench.log"
+            --batch-size 8 --max-seq-length 128 --warmup 3 --iters 10 --precision "$precision" >>"$records" 2>>"$OUT/bench.log"
     done
 done
 
 echo "== 4. the same on the CPU" >&2
 for mode in infer train; do
     for precision in fp32 bf16; do
-        timeout 100 "$BIN/albert-bench" model --device cpu --size base --mode "$mode" --batch 8 --seq 128 \
+        timeout 100 "$BIN/albert-bench" model --device cpu --size base --mode "$mode" --batch-size 8 --max-seq-length 128 \
             --warmup 1 --iters 3 --precision "$precision" >>"$records" 2>>"$OUT/bench.log"
         timeout 100 python3 benches/pytorch_bench.py model --device cpu --size base --mode "$mode" \
-            --batch 8 --seq 128 --warmup 1 --iters 3 --precision "$precision" >>"$records" 2>>"$OUT/bench.log"
+            --batch-size 8 --max-seq-length 128 --warmup 1 --iters 3 --precision "$precision" >>"$records" 2>>"$OUT/bench.log"
     done
 done
 timeout 100 python3 benches/pytorch_bench.py model --device cpu --size base --mode infer \
-    --batch 8 --seq 128 --warmup 1 --iters 3 --precision int8 >>"$records" 2>>"$OUT/bench.log"
+    --batch-size 8 --max-seq-length 128 --warmup 1 --iters 3 --precision int8 >>"$records" 2>>"$OUT/bench.log"
 
 python3 - "$records" <<'EOF'
 import json, sys

@@ -62,6 +62,7 @@ fn request(task: Task, text: &str) -> (String, Value) {
             json!({"question": "Who was there?", "context": text}),
         ),
         Task::Classify => ("/v1/classify".into(), json!({ "inputs": [text] })),
+        Task::Tag => ("/v1/tag".into(), json!({ "inputs": [text] })),
         Task::Embed => ("/v1/embed".into(), json!({ "inputs": [text] })),
     }
 }
@@ -86,6 +87,10 @@ fn expected(pipeline: &Pipeline, task: Task, body: &Value) -> Result<Value, Stri
             let text = body["inputs"][0].as_str().unwrap_or_default().to_string();
             let mut r = pipeline.classify(&[(text, None)], 1).map_err(e)?;
             json!([albert_runner::infer::classify_json(r.remove(0), None)])
+        }
+        Task::Tag => {
+            let text = body["inputs"][0].as_str().unwrap_or_default().to_string();
+            json!(pipeline.tag(&[text]).map_err(e)?)
         }
         Task::Embed => {
             let text = body["inputs"][0].as_str().unwrap_or_default().to_string();

@@ -86,8 +86,8 @@ pub(crate) struct TrainArgs {
     /// Sequences per step.
     #[arg(long, default_value_t = 32)]
     pub(crate) batch_size: usize,
-    /// Tokens per sequence.
-    #[arg(long, default_value_t = 64)]
+    /// Tokens per sequence (`--seq-len` is an old spelling).
+    #[arg(long = "max-seq-length", alias = "seq-len", default_value_t = 64)]
     pub(crate) seq_len: usize,
     /// Peak LAMB learning rate (default: 0.01 for mini, 0.002 for the other sizes).
     #[arg(long)]

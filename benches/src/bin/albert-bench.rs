@@ -3,9 +3,9 @@
 //! record's peak RSS belongs to that scenario alone, interleaved with `pytorch_bench.py`.
 //!
 //! ```text
-//! albert-bench model --size base --mode train --batch 8 --seq 128 [--device cpu] [--iters 5]
+//! albert-bench model --size base --mode train --batch-size 8 --max-seq-length 128 [--device cpu] [--iters 5]
 //! albert-bench tokenize [--tokenizer FILE] [--corpus FILE]
-//! albert-bench instances [--tokenizer FILE] [--corpus FILE] [--seq 128]
+//! albert-bench instances [--tokenizer FILE] [--corpus FILE] [--max-seq-length 128]
 //! albert-bench matmul --m 1024 --k 768 --n 3072 [--iters 15]
 //! albert-bench peak
 //! albert-bench serve [--model models/albert-mini-mixed] [--requests 2000] [--concurrency 1,8,32]
@@ -44,10 +44,10 @@ enum What {
         #[arg(long)]
         mode: Mode,
         /// Sequences per batch.
-        #[arg(long)]
+        #[arg(long = "batch-size", alias = "batch")]
         batch: usize,
         /// Tokens per sequence.
-        #[arg(long)]
+        #[arg(long = "max-seq-length", alias = "seq")]
         seq: usize,
         /// cpu, wgpu, cuda (as `albert --device`).
         #[arg(long, default_value = "cpu")]
@@ -95,7 +95,7 @@ enum What {
         #[command(flatten)]
         text: TextArgs,
         /// `max_seq_length` of the instances.
-        #[arg(long, default_value_t = 128)]
+        #[arg(long = "max-seq-length", alias = "seq", default_value_t = 128)]
         seq: usize,
     },
     /// One row-major f32 product `[m, k]·[k, n]` through the kernels' `gemm` call (the CPU
@@ -163,11 +163,13 @@ fn run(what: What) -> Result<String, String> {
             iters,
         } => {
             if batch == 0 || seq < 4 || iters == 0 {
-                return Err("--batch and --iters must be ≥ 1 and --seq ≥ 4".into());
+                return Err("--batch-size and --iters must be ≥ 1 and --max-seq-length ≥ 4".into());
             }
             let max = size.config().max_position_embeddings;
             if seq > max {
-                return Err(format!("--seq {seq} exceeds the model's {max} positions"));
+                return Err(format!(
+                    "--max-seq-length {seq} exceeds the model's {max} positions"
+                ));
             }
             let _precision = albert_core::precision::autocast(precision);
             let dev = albert_runner::device::device(&device).map_err(|e| e.to_string())?;

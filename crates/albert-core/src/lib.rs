@@ -71,3 +71,8 @@ pub use hf_config::HfConfig;
 pub use model::{AlbertInput, AlbertModel, AlbertOutput};
 pub use schedule::Schedule;
 pub use transformer::{AlbertTransformer, EncoderOutput, EncoderOutputs};
+
+// The README's examples compile (`cargo test --doc`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -11,6 +11,16 @@
 use serde::{Deserialize, Serialize};
 
 /// Schedule settings.
+///
+/// ```
+/// use albert_core::Schedule;
+///
+/// let s = Schedule { peak: 1e-3, warmup_steps: 10, total_steps: 100, power: 1.0 };
+/// assert_eq!(s.learning_rate(0), 0.0);
+/// assert!((s.learning_rate(5) - 5e-4).abs() < 1e-12); // half-way through warmup
+/// assert!((s.learning_rate(50) - 5e-4).abs() < 1e-12); // linear decay: 1 − 50/100
+/// assert_eq!(s.learning_rate(100), 0.0);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Schedule {

@@ -32,3 +32,8 @@ pub use multiple_choice::{AlbertForMultipleChoice, MultipleChoiceInput};
 pub use question_answering::{AlbertForQuestionAnswering, QaOutput, qa_loss};
 pub use sequence_classification::{AlbertForSequenceClassification, ProblemType};
 pub use token_classification::AlbertForTokenClassification;
+
+// The README's examples compile (`cargo test --doc`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -393,3 +393,8 @@ pub fn attention_rows(
 
 #[cfg(test)]
 mod tests;
+
+// The README's examples compile (`cargo test --doc`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -32,3 +32,8 @@ pub use batch::{PretrainBatch, collate};
 pub use error::{PretrainError, Result};
 pub use lamb::{LAMB_EXCLUDE, Lamb, LambConfig, LambState, lamb};
 pub use objectives::{PretrainMetrics, PretrainOutput, pretrain_forward};
+
+// The README's examples compile (`cargo test --doc`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -15,6 +15,7 @@ use crate::info::InfoArgs;
 use crate::models::ExportArgs;
 use crate::pretrain::PretrainArgs;
 use crate::serve::ServeArgs;
+use crate::tag::TagArgs;
 use crate::tokenize::TokenizerCommand;
 
 /// ALBERT in Rust on burn: load, run, export and inspect models.
@@ -51,9 +52,12 @@ enum Command {
     FillMask(FillMaskArgs),
     /// Answer a question from a context with a SQuAD-fine-tuned model (JSON on stdout).
     Answer(AnswerArgs),
+    /// Tag every word with a token-classification model: one text per line, one JSON list of
+    /// `{entity, score, index, word, start, end}` out per text, streamed per batch.
+    Tag(TagArgs),
     /// Pretrain ALBERT (MLM + SOP, LAMB) from a TOML config; everything is written under --out.
     Pretrain(PretrainArgs),
-    /// Serve a model over HTTP/JSON (classify, fill-mask, answer, embed; health and
+    /// Serve a model over HTTP/JSON (classify, fill-mask, answer, tag, embed; health and
     /// Prometheus metrics), batching concurrent requests. Runs until Ctrl+C or SIGTERM.
     Serve(ServeArgs),
     /// Host this machine's devices for other machines' `--device remote:ws://HOST:PORT`
@@ -91,6 +95,7 @@ fn run_command(command: Command) -> Result<()> {
         Command::Embed(args) => args.run(),
         Command::FillMask(args) => args.run(),
         Command::Answer(args) => args.run(),
+        Command::Tag(args) => args.run(),
         Command::Pretrain(args) => args.run(),
         Command::Serve(args) => args.run(),
         Command::DeviceServer(args) => args.run(),

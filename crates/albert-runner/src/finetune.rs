@@ -23,9 +23,30 @@ use clap::{Args, ValueEnum};
 use crate::device::devices;
 use crate::error::{Result, RunnerError};
 
-/// `--task`: one of [`Task::NAMES`].
+/// `--task`: one of [`Task::NAMES`] (transformers' `sequence-classification` and
+/// `token-classification` as aliases of classification and tagging).
 pub(crate) fn task_parser() -> impl TypedValueParser<Value = Task> {
-    PossibleValuesParser::new(Task::NAMES).try_map(|name| name.parse::<Task>())
+    PossibleValuesParser::new(Task::NAMES.map(|name| {
+        let value = clap::builder::PossibleValue::new(name);
+        match name {
+            "classification" => value.alias("sequence-classification"),
+            "tagging" => value.alias("token-classification"),
+            _ => value,
+        }
+    }))
+    .try_map(|name| name.parse::<Task>())
+}
+
+/// `--preset`: a row of the paper's Table 14 ([`finetune::PRESETS`]; `stsb`, `sst2` as aliases).
+fn preset_parser() -> PossibleValuesParser {
+    PossibleValuesParser::new(finetune::PRESETS.map(|p| {
+        let value = clap::builder::PossibleValue::new(p);
+        match p {
+            "sts-b" => value.alias("stsb"),
+            "sst-2" => value.alias("sst2"),
+            _ => value,
+        }
+    }))
 }
 
 /// How the weights start.
@@ -61,7 +82,7 @@ pub struct FinetuneArgs {
     pub out: PathBuf,
     /// Defaults from the paper's Table 14 row: cola, sst-2, mrpc, sts-b, qqp, mnli, qnli, rte,
     /// wnli, squad1, squad2, race.
-    #[arg(long)]
+    #[arg(long, value_parser = preset_parser())]
     pub preset: Option<String>,
     /// Epochs (default 3).
     #[arg(long)]

@@ -42,8 +42,9 @@ pub struct ForwardArgs {
     /// (`model.ckpt-N`); repeat to combine (later files add to or replace earlier ones).
     #[arg(long, required = true)]
     pub weights: Vec<PathBuf>,
-    /// Which model: pretraining, seqcls, tokcls, qa or mc.
-    #[arg(long)]
+    /// Which model: pretraining, sequence-classification, token-classification,
+    /// question-answering or multiple-choice.
+    #[arg(long, value_parser = crate::models::head_parser())]
     pub head: String,
     /// The inputs file.
     #[arg(long)]

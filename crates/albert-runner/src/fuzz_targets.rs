@@ -51,7 +51,14 @@ pub fn serve_request(data: &[u8]) {
     let Some((&which, body)) = data.split_first() else {
         return;
     };
-    let task = [Task::Classify, Task::FillMask, Task::Answer, Task::Embed][usize::from(which % 4)];
+    let tasks = [
+        Task::Classify,
+        Task::FillMask,
+        Task::Answer,
+        Task::Embed,
+        Task::Tag,
+    ];
+    let task = tasks[usize::from(which) % tasks.len()];
     let limits = RequestLimits {
         max_inputs: 8,
         max_top_k: 10,

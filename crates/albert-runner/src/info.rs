@@ -21,10 +21,10 @@ pub struct InfoArgs {
     #[arg(long)]
     pub weights: Vec<PathBuf>,
     /// Which model (default: the config's `architectures`, else pretraining).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::models::head_parser())]
     pub head: Option<String>,
     /// Cross-layer sharing: all, attention, ffn or none (the paper's Table 4).
-    #[arg(long)]
+    #[arg(long, value_parser = ["all", "attention", "ffn", "none"])]
     pub sharing: Option<String>,
 }
 

@@ -7,8 +7,10 @@
 //! - `albert info` prints the architecture and parameter counts ([`info`]);
 //! - `albert pretrain --config FILE.toml --out DIR [--resume]` pretrains ([`pretrain`]);
 //! - `albert finetune` / `albert evaluate` fine-tune and score models on every task kind
-//!   ([`finetune`]); `albert classify` / `albert fill-mask` / `albert answer` run inference
-//!   ([`infer`]);
+//!   ([`finetune`]); `albert classify` / `albert fill-mask` / `albert answer` / `albert tag` /
+//!   `albert embed` run inference ([`infer`], [`tag`], [`embed`]) through [`pipeline`] (also
+//!   typed per task: `FillMask`, `TextClassification`, `TokenClassification`,
+//!   `QuestionAnswering`, `FeatureExtraction`);
 //! - `albert tokenizer encode|train` encodes JSON lines and trains vocabularies ([`tokenize`]);
 //! - `albert serve` serves a model over HTTP/JSON with dynamic batching ([`serve`], on
 //!   [`pipeline`]); `albert device-server` hosts this machine's devices for remote clients
@@ -35,6 +37,12 @@ pub mod parity;
 pub mod pipeline;
 pub mod pretrain;
 pub mod serve;
+pub mod tag;
 pub mod tokenize;
 
 pub use error::{Result, RunnerError};
+
+// The README's examples compile (`cargo test --doc`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -31,7 +31,7 @@ pub struct ExportArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Which model (default: the config's `architectures`, else pretraining).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::models::head_parser())]
     pub head: Option<String>,
 }
 
@@ -52,6 +52,20 @@ impl ExportArgs {
         );
         Ok(())
     }
+}
+
+/// `--head`: one of [`HeadKind::NAMES`] (the short names of earlier versions, `seqcls`, `tokcls`,
+/// `qa`, `mc`, as hidden aliases); the value is the full name.
+pub fn head_parser() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(HeadKind::ALL.map(|k| {
+        let short = HeadKind::SHORT_NAMES[k as usize];
+        let value = clap::builder::PossibleValue::new(k.cli_name());
+        if short == k.cli_name() {
+            value
+        } else {
+            value.alias(short)
+        }
+    }))
 }
 
 /// The head named by `--head`, else by the config's `architectures`, else pretraining.

@@ -50,11 +50,12 @@ pub struct EncodeArgs {
     /// Output JSON lines.
     #[arg(long)]
     pub out: PathBuf,
-    /// Truncate to this many tokens, specials included.
-    #[arg(long)]
+    /// Truncate to this many tokens, specials included (`--max-length` is an old spelling).
+    #[arg(long = "max-seq-length", alias = "max-length")]
     pub max_length: Option<usize>,
     /// longest-first, only-first or only-second.
-    #[arg(long, default_value = "longest-first")]
+    #[arg(long, default_value = "longest-first",
+          value_parser = ["longest-first", "only-first", "only-second"])]
     pub truncation: String,
     /// Pad every encoding to this many tokens.
     #[arg(long)]

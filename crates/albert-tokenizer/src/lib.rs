@@ -33,6 +33,7 @@ mod normalizer;
 pub mod preprocess;
 pub mod proto;
 mod spm;
+#[cfg(feature = "train")]
 mod tokenizer_json;
 #[cfg(feature = "train")]
 pub mod train;
@@ -65,6 +66,28 @@ pub enum Backend {
 }
 
 /// ALBERT's tokenizer from either model format.
+///
+/// ```
+/// use albert_tokenizer::{AlbertTokenizer, EncodeOptions, Padding, TruncationStrategy};
+///
+/// # fn main() -> albert_tokenizer::Result<()> {
+/// let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/albert-mini-mixed");
+/// let tok = AlbertTokenizer::from_path(dir)?;
+/// let e = tok.encode("Hello, world!", Some("Bye."), &EncodeOptions::default())?;
+/// let special = tok.special_ids();
+/// assert_eq!((e.ids[0], *e.ids.last().unwrap()), (special.cls, special.sep));
+/// assert_eq!(e.type_ids.last(), Some(&1)); // the pair's segment
+/// assert_eq!(tok.decode(&e.ids, true)?, "hello, world! bye.");
+/// // Truncated to 6 tokens (specials included), padded to 8.
+/// let options = EncodeOptions {
+///     truncation: Some((6, TruncationStrategy::LongestFirst)),
+///     padding: Some(Padding::Fixed(8)),
+/// };
+/// let e = tok.encode("a rather long first segment of text", Some("and more"), &options)?;
+/// assert_eq!(e.ids.len(), 8);
+/// assert_eq!(e.attention_mask.iter().sum::<u32>(), 6);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct AlbertTokenizer {
     backend: Backend,
@@ -227,3 +250,8 @@ pub fn resolve_in_dir(path: &Path, name: &str) -> PathBuf {
         path.to_path_buf()
     }
 }
+
+// The README's examples compile (`cargo test --doc`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -262,9 +262,9 @@ pub fn bench(mut args: BenchArgs) -> anyhow::Result<()> {
                 size.into(),
                 "--mode".into(),
                 mode.into(),
-                "--batch".into(),
+                "--batch-size".into(),
                 b.to_string(),
-                "--seq".into(),
+                "--max-seq-length".into(),
                 n.to_string(),
                 "--warmup".into(),
                 warmup.to_string(),
@@ -299,7 +299,7 @@ pub fn bench(mut args: BenchArgs) -> anyhow::Result<()> {
             let mut c = Command::new(&exe);
             match *extra {
                 "tokenize" => c.arg("tokenize"),
-                "instances-128" => c.args(["instances", "--seq", "128"]),
+                "instances-128" => c.args(["instances", "--max-seq-length", "128"]),
                 _ => c.arg("peak"),
             };
             let r = record_of(c, &format!("burn {extra}"))?;

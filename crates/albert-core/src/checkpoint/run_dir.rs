@@ -61,6 +61,28 @@ fn bad(path: PathBuf, message: impl Into<String>) -> AlbertError {
 }
 
 /// The checkpoint directory of a run.
+///
+/// ```
+/// use albert_core::checkpoint::CheckpointDir;
+///
+/// # fn main() -> albert_core::Result<()> {
+/// let out = tempfile::tempdir().expect("tmp");
+/// let checkpoints = CheckpointDir::new(out.path());
+/// for step in [10, 20] {
+///     // Any serde state; the run's files are written into the temporary directory.
+///     checkpoints.save(step, &serde_json::json!({"step": step}), false, 2, |dir| {
+///         std::fs::write(dir.join("model.bpk"), format!("weights {step}")).expect("write");
+///         std::fs::write(dir.join("optim.bpk"), "moments").expect("write");
+///         Ok::<(), albert_core::AlbertError>(())
+///     })?;
+/// }
+/// // Flip the newest checkpoint's weights: resume falls back to the older one, saying why.
+/// std::fs::write(checkpoints.step_dir(20).join("model.bpk"), "weights 21").expect("write");
+/// let (dir, state): (_, serde_json::Value) = checkpoints.newest_valid(|warning| eprintln!("{warning}"))?;
+/// assert_eq!(dir, checkpoints.step_dir(10));
+/// assert_eq!(state["step"], 10);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct CheckpointDir {
     root: PathBuf,

@@ -22,6 +22,18 @@ use serde::{Deserialize, Serialize};
 use crate::error::{HeadsError, Result};
 
 /// Training settings.
+///
+/// ```
+/// use albert_heads::finetune::{FinetuneConfig, table14};
+///
+/// // The paper's Table 14 row for RTE: lr 3e-5, batch 32, 200 of 800 steps warming up.
+/// let rte = table14("rte").expect("a GLUE task");
+/// assert_eq!((rte.learning_rate, rte.batch_size), (3e-5, 32));
+/// assert_eq!(rte.warmup_ratio, 0.25);
+/// // Settings are checked before a run starts.
+/// let bad = FinetuneConfig { gradient_accumulation_steps: 0, ..rte };
+/// assert!(bad.validate().is_err());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct FinetuneConfig {
     /// Tokens per sequence (specials included).
@@ -58,6 +70,12 @@ pub struct FinetuneConfig {
 fn one() -> usize {
     1
 }
+
+/// The task names [`table14`] knows (it also takes `stsb` and `sst2`).
+pub const PRESETS: [&str; 12] = [
+    "cola", "sts-b", "sst-2", "mnli", "qnli", "qqp", "rte", "mrpc", "wnli", "squad1", "squad2",
+    "race",
+];
 
 /// The paper's Table 14 per task: learning rate, batch size, classifier dropout, and warmup as
 /// the share `WS / TS` of its training steps; `max_seq_length` as the paper (512; 384 for
@@ -184,4 +202,20 @@ pub fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
     let text = serde_json::to_string_pretty(value).map_err(|e| HeadsError::Head(e.to_string()))?;
     albert_core::io::write_atomic(path, text.as_bytes())?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_preset_is_a_table_row() {
+        for p in PRESETS {
+            let c = table14(p).unwrap_or_else(|| panic!("{p}"));
+            c.validate().unwrap_or_else(|e| panic!("{p}: {e}"));
+        }
+        assert_eq!(table14("stsb"), table14("sts-b"));
+        assert_eq!(table14("rte").map(|c| c.learning_rate), Some(3e-5));
+        assert!(table14("imdb").is_none());
+    }
 }

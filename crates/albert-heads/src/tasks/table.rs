@@ -12,6 +12,15 @@ use super::tsv::{FIRST, LABEL, SECOND, TextExample, examples, read_tsv};
 use crate::error::{HeadsError, Result};
 
 /// The file formats [`read_examples`] understands.
+///
+/// ```
+/// use albert_heads::tasks::table::TableFormat;
+/// use std::path::Path;
+///
+/// assert_eq!(TableFormat::of(Path::new("train.csv.gz")), TableFormat::Csv);
+/// assert_eq!(TableFormat::of(Path::new("dev.jsonl")), TableFormat::JsonLines);
+/// assert_eq!(TableFormat::of(Path::new("dev.tsv")), TableFormat::Tsv);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TableFormat {
     /// Tab-separated, GLUE's layouts.

@@ -1,8 +1,9 @@
 //! Inference pipelines on a model loaded once: [`Pipeline::load`] reads a model directory and
 //! keeps the model, the tokenizer and the device; every call after that runs a batch of inputs
 //! through it and returns typed results shaped like transformers' pipelines (serialise them with
-//! serde to get the pipelines' JSON). `albert classify`, `fill-mask`, `answer` and `embed` and the
-//! inference server (`albert serve`) all run through here.
+//! serde to get the pipelines' JSON). `albert classify`, `fill-mask`, `answer`, `tag` and `embed`
+//! and the inference server (`albert serve`) all run through here; [`typed`] wraps one task
+//! each under transformers' pipeline names (`FillMask`, `TextClassification`, …).
 //!
 //! ```no_run
 //! use albert_runner::pipeline::{Pipeline, PipelineOptions, Task};
@@ -23,16 +24,22 @@ use albert_core::{AlbertForPreTraining, AlbertModel, EncoderOutputs};
 use albert_heads::finetune::qa::SpanQa;
 use albert_heads::finetune::{FinetuneTask, qa_data, seqcls, token_batch};
 use albert_heads::tasks::squad::SquadExample;
-use albert_heads::{AlbertForQuestionAnswering, AlbertForSequenceClassification};
+use albert_heads::{
+    AlbertForQuestionAnswering, AlbertForSequenceClassification, AlbertForTokenClassification,
+};
 use albert_tokenizer::{EncodeOptions, TruncationStrategy};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::error::{Result, RunnerError};
 use crate::finetune::{ModelDir, first_device, load_model, model_dir};
 
+pub mod typed;
 mod types;
 
-pub use types::{Answer, LabelScore, MaskCandidate, PipelineOptions, Pooling, Task};
+pub use typed::{
+    FeatureExtraction, FillMask, QuestionAnswering, TextClassification, TokenClassification,
+};
+pub use types::{Answer, LabelScore, MaskCandidate, PipelineOptions, Pooling, Task, WordTag};
 use types::{rank_labels, top_indices};
 
 /// The loaded head.
@@ -42,6 +49,7 @@ enum Head {
     Classify(AlbertForSequenceClassification),
     FillMask(AlbertForPreTraining),
     Answer(AlbertForQuestionAnswering),
+    Tag(AlbertForTokenClassification),
     Embed(AlbertForPreTraining),
 }
 
@@ -98,6 +106,22 @@ impl Pipeline {
                 AlbertForQuestionAnswering::new,
                 MissingPolicy::Error,
             )?),
+            Task::Tag => {
+                if labels.is_empty() {
+                    return Err(RunnerError::BadFile {
+                        path: dir.config_path.clone(),
+                        message: "a token-classification model needs its tag names (id2label)"
+                            .into(),
+                    });
+                }
+                let n = labels.len();
+                Head::Tag(load_model(
+                    &dir,
+                    &device,
+                    |c, i, d| AlbertForTokenClassification::new(c, n, i, d),
+                    MissingPolicy::Error,
+                )?)
+            }
             Task::Embed => Head::Embed(load_model(
                 &dir,
                 &device,
@@ -126,6 +150,7 @@ impl Pipeline {
             Head::Classify(_) => Task::Classify,
             Head::FillMask(_) => Task::FillMask,
             Head::Answer(_) => Task::Answer,
+            Head::Tag(_) => Task::Tag,
             Head::Embed(_) => Task::Embed,
         }
     }
@@ -360,6 +385,78 @@ impl Pipeline {
             .collect()
     }
 
+    /// A tag per word of each text (words split at whitespace; each tokenized on its own, its
+    /// tag read at its first piece, as `albert finetune --task tagging` trains). A text whose
+    /// pieces do not fit `max_seq_length` is an error.
+    pub fn tag(&self, texts: &[String]) -> Result<Vec<Vec<WordTag>>> {
+        let Head::Tag(m) = &self.head else {
+            return Err(self.wrong_task(Task::Tag));
+        };
+        let _precision = autocast(self.options.precision);
+        let tokenizer = &self.dir.tokenizer;
+        let special = tokenizer.special_ids();
+        // Per text: the ids, and each word with its span and first piece's position.
+        let mut encoded = Vec::with_capacity(texts.len());
+        let mut words = Vec::with_capacity(texts.len());
+        for text in texts {
+            let mut ids = vec![special.cls];
+            let mut spans = Vec::new();
+            for (start, end, word) in split_words(text) {
+                let mut pieces = tokenizer.tokenize(word)?.ids;
+                if pieces.is_empty() {
+                    pieces.push(special.unk);
+                }
+                spans.push((start, end, word.to_string(), ids.len()));
+                ids.extend(pieces);
+            }
+            ids.push(special.sep);
+            if ids.len() > self.options.max_seq_length {
+                return Err(RunnerError::Usage(format!(
+                    "the text is {} tokens long, more than --max-seq-length {}: {text:?}",
+                    ids.len(),
+                    self.options.max_seq_length
+                )));
+            }
+            let types = vec![0; ids.len()];
+            encoded.push((ids, types));
+            words.push(spans);
+        }
+        let config = &self.dir.hf.config;
+        let c = self.labels.len();
+        let mut out = vec![Vec::new(); texts.len()];
+        for idx in length_sorted_chunks(&encoded, self.options.batch_size) {
+            let batch = token_batch(&encoded, &idx, special.pad);
+            let [_, n] = batch.dims();
+            let (_, logits) = m.forward(
+                batch.to_input(config, &self.device)?,
+                EncoderOutputs::default(),
+            );
+            let probs: Vec<f32> = burn::tensor::activation::softmax(logits, 2)
+                .into_data()
+                .iter::<f32>()
+                .collect();
+            for (row, &i) in idx.iter().enumerate() {
+                out[i] = words[i]
+                    .iter()
+                    .enumerate()
+                    .map(|(index, (start, end, word, pos))| {
+                        let p = &probs[(row * n + pos) * c..(row * n + pos + 1) * c];
+                        let best = top_indices(p, 1).first().copied().unwrap_or(0);
+                        WordTag {
+                            entity: self.labels[best].clone(),
+                            score: p[best],
+                            index,
+                            word: word.clone(),
+                            start: *start,
+                            end: *end,
+                        }
+                    })
+                    .collect();
+            }
+        }
+        Ok(out)
+    }
+
     /// One sentence vector per `(text, pair)` input from the model's body (works for every
     /// task), pooled as `pooling` says, scaled to unit length with `normalize`.
     pub fn embed(
@@ -372,6 +469,7 @@ impl Pipeline {
             Head::Classify(m) => &m.albert,
             Head::FillMask(m) | Head::Embed(m) => &m.albert,
             Head::Answer(m) => &m.albert,
+            Head::Tag(m) => &m.albert,
         };
         let _precision = autocast(self.options.precision);
         let encoded = self.encode(inputs)?;
@@ -415,6 +513,28 @@ impl Pipeline {
     }
 }
 
+/// The whitespace-separated words of `text` with their character spans `[start, end)`.
+fn split_words(text: &str) -> Vec<(usize, usize, &str)> {
+    let mut words = Vec::new();
+    let mut start: Option<(usize, usize)> = None; // (byte, char) of the current word
+    let mut chars = 0;
+    for (byte, ch) in text.char_indices() {
+        match (ch.is_whitespace(), start) {
+            (true, Some((b, c))) => {
+                words.push((c, chars, &text[b..byte]));
+                start = None;
+            }
+            (false, None) => start = Some((byte, chars)),
+            _ => {}
+        }
+        chars += 1;
+    }
+    if let Some((b, c)) = start {
+        words.push((c, chars, &text[b..]));
+    }
+    words
+}
+
 /// The inputs' indices in order of length (stable), cut into batches of `batch_size`: each
 /// batch pads to its own longest input, so similar lengths together waste the least compute.
 fn length_sorted_chunks(encoded: &[(Vec<u32>, Vec<u32>)], batch_size: usize) -> Vec<Vec<usize>> {
@@ -424,4 +544,19 @@ fn length_sorted_chunks(encoded: &[(Vec<u32>, Vec<u32>)], batch_size: usize) -> 
         .chunks(batch_size.max(1))
         .map(<[usize]>::to_vec)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_words;
+
+    #[test]
+    fn words_with_character_spans() {
+        assert_eq!(
+            split_words("  Zoë ate\tcake.\n"),
+            vec![(2, 5, "Zoë"), (6, 9, "ate"), (10, 15, "cake.")]
+        );
+        assert!(split_words(" \n").is_empty());
+        assert_eq!(split_words("x"), vec![(0, 1, "x")]);
+    }
 }

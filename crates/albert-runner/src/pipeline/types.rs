@@ -11,18 +11,25 @@ use serde::Serialize;
 #[serde(rename_all = "kebab-case")]
 pub enum Task {
     /// Text (pair) classification or regression: a sequence-classification model.
+    #[value(alias = "classification", alias = "text-classification")]
     Classify,
     /// The tokens at `[MASK]`: a pretraining or masked-LM model.
     FillMask,
     /// Extractive question answering: a SQuAD-fine-tuned model.
+    #[value(alias = "question-answering")]
     Answer,
+    /// A tag per word: a token-classification model (`albert finetune --task tagging`).
+    #[value(alias = "tagging", alias = "token-classification")]
+    Tag,
     /// Sentence vectors only (the body of any checkpoint).
+    #[value(alias = "feature-extraction")]
     Embed,
 }
 
 impl Task {
     /// The task an HF config's `architectures` names: sequence classification → classify,
-    /// pretraining / masked LM → fill-mask, question answering → answer, anything else → embed.
+    /// pretraining / masked LM → fill-mask, question answering → answer, token classification →
+    /// tag, anything else → embed.
     pub fn of_architectures(architectures: &[String]) -> Task {
         for a in architectures {
             if a == "AlbertForMaskedLM" {
@@ -32,6 +39,7 @@ impl Task {
                 Some(HeadKind::SequenceClassification) => return Task::Classify,
                 Some(HeadKind::Pretraining) => return Task::FillMask,
                 Some(HeadKind::QuestionAnswering) => return Task::Answer,
+                Some(HeadKind::TokenClassification) => return Task::Tag,
                 _ => {}
             }
         }
@@ -44,6 +52,7 @@ impl Task {
             Task::Classify => "classify",
             Task::FillMask => "fill-mask",
             Task::Answer => "answer",
+            Task::Tag => "tag",
             Task::Embed => "embed",
         }
     }
@@ -125,6 +134,24 @@ pub struct Answer {
     pub answer: String,
 }
 
+/// One word's tag (transformers' token-classification output, per word: the tag is the model's
+/// label at the word's first piece, as `albert finetune --task tagging` trains and scores it).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WordTag {
+    /// The tag's name from the config's `id2label`.
+    pub entity: String,
+    /// Its probability.
+    pub score: f32,
+    /// The word's position among the text's words (0-based).
+    pub index: usize,
+    /// The word.
+    pub word: String,
+    /// Its first character (not byte) in the text.
+    pub start: usize,
+    /// One past its last character.
+    pub end: usize,
+}
+
 /// The `k` largest entries' indices of `row`, largest first (ties: lower index first).
 pub(super) fn top_indices(row: &[f32], k: usize) -> Vec<usize> {
     let by_score = |a: &usize, b: &usize| row[*b].total_cmp(&row[*a]).then(a.cmp(b));
@@ -182,7 +209,24 @@ mod tests {
         assert_eq!(of("AlbertForMaskedLM"), Task::FillMask);
         assert_eq!(of("AlbertForPreTraining"), Task::FillMask);
         assert_eq!(of("AlbertForQuestionAnswering"), Task::Answer);
-        assert_eq!(of("AlbertForTokenClassification"), Task::Embed);
+        assert_eq!(of("AlbertForTokenClassification"), Task::Tag);
+        assert_eq!(of("AlbertForMultipleChoice"), Task::Embed);
         assert_eq!(Task::of_architectures(&[]), Task::Embed);
+        // transformers' and `albert finetune`'s names are accepted too.
+        for (alias, task) in [
+            ("classification", Task::Classify),
+            ("text-classification", Task::Classify),
+            ("token-classification", Task::Tag),
+            ("tagging", Task::Tag),
+            ("question-answering", Task::Answer),
+            ("feature-extraction", Task::Embed),
+            ("fill-mask", Task::FillMask),
+        ] {
+            assert_eq!(
+                <Task as ValueEnum>::from_str(alias, false),
+                Ok(task),
+                "{alias}"
+            );
+        }
     }
 }

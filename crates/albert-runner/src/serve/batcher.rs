@@ -324,6 +324,24 @@ fn batch_results(pipeline: &Pipeline, works: &[&Work]) -> Result<Vec<Value>> {
                 }
             }
         }
+        Work::Tag { .. } => {
+            let texts = gather(works, |w| match w {
+                Work::Tag { texts, .. } => texts,
+                _ => &[],
+            });
+            let mut tags = pipeline.tag(&texts)?.into_iter();
+            for w in works {
+                if let Work::Tag { texts, single } = w {
+                    let mut mine: Vec<Value> =
+                        tags.by_ref().take(texts.len()).map(|t| json!(t)).collect();
+                    out.push(if *single {
+                        mine.remove(0)
+                    } else {
+                        Value::Array(mine)
+                    });
+                }
+            }
+        }
         Work::Embed {
             pooling, normalize, ..
         } => {

@@ -32,6 +32,13 @@ pub enum Work {
         /// The body was one `{question, context}` object.
         single: bool,
     },
+    /// `POST /v1/tag`: a tag per word of each text.
+    Tag {
+        /// The texts.
+        texts: Vec<String>,
+        /// `inputs` was one string (the answer is that text's tags, not a list of them).
+        single: bool,
+    },
     /// `POST /v1/embed`: a sentence vector per input.
     Embed {
         /// `(text, pair)` inputs.
@@ -59,6 +66,7 @@ impl Work {
             Work::Classify { .. } => Task::Classify,
             Work::FillMask { .. } => Task::FillMask,
             Work::Answer { .. } => Task::Answer,
+            Work::Tag { .. } => Task::Tag,
             Work::Embed { .. } => Task::Embed,
         }
     }
@@ -67,7 +75,7 @@ impl Work {
     pub fn size(&self) -> usize {
         match self {
             Work::Classify { inputs, .. } | Work::Embed { inputs, .. } => inputs.len(),
-            Work::FillMask { texts, .. } => texts.len(),
+            Work::FillMask { texts, .. } | Work::Tag { texts, .. } => texts.len(),
             Work::Answer { items, .. } => items.len(),
         }
     }
@@ -91,6 +99,27 @@ pub struct RequestLimits {
     pub max_top_k: usize,
 }
 
+/// `"inputs"` as one string (`single`) or a list of strings.
+fn one_or_many_texts(inputs: Option<&Value>) -> Result<(Vec<String>, bool), RequestError> {
+    match inputs {
+        Some(Value::String(s)) => Ok((vec![s.clone()], true)),
+        Some(Value::Array(items)) => Ok((
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, x)| {
+                    x.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| invalid(format!("inputs[{i}] must be a string")))
+                })
+                .collect::<Result<_, _>>()?,
+            false,
+        )),
+        Some(_) => Err(invalid("\"inputs\" must be a string or a list of strings")),
+        None => Err(invalid("missing \"inputs\"")),
+    }
+}
+
 /// Decodes the body of a request to the `task` route.
 pub fn decode(task: Task, body: &[u8], limits: RequestLimits) -> Result<Work, RequestError> {
     let v: Value = serde_json::from_slice(body)
@@ -104,23 +133,7 @@ pub fn decode(task: Task, body: &[u8], limits: RequestLimits) -> Result<Work, Re
             top_k: top_k(obj.get("top_k"), limits)?,
         },
         Task::FillMask => {
-            let (texts, single) = match obj.get("inputs") {
-                Some(Value::String(s)) => (vec![s.clone()], true),
-                Some(Value::Array(items)) => (
-                    items
-                        .iter()
-                        .enumerate()
-                        .map(|(i, x)| {
-                            x.as_str()
-                                .map(str::to_string)
-                                .ok_or_else(|| invalid(format!("inputs[{i}] must be a string")))
-                        })
-                        .collect::<Result<_, _>>()?,
-                    false,
-                ),
-                Some(_) => return Err(invalid("\"inputs\" must be a string or a list of strings")),
-                None => return Err(invalid("missing \"inputs\"")),
-            };
+            let (texts, single) = one_or_many_texts(obj.get("inputs"))?;
             Work::FillMask {
                 texts,
                 top_k: top_k(obj.get("top_k"), limits)?.unwrap_or(5),
@@ -146,6 +159,10 @@ pub fn decode(task: Task, body: &[u8], limits: RequestLimits) -> Result<Work, Re
                 ));
             }
         },
+        Task::Tag => {
+            let (texts, single) = one_or_many_texts(obj.get("inputs"))?;
+            Work::Tag { texts, single }
+        }
         Task::Embed => Work::Embed {
             inputs: text_inputs(obj.get("inputs"))?,
             pooling: match obj.get("pooling") {

@@ -60,6 +60,7 @@ pub(super) fn router(state: AppState) -> Router {
         .route("/v1/classify", post(classify))
         .route("/v1/fill-mask", post(fill_mask))
         .route("/v1/answer", post(answer))
+        .route("/v1/tag", post(tag))
         .route("/v1/embed", post(embed))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
@@ -75,6 +76,7 @@ fn route_label(path: &str) -> &'static str {
         "/v1/classify" => "classify",
         "/v1/fill-mask" => "fill-mask",
         "/v1/answer" => "answer",
+        "/v1/tag" => "tag",
         "/v1/embed" => "embed",
         "/health" => "health",
         "/metrics" => "metrics",
@@ -121,7 +123,7 @@ async fn not_found(request: Request) -> Response {
     error(
         StatusCode::NOT_FOUND,
         format!(
-            "no route {} {} (routes: POST /v1/classify, /v1/fill-mask, /v1/answer, /v1/embed; \
+            "no route {} {} (routes: POST /v1/classify, /v1/fill-mask, /v1/answer, /v1/tag, /v1/embed; \
              GET /health, /metrics)",
             request.method(),
             request.uri().path()
@@ -162,6 +164,10 @@ async fn fill_mask(state: State<AppState>, body: Result<Bytes, BytesRejection>) 
 
 async fn answer(state: State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
     handle(state, Task::Answer, body).await
+}
+
+async fn tag(state: State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+    handle(state, Task::Tag, body).await
 }
 
 async fn embed(state: State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {

@@ -292,7 +292,18 @@ fn bad_inputs_fail_cleanly() {
         "format",
     );
 
-    run(base(&config, &weights, &inputs, "nsp"), "unknown head");
+    // A head that does not exist is a usage error (clap: exit 2, the choices listed); the old
+    // short names still work.
+    let args = base(&config, &weights, &inputs, "nsp");
+    let out = albert(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("invalid value 'nsp'") && stderr.contains("sequence-classification"),
+        "{stderr}"
+    );
+    let summary = ok(&["info", "--config", s(&config), "--head", "qa"]);
+    assert!(summary.contains("question-answering head(s)"), "{summary}");
     let mut args = base(&config, &weights, &inputs, "pretraining");
     args.extend(["--device".to_string(), "tpu".to_string()]);
     run(args, "unknown --device");

@@ -9,4 +9,5 @@ mod hf_parity;
 mod hub;
 mod pretrain_cli;
 mod serve;
+mod tag_cli;
 mod tokenizer_cli;

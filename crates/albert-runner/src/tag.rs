@@ -1,0 +1,77 @@
+//! `albert tag`: a tag per word with a token-classification model (`albert finetune --task
+//! tagging`), as transformers' token-classification pipeline gives them per word.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::error::Result;
+use crate::infer::{stream_lines, write_lines};
+use crate::pipeline::{Pipeline, PipelineOptions, Task};
+
+/// `albert tag`: one text per input line (plain, or `{"text": …}`), words split at whitespace;
+/// one JSON line out per text: a list of `{entity, score, index, word, start, end}`, one per
+/// word (character offsets), streamed per batch.
+#[derive(Debug, Clone, Args)]
+pub struct TagArgs {
+    /// Model directory written by `albert finetune --task tagging` (or an HF
+    /// `AlbertForTokenClassification`).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Input file (default: stdin).
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// Texts per batch.
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Tokens per text (a longer text is an error naming it).
+    #[arg(long, default_value_t = 128)]
+    pub max_seq_length: usize,
+    /// cpu (flex), wgpu or cuda.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Precision of the matrix products: fp32, or bf16 (bf16 operands, f32 accumulation;
+    /// LayerNorm, softmax, GELU and the weights stay f32).
+    #[arg(long, default_value = "fp32", value_parser = crate::device::precision_parser())]
+    pub precision: albert_core::precision::Precision,
+}
+
+impl TagArgs {
+    /// Runs `albert tag`.
+    pub fn run(&self) -> Result<()> {
+        let pipeline = Pipeline::load(
+            &self.model,
+            &PipelineOptions {
+                task: Some(Task::Tag),
+                device: self.device.clone(),
+                precision: self.precision,
+                batch_size: self.batch_size,
+                max_seq_length: self.max_seq_length,
+            },
+        )?;
+        let n = stream_lines(
+            self.input.as_deref(),
+            self.batch_size,
+            text_input,
+            |texts| {
+                let tags = pipeline.tag(texts)?;
+                write_lines(tags.into_iter().map(|t| serde_json::json!(t)))
+            },
+        )?;
+        eprintln!("tagged {n} texts");
+        Ok(())
+    }
+}
+
+/// One input line: the text, or `{"text": …}`.
+fn text_input(line: &str) -> std::result::Result<String, String> {
+    if line.trim_start().starts_with('{') {
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
+        return v["text"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| "a JSON input needs a \"text\" string".to_string());
+    }
+    Ok(line.to_string())
+}
