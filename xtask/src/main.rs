@@ -8,8 +8,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod bench;
 mod experiments;
+mod finetune_table;
 mod fuzz;
-use experiments::{ablate_sentence, finetune_table};
+use experiments::ablate_sentence;
+use finetune_table::{Compare, finetune_table};
 
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", about = "albert-rs project tasks")]
@@ -163,6 +165,16 @@ pub(crate) struct FinetuneTableArgs {
     /// cpu, wgpu or cuda.
     #[arg(long, default_value = "cpu")]
     pub(crate) device: String,
+    /// Seeds per cell (42, 43, …): each cell is the mean ± standard deviation.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) seeds: usize,
+    /// The two columns: pretrained vs random initialisation, or fp32 vs bf16.
+    #[arg(long, value_enum, default_value = "init")]
+    pub(crate) compare: Compare,
+    /// Only these tasks (by the start of their name, e.g. `sentiment`, `bbc`, or their
+    /// `--task`, e.g. `tagging`); default: all six.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) tasks: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
