@@ -145,10 +145,18 @@ fn save_regressions(toolchain: &str, fuzz_dir: &Path, target: &str) -> anyhow::R
     );
     let corpus = fuzz_dir.join("corpus").join(target);
     let out = fuzz_dir.join("regressions").join(target);
-    if out.exists() {
-        std::fs::remove_dir_all(&out).with_context(|| format!("clearing {}", out.display()))?;
-    }
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    // The minimised corpus replaces the previous one; the inputs that once crashed
+    // (`crash-*`, committed by hand with their fix) stay.
+    for entry in std::fs::read_dir(&out).with_context(|| format!("reading {}", out.display()))? {
+        let path = entry?.path();
+        let crash = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("crash-"));
+        if path.is_file() && !crash {
+            std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+        }
+    }
     let mut inputs = Vec::new();
     for entry in
         std::fs::read_dir(&corpus).with_context(|| format!("reading {}", corpus.display()))?
