@@ -19,6 +19,18 @@ pub fn precision_parser() -> impl clap::builder::TypedValueParser<Value = Precis
         .map(|s| s.parse::<Precision>().expect("a listed precision"))
 }
 
+/// `--device` and `--precision`, shared by every command that runs the model.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DeviceArgs {
+    /// cpu (flex), wgpu[:N] or cuda[:N] (remote:ws://HOST:PORT with the `remote` feature).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Precision of the matrix products: fp32, or bf16 (bf16 operands, f32 accumulation;
+    /// LayerNorm, softmax, GELU and the weights stay f32).
+    #[arg(long, default_value = "fp32", value_parser = precision_parser())]
+    pub precision: Precision,
+}
+
 /// Whether `device` can run the model's products in `precision`: bf16 needs the installed CPU
 /// kernels (which round to bf16 themselves) or a backend that supports the bf16 dtype for the
 /// cast (CUDA; wgpu where the adapter has it).

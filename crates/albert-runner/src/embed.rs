@@ -32,19 +32,15 @@ pub struct EmbedArgs {
     /// Tokens per sequence (longer inputs are truncated).
     #[arg(long, default_value_t = 128)]
     pub max_seq_length: usize,
-    /// cpu (flex), wgpu or cuda.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-    /// Precision of the matrix products: fp32, or bf16 (bf16 operands, f32 accumulation;
-    /// LayerNorm, softmax, GELU and the weights stay f32).
-    #[arg(long, default_value = "fp32", value_parser = crate::device::precision_parser())]
-    pub precision: albert_core::precision::Precision,
+    /// Where and in which precision the model runs.
+    #[command(flatten)]
+    pub on: crate::device::DeviceArgs,
 }
 
 impl EmbedArgs {
     /// Runs `albert embed`.
     pub fn run(&self) -> Result<()> {
-        let _precision = albert_core::precision::autocast(self.precision);
+        let _precision = albert_core::precision::autocast(self.on.precision);
         let n = embed(
             &self.model,
             self.input.as_deref(),
@@ -52,7 +48,7 @@ impl EmbedArgs {
             self.normalize,
             self.batch_size,
             self.max_seq_length,
-            &self.device,
+            &self.on.device,
         )?;
         eprintln!("embedded {n} inputs");
         Ok(())

@@ -127,13 +127,9 @@ pub struct FinetuneArgs {
     /// Seed of the data order, dropout and fresh parameters.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// cpu (flex), wgpu or cuda.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-    /// Precision of the matrix products: fp32, or bf16 (bf16 operands, f32 accumulation;
-    /// LayerNorm, softmax, GELU and the weights stay f32).
-    #[arg(long, default_value = "fp32", value_parser = crate::device::precision_parser())]
-    pub precision: albert_core::precision::Precision,
+    /// Where and in which precision the model runs.
+    #[command(flatten)]
+    pub on: crate::device::DeviceArgs,
 }
 
 /// `albert evaluate`: score a fine-tuned model directory on a labelled file; prints the metrics
@@ -159,13 +155,9 @@ pub struct EvaluateArgs {
     /// Tokens per sequence.
     #[arg(long, default_value_t = 128)]
     pub max_seq_length: usize,
-    /// cpu (flex), wgpu or cuda.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-    /// Precision of the matrix products: fp32, or bf16 (bf16 operands, f32 accumulation;
-    /// LayerNorm, softmax, GELU and the weights stay f32).
-    #[arg(long, default_value = "fp32", value_parser = crate::device::precision_parser())]
-    pub precision: albert_core::precision::Precision,
+    /// Where and in which precision the model runs.
+    #[command(flatten)]
+    pub on: crate::device::DeviceArgs,
 }
 
 /// The files of a model directory.
@@ -290,9 +282,9 @@ fn settings(args: &FinetuneArgs, max_positions: usize) -> Result<FinetuneConfig>
 impl FinetuneArgs {
     /// Runs `albert finetune`.
     pub fn run(&self) -> Result<()> {
-        let _precision = albert_core::precision::autocast(self.precision);
+        let _precision = albert_core::precision::autocast(self.on.precision);
         let dir = model_dir(&self.model)?;
-        let device = first_device(&self.device)?;
+        let device = first_device(&self.on.device)?;
         let config = settings(self, dir.hf.config.max_position_embeddings)?;
         let main_metric = self.task.main_metric(self.preset.as_deref());
         let run = TaskRun {
@@ -341,9 +333,9 @@ impl EvaluateArgs {
     /// Runs `albert evaluate`: prints the metrics and returns them (written as one flat JSON
     /// object to `--out` when given).
     pub fn run(&self) -> Result<BTreeMap<String, f64>> {
-        let _precision = albert_core::precision::autocast(self.precision);
+        let _precision = albert_core::precision::autocast(self.on.precision);
         let dir = model_dir(&self.model)?;
-        let device = first_device(&self.device)?;
+        let device = first_device(&self.on.device)?;
         let model = TaskModel {
             hf: &dir.hf,
             weights: std::slice::from_ref(&dir.weights),

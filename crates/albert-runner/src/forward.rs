@@ -52,13 +52,9 @@ pub struct ForwardArgs {
     /// Where to write the outputs.
     #[arg(long)]
     pub out: PathBuf,
-    /// cpu (flex), wgpu or cuda.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-    /// Precision of the matrix products: fp32, or bf16 (bf16 operands, f32 accumulation;
-    /// LayerNorm, softmax, GELU and the weights stay f32).
-    #[arg(long, default_value = "fp32", value_parser = crate::device::precision_parser())]
-    pub precision: albert_core::precision::Precision,
+    /// Where and in which precision the model runs.
+    #[command(flatten)]
+    pub on: crate::device::DeviceArgs,
     /// Batches to run light: no per-layer tensors, no full MLM logits. Repeatable.
     #[arg(long)]
     pub light: Vec<String>,
@@ -67,11 +63,11 @@ pub struct ForwardArgs {
 impl ForwardArgs {
     /// Runs `albert forward`.
     pub fn run(self) -> Result<()> {
-        let _precision = albert_core::precision::autocast(self.precision);
+        let _precision = albert_core::precision::autocast(self.on.precision);
         let hf = HfConfig::from_file(&self.config)?;
         let kind = HeadKind::parse(&self.head)?;
-        let device = device(&self.device)?;
-        probe(&device, &self.device)?;
+        let device = device(&self.on.device)?;
+        probe(&device, &self.on.device)?;
         let inputs = ReferenceInputs::from_file(&self.inputs)?;
         let (model, report) =
             AnyModel::load(kind, &hf, &self.weights, MissingPolicy::Error, &device)?;

@@ -31,26 +31,22 @@ pub struct ClassifyArgs {
     /// of the best one.
     #[arg(long)]
     pub top_k: Option<usize>,
-    /// cpu (flex), wgpu or cuda.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-    /// Precision of the matrix products: fp32, or bf16 (bf16 operands, f32 accumulation;
-    /// LayerNorm, softmax, GELU and the weights stay f32).
-    #[arg(long, default_value = "fp32", value_parser = crate::device::precision_parser())]
-    pub precision: albert_core::precision::Precision,
+    /// Where and in which precision the model runs.
+    #[command(flatten)]
+    pub on: crate::device::DeviceArgs,
 }
 
 impl ClassifyArgs {
     /// Runs `albert classify`.
     pub fn run(&self) -> Result<()> {
-        let _precision = albert_core::precision::autocast(self.precision);
+        let _precision = albert_core::precision::autocast(self.on.precision);
         let n = classify(
             &self.model,
             self.input.as_deref(),
             self.batch_size,
             self.max_seq_length,
             self.top_k,
-            &self.device,
+            &self.on.device,
         )?;
         eprintln!("classified {n} inputs");
         Ok(())
@@ -77,23 +73,19 @@ pub struct FillMaskArgs {
     /// Candidates per mask.
     #[arg(long, default_value_t = 5)]
     pub top_k: usize,
-    /// cpu (flex), wgpu or cuda.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-    /// Precision of the matrix products: fp32, or bf16 (bf16 operands, f32 accumulation;
-    /// LayerNorm, softmax, GELU and the weights stay f32).
-    #[arg(long, default_value = "fp32", value_parser = crate::device::precision_parser())]
-    pub precision: albert_core::precision::Precision,
+    /// Where and in which precision the model runs.
+    #[command(flatten)]
+    pub on: crate::device::DeviceArgs,
 }
 
 impl FillMaskArgs {
     /// Runs `albert fill-mask`.
     pub fn run(&self) -> Result<()> {
-        let _precision = albert_core::precision::autocast(self.precision);
+        let _precision = albert_core::precision::autocast(self.on.precision);
         if let Some(text) = &self.text {
             println!(
                 "{}",
-                fill_mask(&self.model, text, self.top_k, &self.device)?
+                fill_mask(&self.model, text, self.top_k, &self.on.device)?
             );
             return Ok(());
         }
@@ -101,7 +93,7 @@ impl FillMaskArgs {
             &self.model,
             &PipelineOptions {
                 batch_size: self.batch_size,
-                ..options(Task::FillMask, &self.device, usize::MAX)
+                ..options(Task::FillMask, &self.on.device, usize::MAX)
             },
         )?;
         let n = stream_lines(
@@ -141,26 +133,22 @@ pub struct AnswerArgs {
     /// Tokens per window.
     #[arg(long, default_value_t = 384)]
     pub max_seq_length: usize,
-    /// cpu (flex), wgpu or cuda.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-    /// Precision of the matrix products: fp32, or bf16 (bf16 operands, f32 accumulation;
-    /// LayerNorm, softmax, GELU and the weights stay f32).
-    #[arg(long, default_value = "fp32", value_parser = crate::device::precision_parser())]
-    pub precision: albert_core::precision::Precision,
+    /// Where and in which precision the model runs.
+    #[command(flatten)]
+    pub on: crate::device::DeviceArgs,
 }
 
 impl AnswerArgs {
     /// Runs `albert answer`.
     pub fn run(&self) -> Result<()> {
-        let _precision = albert_core::precision::autocast(self.precision);
+        let _precision = albert_core::precision::autocast(self.on.precision);
         if let (Some(question), Some(context)) = (&self.question, &self.context) {
             let a = answer(
                 &self.model,
                 question,
                 context,
                 self.max_seq_length,
-                &self.device,
+                &self.on.device,
             )?;
             println!("{a}");
             return Ok(());
@@ -169,7 +157,7 @@ impl AnswerArgs {
             &self.model,
             &PipelineOptions {
                 batch_size: self.batch_size,
-                ..options(Task::Answer, &self.device, self.max_seq_length)
+                ..options(Task::Answer, &self.on.device, self.max_seq_length)
             },
         )?;
         let n = stream_lines(

@@ -27,13 +27,9 @@ pub struct TagArgs {
     /// Tokens per text (a longer text is an error naming it).
     #[arg(long, default_value_t = 128)]
     pub max_seq_length: usize,
-    /// cpu (flex), wgpu or cuda.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-    /// Precision of the matrix products: fp32, or bf16 (bf16 operands, f32 accumulation;
-    /// LayerNorm, softmax, GELU and the weights stay f32).
-    #[arg(long, default_value = "fp32", value_parser = crate::device::precision_parser())]
-    pub precision: albert_core::precision::Precision,
+    /// Where and in which precision the model runs.
+    #[command(flatten)]
+    pub on: crate::device::DeviceArgs,
 }
 
 impl TagArgs {
@@ -43,8 +39,8 @@ impl TagArgs {
             &self.model,
             &PipelineOptions {
                 task: Some(Task::Tag),
-                device: self.device.clone(),
-                precision: self.precision,
+                device: self.on.device.clone(),
+                precision: self.on.precision,
                 batch_size: self.batch_size,
                 max_seq_length: self.max_seq_length,
             },

@@ -40,12 +40,9 @@ pub struct ServeArgs {
     /// TCP port (0: any free port, printed at start).
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
-    /// cpu (flex), wgpu or cuda.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-    /// Precision of the matrix products: fp32, or bf16 (bf16 operands, f32 accumulation).
-    #[arg(long, default_value = "fp32", value_parser = crate::device::precision_parser())]
-    pub precision: albert_core::precision::Precision,
+    /// Where and in which precision the model runs.
+    #[command(flatten)]
+    pub on: crate::device::DeviceArgs,
     /// Tokens per sequence: longer classify/embed inputs are truncated, longer answer contexts
     /// split into windows (at most the model's positions).
     #[arg(long, default_value_t = 128)]
@@ -98,8 +95,8 @@ impl ServeArgs {
     pub fn pipeline_options(&self) -> PipelineOptions {
         PipelineOptions {
             task: self.task,
-            device: self.device.clone(),
-            precision: self.precision,
+            device: self.on.device.clone(),
+            precision: self.on.precision,
             batch_size: self.max_batch.max(1),
             max_seq_length: self.max_seq_length,
         }

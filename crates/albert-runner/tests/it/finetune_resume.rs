@@ -50,6 +50,19 @@ fn args<'a>(setup: &'a Setup, out: &'a Path, extra: &[&'a str]) -> Vec<&'a str> 
     a
 }
 
+/// A tiny pretrained model and 64 / 32 SST-style rows under `tmp`.
+fn setup(shared: &Path, tmp: &Path) -> Setup {
+    let sst = shared.join("data/glue-style/sst2_vader_movie/dev.tsv");
+    let setup = Setup {
+        model: pretrained(shared, tmp),
+        train: tmp.join("train.tsv"),
+        dev: tmp.join("dev.tsv"),
+    };
+    head(&sst, &setup.train, 0, 64);
+    head(&sst, &setup.dev, 64, 32);
+    setup
+}
+
 const LR: &[&str] = &["--learning-rate", "1e-3"];
 
 fn step_dirs(out: &Path) -> Vec<PathBuf> {
@@ -87,14 +100,7 @@ fn killed_run_resumes_to_the_same_weights() {
         return;
     };
     let tmp = tempfile::tempdir().expect("tmp");
-    let sst = shared.join("data/glue-style/sst2_vader_movie/dev.tsv");
-    let setup = Setup {
-        model: pretrained(&shared, tmp.path()),
-        train: tmp.path().join("train.tsv"),
-        dev: tmp.path().join("dev.tsv"),
-    };
-    head(&sst, &setup.train, 0, 64);
-    head(&sst, &setup.dev, 64, 32);
+    let setup = setup(&shared, tmp.path());
 
     // The reference: uninterrupted.
     let reference = tmp.path().join("reference");
@@ -207,14 +213,7 @@ fn early_stopping_ends_the_run() {
         return;
     };
     let tmp = tempfile::tempdir().expect("tmp");
-    let sst = shared.join("data/glue-style/sst2_vader_movie/dev.tsv");
-    let setup = Setup {
-        model: pretrained(&shared, tmp.path()),
-        train: tmp.path().join("train.tsv"),
-        dev: tmp.path().join("dev.tsv"),
-    };
-    head(&sst, &setup.train, 0, 64);
-    head(&sst, &setup.dev, 64, 32);
+    let setup = setup(&shared, tmp.path());
     // A learning rate of ~0 never improves on the first evaluation: patience 2 stops after the
     // third of eight evaluations.
     let out = tmp.path().join("early");
