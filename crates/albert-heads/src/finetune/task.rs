@@ -69,11 +69,11 @@ pub struct TaskRun<'a> {
     pub start: Start<'a>,
     /// Training file.
     pub train: &'a Path,
-    /// Dev file, scored after every epoch.
+    /// Dev file, scored after every epoch (or every `config.eval_steps`).
     pub dev: &'a Path,
     /// Training settings (`max_seq_length` already capped by the model's positions).
     pub config: &'a FinetuneConfig,
-    /// The metric that picks the best epoch ([`Task::main_metric`] unless chosen otherwise).
+    /// The metric that picks the best evaluation ([`Task::main_metric`] unless chosen otherwise).
     pub main_metric: &'a str,
     /// Where the run's files go.
     pub files: RunFiles<'a>,
@@ -129,7 +129,7 @@ impl Task {
         }
     }
 
-    /// The dev metric that picks the best epoch: Pearson's r for regression, F1 for SQuAD,
+    /// The dev metric that picks the best evaluation: Pearson's r for regression, F1 for SQuAD,
     /// Matthews' correlation for CoLA (`preset` `cola`, as GLUE scores it), accuracy otherwise.
     pub fn main_metric(self, preset: Option<&str>) -> &'static str {
         match self {
