@@ -257,17 +257,6 @@ impl CheckpointDir {
         keep_last: usize,
         write_files: impl FnOnce(&Path) -> std::result::Result<(), E>,
     ) -> std::result::Result<PathBuf, E> {
-        self.save_inner(step, state, is_best, keep_last, write_files)?
-    }
-
-    fn save_inner<S: Serialize, E>(
-        &self,
-        step: u64,
-        state: &S,
-        is_best: bool,
-        keep_last: usize,
-        write_files: impl FnOnce(&Path) -> std::result::Result<(), E>,
-    ) -> Result<std::result::Result<PathBuf, E>> {
         std::fs::create_dir_all(&self.root).map_err(io(&self.root))?;
         let final_dir = self.step_dir(step);
         let tmp = self
@@ -279,7 +268,7 @@ impl CheckpointDir {
         std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
         if let Err(e) = write_files(&tmp) {
             let _ = std::fs::remove_dir_all(&tmp);
-            return Ok(Err(e));
+            return Err(e);
         }
         let mut sha256 = BTreeMap::new();
         for entry in std::fs::read_dir(&tmp).map_err(io(&tmp))? {
@@ -308,7 +297,7 @@ impl CheckpointDir {
             crate::io::write_atomic(self.root.join("best"), name.as_bytes())?;
         }
         self.prune(keep_last.max(1))?;
-        Ok(Ok(final_dir))
+        Ok(final_dir)
     }
 
     fn prune(&self, keep_last: usize) -> Result<()> {
