@@ -358,18 +358,22 @@ pub(crate) fn stream_lines<T>(
     Ok(count)
 }
 
-/// One input of `albert fill-mask --input`: a line of text, or `{"text": …}`, with a `[MASK]`.
-fn fill_mask_input(line: &str) -> std::result::Result<String, String> {
-    let text = if line.trim_start().starts_with('{') {
+/// One text input line (`albert fill-mask`, `albert tag`): the line, or `{"text": …}`.
+pub(crate) fn text_line(line: &str) -> std::result::Result<String, String> {
+    if line.trim_start().starts_with('{') {
         let v: serde_json::Value =
             serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
-        v["text"]
+        return v["text"]
             .as_str()
             .map(str::to_string)
-            .ok_or_else(|| "a JSON input needs a \"text\" string".to_string())?
-    } else {
-        line.to_string()
-    };
+            .ok_or_else(|| "a JSON input needs a \"text\" string".to_string());
+    }
+    Ok(line.to_string())
+}
+
+/// One input of `albert fill-mask --input`: a [`text_line`] with a `[MASK]`.
+fn fill_mask_input(line: &str) -> std::result::Result<String, String> {
+    let text = text_line(line)?;
     if !text.contains("[MASK]") {
         return Err(format!("no [MASK] in {text:?}"));
     }

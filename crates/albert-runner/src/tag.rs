@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::error::Result;
-use crate::infer::{stream_lines, write_lines};
+use crate::infer::{stream_lines, text_line, write_lines};
 use crate::pipeline::{Pipeline, PipelineOptions, Task};
 
 /// `albert tag`: one text per input line (plain, or `{"text": …}`), words split at whitespace;
@@ -48,7 +48,7 @@ impl TagArgs {
         let n = stream_lines(
             self.input.as_deref(),
             self.batch_size,
-            text_input,
+            text_line,
             |texts| {
                 let tags = pipeline.tag(texts)?;
                 write_lines(tags.into_iter().map(|t| serde_json::json!(t)))
@@ -57,17 +57,4 @@ impl TagArgs {
         eprintln!("tagged {n} texts");
         Ok(())
     }
-}
-
-/// One input line: the text, or `{"text": …}`.
-fn text_input(line: &str) -> std::result::Result<String, String> {
-    if line.trim_start().starts_with('{') {
-        let v: serde_json::Value =
-            serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
-        return v["text"]
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| "a JSON input needs a \"text\" string".to_string());
-    }
-    Ok(line.to_string())
 }
