@@ -45,15 +45,10 @@ impl TagArgs {
                 max_seq_length: self.max_seq_length,
             },
         )?;
-        let n = stream_lines(
-            self.input.as_deref(),
-            self.batch_size,
-            text_line,
-            |texts| {
-                let tags = pipeline.tag(texts)?;
-                write_lines(tags.into_iter().map(|t| serde_json::json!(t)))
-            },
-        )?;
+        let n = stream_lines(self.input.as_deref(), self.batch_size, text_line, |texts| {
+            let tags = pipeline.tag(texts)?;
+            write_lines(tags.into_iter().map(|t| serde_json::json!(t)))
+        })?;
         eprintln!("tagged {n} texts");
         Ok(())
     }
