@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use super::read_text;
-use super::tsv::{FIRST, LABEL, SECOND, TextExample, examples, read_tsv};
+use super::tsv::{FIRST, TextExample, examples, named_columns, read_tsv};
 use crate::error::{HeadsError, Result};
 
 /// The file formats [`read_examples`] understands.
@@ -157,30 +157,24 @@ pub fn read_json_lines(path: &Path) -> Result<Vec<TextExample>> {
                 )),
             }
         };
-        let Some(a_key) = FIRST.iter().find(|k| object.contains_key(**k)) else {
+        let keys: Vec<&str> = object.keys().map(String::as_str).collect();
+        let Some((a, b, label)) = named_columns(&keys) else {
             return Err(HeadsError::data(
                 path,
                 Some(line_no),
                 format!("no text key (expected one of {FIRST:?})"),
             ));
         };
-        // QNLI's question + sentence, like the TSV reader.
-        let b_key = SECOND
-            .iter()
-            .find(|k| object.contains_key(**k))
-            .copied()
-            .or_else(|| {
-                (*a_key == "question" && object.contains_key("sentence")).then_some("sentence")
-            });
-        let label = match LABEL.iter().find(|k| object.contains_key(**k)) {
+        let (a_key, b_key) = (keys[a], b.map(|b| keys[b]));
+        let label = match label.map(|l| keys[l]) {
             None => None,
-            Some(key) => match &object[*key] {
+            Some(key) => match &object[key] {
                 serde_json::Value::Null => None,
                 serde_json::Value::String(s) if s.trim().is_empty() => None,
-                serde_json::Value::Number(n) if *key == "score" => {
+                serde_json::Value::Number(n) if key == "score" => {
                     Some(super::tsv::Label::Score(n.as_f64().unwrap_or(f64::NAN)))
                 }
-                serde_json::Value::String(s) if *key == "score" => Some(super::tsv::Label::Score(
+                serde_json::Value::String(s) if key == "score" => Some(super::tsv::Label::Score(
                     s.trim().parse().map_err(|_| {
                         HeadsError::data(
                             path,

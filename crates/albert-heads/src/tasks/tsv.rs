@@ -42,8 +42,8 @@ pub(crate) const FIRST: [&str; 6] = [
     "sentence",
     "text",
 ];
-pub(crate) const SECOND: [&str; 3] = ["sentence2", "question2", "#2 String"];
-pub(crate) const LABEL: [&str; 5] = ["gold_label", "label", "is_duplicate", "Quality", "score"];
+const SECOND: [&str; 3] = ["sentence2", "question2", "#2 String"];
+const LABEL: [&str; 5] = ["gold_label", "label", "is_duplicate", "Quality", "score"];
 
 /// Column indices of a layout.
 #[derive(Debug, Clone, Copy)]
@@ -56,18 +56,24 @@ pub(crate) struct Columns {
     pub(crate) header: bool,
 }
 
+/// Among column (or key) `names`: the first text, the second text and the label, by the names
+/// of [`FIRST`], [`SECOND`] and [`LABEL`] in that order of preference (QNLI: `question` +
+/// `sentence`). `None` when no name is a text column.
+pub(crate) fn named_columns(names: &[&str]) -> Option<(usize, Option<usize>, Option<usize>)> {
+    let find = |cands: &[&str]| cands.iter().find_map(|c| names.iter().position(|n| n == c));
+    let a = find(&FIRST)?;
+    let b = find(&SECOND).or_else(|| {
+        (names[a] == "question")
+            .then(|| names.iter().position(|n| *n == "sentence"))
+            .flatten()
+    });
+    Some((a, b, find(&LABEL)))
+}
+
 /// The layout named by a first row's fields.
 pub(crate) fn columns(path: &Path, first_row: &[&str]) -> Result<Columns> {
     let names: Vec<&str> = first_row.iter().map(|n| n.trim()).collect();
-    let find = |cands: &[&str]| cands.iter().find_map(|c| names.iter().position(|n| n == c));
-    if let Some(a) = find(&FIRST) {
-        let b = find(&SECOND).or_else(|| {
-            // QNLI: question + sentence.
-            (names[a] == "question")
-                .then(|| names.iter().position(|n| *n == "sentence"))
-                .flatten()
-        });
-        let label = find(&LABEL);
+    if let Some((a, b, label)) = named_columns(&names) {
         return Ok(Columns {
             a,
             b,
