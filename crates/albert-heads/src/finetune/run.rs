@@ -253,8 +253,13 @@ pub fn finetune<T: FinetuneTask>(
     // The data order of every epoch comes from one generator: replay the finished epochs'
     // shuffles so a resumed run sees the order an uninterrupted one would.
     let mut rng = albert_core::rng::seeded(config.seed);
+    let mut next_order = || {
+        let mut order: Vec<usize> = (0..n_train).collect();
+        order.shuffle(&mut rng);
+        order
+    };
     for _ in 1..state.epoch {
-        (0..n_train).collect::<Vec<usize>>().shuffle(&mut rng);
+        next_order();
     }
     let progress = Progress::new(files.progress, Some(total), state.step, "steps", 20);
     let mut run = Loop::<T> {
@@ -272,8 +277,7 @@ pub fn finetune<T: FinetuneTask>(
         _task: std::marker::PhantomData,
     };
     while !state.stopped && state.epoch <= config.epochs {
-        let mut order: Vec<usize> = (0..n_train).collect();
-        order.shuffle(&mut rng);
+        let order = next_order();
         let start = state.offset;
         for group in order[start..].chunks(effective) {
             ad.seed(step_seed(config.seed, state.step));
@@ -460,10 +464,13 @@ impl<T: FinetuneTask> Loop<'_, T> {
 }
 
 /// Drops the lines of a resumed run's log written after `step` (by the interrupted run, past
-/// the checkpoint it resumes from).
+/// the checkpoint it resumes from; a line it tore when killed does not parse and goes too). An
+/// absent log is empty; an unreadable one is an error.
 fn truncate_log(path: &Path, step: u64) -> Result<()> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Ok(());
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(HeadsError::data(path, None, e.to_string())),
     };
     let kept: String = text
         .lines()
