@@ -11,7 +11,7 @@ mod experiments;
 mod finetune_table;
 mod fuzz;
 use experiments::ablate_sentence;
-use finetune_table::{Compare, finetune_table};
+use finetune_table::{FinetuneTableArgs, finetune_table};
 
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", about = "albert-rs project tasks")]
@@ -139,42 +139,6 @@ pub(crate) struct AblateArgs {
     /// cpu, wgpu or cuda.
     #[arg(long, default_value = "cpu")]
     pub(crate) device: String,
-}
-
-/// `cargo xtask finetune-table`.
-#[derive(Debug, Clone, Args)]
-pub(crate) struct FinetuneTableArgs {
-    /// The pretrained model directory (a pretraining run's `model/`).
-    #[arg(long)]
-    pub(crate) model: PathBuf,
-    /// The shared data folder.
-    #[arg(long, default_value = "../shared/data")]
-    pub(crate) data: PathBuf,
-    /// Output directory (one run per task and init, plus `table.md`).
-    #[arg(long, default_value = "runs/finetune-table")]
-    pub(crate) out: PathBuf,
-    /// Epochs per run.
-    #[arg(long, default_value_t = 2)]
-    pub(crate) epochs: usize,
-    /// Peak learning rate.
-    #[arg(long, default_value_t = 1e-4)]
-    pub(crate) learning_rate: f64,
-    /// Tokens per sequence.
-    #[arg(long, default_value_t = 128)]
-    pub(crate) max_seq_length: usize,
-    /// cpu, wgpu or cuda.
-    #[arg(long, default_value = "cpu")]
-    pub(crate) device: String,
-    /// Seeds per cell (42, 43, …): each cell is the mean ± standard deviation.
-    #[arg(long, default_value_t = 1)]
-    pub(crate) seeds: usize,
-    /// The two columns: pretrained vs random initialisation, or fp32 vs bf16.
-    #[arg(long, value_enum, default_value = "init")]
-    pub(crate) compare: Compare,
-    /// Only these tasks (by the start of their name, e.g. `sentiment`, `bbc`, or their
-    /// `--task`, e.g. `tagging`); default: all six.
-    #[arg(long, value_delimiter = ',')]
-    pub(crate) tasks: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
