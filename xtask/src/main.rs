@@ -151,8 +151,9 @@ enum Task {
     /// budget (same corpus, vocabulary, model, steps and seed), score each model on held-out
     /// MLM, SOP and NSP, and write `table.md` under --out.
     AblateSentence(AblateArgs),
-    /// Fine-tune a pretrained model directory and the same architecture from random weights on
-    /// every task of ../shared/data that `albert finetune` supports, with one budget, and write
+    /// Fine-tune a pretrained model directory and the same architecture from random weights
+    /// (or in fp32 and bf16, --compare precision) on every task of ../shared/data that `albert
+    /// finetune` supports (or --tasks), with one budget and --seeds seeds per cell, and write
     /// `table.md` under --out.
     FinetuneTable(FinetuneTableArgs),
     /// Benchmark inference and training steps (tiny, albert-base, albert-large shapes),
