@@ -1,6 +1,8 @@
 //! The sentence-objective ablation (`cargo xtask ablate-sentence`): several pretraining runs on
 //! one budget and their table. Fine-tuning comparisons are in `finetune_table.rs`.
 
+use std::path::Path;
+
 use crate::{SentenceTask, TrainArgs, absolute, train};
 
 /// One row of the ablation table, read from a run's `final_eval.json` (the fields of
@@ -16,22 +18,43 @@ pub(crate) struct FinalEval {
     pub(crate) instances: usize,
 }
 
-pub(crate) fn ablate_sentence(base: TrainArgs) -> anyhow::Result<()> {
+/// Runs the ablation; `tokenizer` (a directory holding `spiece.model`) is every run's
+/// vocabulary, else the first run trains one and the others copy it.
+pub(crate) fn ablate_sentence(base: TrainArgs, tokenizer: Option<&Path>) -> anyhow::Result<()> {
     let out = absolute(&base.out)?;
     let tasks = [SentenceTask::Sop, SentenceTask::Nsp, SentenceTask::None];
-    let first_tokenizer = out.join(tasks[0].name()).join("tokenizer");
+    let first_tokenizer = match tokenizer {
+        Some(dir) => {
+            let dir = absolute(dir)?;
+            anyhow::ensure!(
+                dir.join("spiece.model").is_file(),
+                "--tokenizer: {} has no spiece.model",
+                dir.display()
+            );
+            Some(dir)
+        }
+        None => None,
+    };
+    let first_tokenizer =
+        first_tokenizer.unwrap_or_else(|| out.join(tasks[0].name()).join("tokenizer"));
+    let given = tokenizer.is_some();
     let mut rows = Vec::new();
     for task in tasks {
         let dir = out.join(task.name());
         let eval_path = dir.join("final_eval.json");
         if !eval_path.is_file() {
             let tok = dir.join("tokenizer");
-            if task != tasks[0] && !tok.join("spiece.model").is_file() {
-                // Same vocabulary for every run: copy the first run's.
+            if (given || task != tasks[0]) && !tok.join("spiece.model").is_file() {
+                // Same vocabulary for every run: copy the given or the first run's.
                 std::fs::create_dir_all(&tok)?;
                 for entry in std::fs::read_dir(&first_tokenizer)? {
                     let entry = entry?;
-                    std::fs::copy(entry.path(), tok.join(entry.file_name()))?;
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    if entry.file_type()?.is_file()
+                        && (name.starts_with("spiece") || name.starts_with("tokenizer"))
+                    {
+                        std::fs::copy(entry.path(), tok.join(entry.file_name()))?;
+                    }
                 }
             }
             eprintln!("==== sentence task {} -> {}", task.name(), dir.display());

@@ -10,8 +10,10 @@ mod bench;
 mod experiments;
 mod finetune_table;
 mod fuzz;
+mod recipe_grid;
 use experiments::ablate_sentence;
 use finetune_table::{FinetuneTableArgs, finetune_table};
+use recipe_grid::{RecipeGridArgs, recipe_grid};
 
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", about = "albert-rs project tasks")]
@@ -125,17 +127,24 @@ pub(crate) struct AblateArgs {
     #[arg(long, default_value = "runs/ablate-sentence")]
     pub(crate) out: PathBuf,
     /// Optimisation steps of each run.
-    #[arg(long, default_value_t = 360)]
+    #[arg(long, default_value_t = 1000)]
     pub(crate) steps: u64,
     /// Model size.
-    #[arg(long, value_enum, default_value = "small")]
+    #[arg(long, value_enum, default_value = "mini")]
     pub(crate) size: Size,
     /// Sequences per step.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 32)]
     pub(crate) batch_size: usize,
-    /// SentencePiece vocabulary size.
+    /// Tokens per sequence.
+    #[arg(long, default_value_t = 64)]
+    pub(crate) max_seq_length: usize,
+    /// SentencePiece vocabulary size (trained on the corpus unless --tokenizer is given).
     #[arg(long, default_value_t = 8000)]
     pub(crate) vocab_size: usize,
+    /// Use this vocabulary (a directory holding `spiece.model`, e.g. `models/albert-mini-mixed`)
+    /// for every run instead of training one.
+    #[arg(long)]
+    pub(crate) tokenizer: Option<PathBuf>,
     /// cpu, wgpu or cuda.
     #[arg(long, default_value = "cpu")]
     pub(crate) device: String,
@@ -156,6 +165,11 @@ enum Task {
     /// finetune` supports (or --tasks), with one budget and --seeds seeds per cell, and write
     /// `table.md` under --out.
     FinetuneTable(FinetuneTableArgs),
+    /// The small-budget pretraining recipe search: short runs on one token budget, each
+    /// changing one knob of the base recipe (learning rate, warm-up, depth, width, embedding
+    /// size, batch, sequence length and a 64-then-128 schedule, masking rate, vocabulary size),
+    /// all scored on the same held-out instances; writes `table.md` under --out.
+    RecipeGrid(RecipeGridArgs),
     /// Benchmark inference and training steps (tiny, albert-base, albert-large shapes),
     /// tokenizer and instance-creation throughput; optionally against PyTorch + transformers,
     /// interleaved in the same invocation. Writes bench.md, bench.json and bench.svg.
@@ -389,8 +403,12 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
 fn run(task: Task) -> anyhow::Result<()> {
     match task {
         Task::Train(args) => train(args),
-        Task::AblateSentence(args) => ablate_sentence(args.train_args()),
+        Task::AblateSentence(args) => {
+            let tokenizer = args.tokenizer.clone();
+            ablate_sentence(args.train_args(), tokenizer.as_deref())
+        }
         Task::FinetuneTable(args) => finetune_table(&args),
+        Task::RecipeGrid(args) => recipe_grid(&args),
         Task::Ci => {
             cargo(&["fmt", "--all", "--", "--check"], &[])?;
             cargo(
@@ -423,7 +441,7 @@ impl AblateArgs {
             resume: false,
             size: self.size,
             batch_size: self.batch_size,
-            seq_len: 128,
+            seq_len: self.max_seq_length,
             learning_rate: None,
             vocab_size: self.vocab_size,
             device: self.device,

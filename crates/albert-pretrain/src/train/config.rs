@@ -104,6 +104,11 @@ pub struct DataSection {
     /// `[instances] seed` sets this to the old one to score on the same held-out instances.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eval_seed: Option<u64>,
+    /// Tokens per held-out evaluation instance (periodic and final); default: the `[instances]
+    /// max_seq_length`. Runs trained at different lengths (or a 64-then-128 schedule) set the
+    /// same value to be scored on the same held-out instances.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eval_max_seq_length: Option<usize>,
 }
 
 impl Default for DataSection {
@@ -113,6 +118,7 @@ impl Default for DataSection {
             tokenizer: PathBuf::new(),
             held_out_every: 20,
             eval_seed: None,
+            eval_max_seq_length: None,
         }
     }
 }
@@ -197,11 +203,14 @@ pub struct PretrainConfig {
 
 impl PretrainConfig {
     /// The instance settings of the held-out evaluation sets: `[instances]` with
-    /// `[data] eval_seed` when set.
+    /// `[data] eval_seed` and `eval_max_seq_length` when set.
     pub fn eval_instances(&self) -> DataConfig {
         let mut cfg = self.instances.clone();
         if let Some(seed) = self.data.eval_seed {
             cfg.seed = seed;
+        }
+        if let Some(len) = self.data.eval_max_seq_length {
+            cfg.max_seq_length = len;
         }
         cfg
     }
@@ -285,6 +294,15 @@ impl PretrainConfig {
                 self.instances.max_seq_length, self.model.max_position_embeddings
             ));
         }
+        if let Some(len) = self.data.eval_max_seq_length
+            && !(5..=self.model.max_position_embeddings).contains(&len)
+        {
+            return err(format!(
+                "[data] eval_max_seq_length {len} must be between 5 and [model] \
+                 max_position_embeddings {}",
+                self.model.max_position_embeddings
+            ));
+        }
         let o = &self.optimizer;
         if !(0.0..1.0).contains(&o.beta_1)
             || !(0.0..1.0).contains(&o.beta_2)
@@ -334,7 +352,7 @@ mod tests {
     fn parses_defaults_resolves_paths_and_rejects_bad_keys() {
         let p = Path::new("/runs/x/config.toml");
         let c = PretrainConfig::from_toml(
-            "[data]\ncorpus = [\"c.txt\"]\ntokenizer = \"tok\"\neval_seed = 7\n[instances]\nmax_seq_length = 64\n[run]\nsteps = 5\ninit = \"../m\"\n",
+            "[data]\ncorpus = [\"c.txt\"]\ntokenizer = \"tok\"\neval_seed = 7\neval_max_seq_length = 32\n[instances]\nmax_seq_length = 64\n[run]\nsteps = 5\ninit = \"../m\"\n",
             p,
         )
         .expect("parse");
@@ -344,6 +362,7 @@ mod tests {
         assert_eq!(c.run.steps, 5);
         assert_eq!(c.optimizer, LambConfig::default());
         assert_eq!(c.eval_instances().seed, 7);
+        assert_eq!(c.eval_instances().max_seq_length, 32);
         assert_eq!(c.instances.seed, DataConfig::default().seed);
         let again = PretrainConfig::from_toml(
             &c.to_toml().expect("render"),
@@ -353,6 +372,7 @@ mod tests {
         assert_eq!(again.data.corpus, c.data.corpus, "absolute paths stay");
         assert_eq!(again.run.init, c.run.init);
         assert_eq!(again.data.eval_seed, Some(7));
+        assert_eq!(again.data.eval_max_seq_length, Some(32));
 
         for (text, needle) in [
             (
@@ -376,6 +396,14 @@ mod tests {
             (
                 "[data]\ncorpus = [\"c\"]\ntokenizer = \"t\"\n[instances]\nmax_seq_length = 1024\n",
                 "max_position_embeddings",
+            ),
+            (
+                "[data]\ncorpus = [\"c\"]\ntokenizer = \"t\"\neval_max_seq_length = 4\n",
+                "eval_max_seq_length",
+            ),
+            (
+                "[data]\ncorpus = [\"c\"]\ntokenizer = \"t\"\neval_max_seq_length = 600\n",
+                "eval_max_seq_length",
             ),
             (
                 "[data]\ncorpus = [\"c\"]\ntokenizer = \"t\"\n[model]\nsharing = \"half\"\n",
