@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::{SentenceTask, TrainArgs, absolute, train};
+use crate::{SentenceTask, TrainArgs, absolute, albert, train};
 
 /// One row of the ablation table, read from a run's `final_eval.json` (the fields of
 /// `albert_pretrain::train::FinalEval` this table shows; a test checks that it reads what
@@ -16,6 +16,40 @@ pub(crate) struct FinalEval {
     pub(crate) sop_accuracy: f64,
     pub(crate) nsp_accuracy: f64,
     pub(crate) instances: usize,
+}
+
+/// Resumes the finished pretraining run in `dir` with `[run] eval_batches` set to
+/// `eval_batches` in its `pretrain.toml`, which only redoes its final evaluation (on four times
+/// `eval_batches × batch_size` held-out instances per task): runs scored on fewer instances by
+/// an earlier version of a table's command are re-scored, not retrained.
+pub(crate) fn rescore(dir: &Path, eval_batches: usize, device: &str) -> anyhow::Result<()> {
+    eprintln!(
+        "==== re-scoring {} ({eval_batches} evaluation batches)",
+        dir.display()
+    );
+    let config = dir.join("pretrain.toml");
+    let toml = std::fs::read_to_string(&config)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", config.display()))?;
+    let patched: Vec<String> = toml
+        .lines()
+        .map(|l| {
+            if l.starts_with("eval_batches") {
+                format!("eval_batches = {eval_batches}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    std::fs::write(&config, patched.join("\n") + "\n")?;
+    let args: Vec<String> = vec![
+        "pretrain".into(),
+        "--config".into(),
+        config.display().to_string(),
+        "--out".into(),
+        dir.display().to_string(),
+        "--resume".into(),
+    ];
+    albert(device, &args)
 }
 
 /// Runs the ablation; `tokenizer` (a directory holding `spiece.model`) is every run's
@@ -67,9 +101,15 @@ pub(crate) fn ablate_sentence(base: TrainArgs, tokenizer: Option<&Path>) -> anyh
                 ..base.clone()
             })?;
         }
-        let text = std::fs::read_to_string(&eval_path)?;
-        let eval: FinalEval = serde_json::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", eval_path.display()))?;
+        let read = || -> anyhow::Result<FinalEval> {
+            let text = std::fs::read_to_string(&eval_path)?;
+            serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", eval_path.display()))
+        };
+        let mut eval = read()?;
+        if eval.instances < 4 * base.eval_batches * base.batch_size {
+            rescore(&dir, base.eval_batches, &base.device)?;
+            eval = read()?;
+        }
         rows.push((task, eval));
     }
     let mut table = String::from(

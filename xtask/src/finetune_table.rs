@@ -29,6 +29,9 @@ pub(crate) struct FinetuneTableArgs {
     /// Peak learning rate.
     #[arg(long, default_value_t = 1e-4)]
     pub(crate) learning_rate: f64,
+    /// Peak learning rate of the task head (default: --learning-rate).
+    #[arg(long)]
+    pub(crate) head_learning_rate: Option<f64>,
     /// Tokens per sequence.
     #[arg(long, default_value_t = 128)]
     pub(crate) max_seq_length: usize,
@@ -259,7 +262,7 @@ pub(crate) fn finetune_table(args: &FinetuneTableArgs) -> anyhow::Result<()> {
         );
     }
     table += &format!(
-        "\n{} seed(s) per cell ({}); mean ± sample standard deviation; model {}; lr {:e}, batch 32, \
+        "\n{} seed(s) per cell ({}); mean ± sample standard deviation; model {}; lr {:e}{}, batch 32, \
          {} tokens.\n",
         seeds.len(),
         seeds
@@ -269,6 +272,9 @@ pub(crate) fn finetune_table(args: &FinetuneTableArgs) -> anyhow::Result<()> {
             .join(", "),
         model.display(),
         args.learning_rate,
+        args.head_learning_rate
+            .map(|h| format!(" (head {h:e})"))
+            .unwrap_or_default(),
         args.max_seq_length
     );
     std::fs::create_dir_all(&out)?;
@@ -322,6 +328,9 @@ fn run_once(
         .map(|s| s.to_string())
         .collect();
         cmd.extend(extra.iter().map(|s| s.to_string()));
+        if let Some(h) = args.head_learning_rate {
+            cmd.extend(["--head-learning-rate".into(), h.to_string()]);
+        }
         // A run interrupted earlier left checkpoints: continue it.
         if run.join("checkpoints").is_dir() {
             cmd.push("--resume".into());

@@ -93,6 +93,11 @@ pub struct FinetuneArgs {
     /// Peak learning rate.
     #[arg(long)]
     pub learning_rate: Option<f64>,
+    /// Peak learning rate of the task head (the layers outside the ALBERT body), on the same
+    /// warmup and decay (default: --learning-rate). A fresh head on a pretrained body learns
+    /// slowly at a body's rate.
+    #[arg(long)]
+    pub head_learning_rate: Option<f64>,
     /// Tokens per sequence (default 128; presets use the paper's 512).
     #[arg(long)]
     pub max_seq_length: Option<usize>,
@@ -247,6 +252,9 @@ fn settings(args: &FinetuneArgs, max_positions: usize) -> Result<FinetuneConfig>
     }
     if let Some(v) = args.learning_rate {
         config.learning_rate = v;
+    }
+    if let Some(v) = args.head_learning_rate {
+        config.head_learning_rate = Some(v);
     }
     if let Some(v) = args.max_seq_length {
         config.max_seq_length = v;

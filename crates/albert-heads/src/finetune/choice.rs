@@ -133,6 +133,10 @@ impl FinetuneTask for MultipleChoice {
     /// Chosen option per question.
     type Predictions = Vec<usize>;
 
+    fn body(model: &Self::Model) -> &albert_core::AlbertModel {
+        &model.albert
+    }
+
     fn len(data: &ChoiceData) -> usize {
         data.inputs.len()
     }

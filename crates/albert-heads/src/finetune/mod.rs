@@ -65,6 +65,12 @@ pub struct FinetuneConfig {
     /// Stop after this many evaluations in a row without a better main metric; 0: never.
     #[serde(default)]
     pub early_stopping_patience: usize,
+    /// Peak learning rate of the parameters outside the ALBERT body (the task head: classifier,
+    /// span or tagging layer), on the same warmup and decay; `None`: `learning_rate`. A fresh
+    /// head on a pretrained body learns little at a body's learning rate in a few hundred
+    /// steps (docs/finetuning.md).
+    #[serde(default)]
+    pub head_learning_rate: Option<f64>,
 }
 
 fn one() -> usize {
@@ -109,6 +115,7 @@ pub fn table14(task: &str) -> Option<FinetuneConfig> {
         gradient_accumulation_steps: 1,
         eval_steps: 0,
         early_stopping_patience: 0,
+        head_learning_rate: None,
     })
 }
 
@@ -137,11 +144,14 @@ impl FinetuneConfig {
                 self.max_seq_length
             ));
         }
+        let head_lr = self.head_learning_rate.unwrap_or(self.learning_rate);
         if self.learning_rate.is_nan()
             || self.learning_rate <= 0.0
+            || head_lr.is_nan()
+            || head_lr <= 0.0
             || !(0.0..1.0).contains(&self.warmup_ratio)
         {
-            return bad("learning rate must be > 0 and warmup ratio in [0, 1)".into());
+            return bad("learning rates must be > 0 and the warmup ratio in [0, 1)".into());
         }
         if !(0.0..1.0).contains(&self.classifier_dropout)
             || self.weight_decay.is_nan()

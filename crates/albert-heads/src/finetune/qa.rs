@@ -47,6 +47,10 @@ impl FinetuneTask for SpanQa {
     type Data = QaData;
     type Predictions = Vec<QaAnswer>;
 
+    fn body(model: &Self::Model) -> &albert_core::AlbertModel {
+        &model.albert
+    }
+
     fn len(data: &QaData) -> usize {
         data.features.len()
     }

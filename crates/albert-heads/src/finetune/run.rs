@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use albert_core::checkpoint::{CheckpointDir, export_hf, load_record, save_record};
 use albert_core::clip::clip_global_norm;
 use albert_core::optim::NO_DECAY;
-use albert_core::{AlbertConfig, HfConfig, Schedule};
+use albert_core::{AlbertConfig, AlbertModel, HfConfig, Schedule};
+use burn::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleLrScheduler};
 use burn::module::{Module, ParamGroup};
 use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
@@ -32,6 +33,9 @@ pub trait FinetuneTask {
     /// The model's outputs over a data set.
     type Predictions;
 
+    /// The model's ALBERT body (every parameter outside it belongs to the head, which
+    /// `head_learning_rate` applies to).
+    fn body(model: &Self::Model) -> &AlbertModel;
     /// Number of examples.
     fn len(data: &Self::Data) -> usize;
     /// Mean loss over the examples `idx`.
@@ -249,6 +253,21 @@ pub fn finetune<T: FinetuneTask>(
         total_steps: total,
         power: 1.0,
     };
+    // The body's parameters follow `learning_rate`, the head's `head_learning_rate`, on one
+    // warmup-and-decay shape.
+    let head_factor =
+        config.head_learning_rate.unwrap_or(config.learning_rate) / config.learning_rate;
+    let body_group = ParamGroup::ids_from_module(T::body(&model).clone());
+    let step_lr = |step: u64| schedule.learning_rate(step);
+    let learning_rates = |lr: f64| -> ModuleLearningRate {
+        if head_factor == 1.0 {
+            lr.into()
+        } else {
+            ModuleLrScheduler::new(lr * head_factor)
+                .with_group(body_group.clone(), lr)
+                .step()
+        }
+    };
     let labels = hf.config.labels.clone().unwrap_or_default();
     // The data order of every epoch comes from one generator: replay the finished epochs'
     // shuffles so a resumed run sees the order an uninterrupted one would.
@@ -298,7 +317,7 @@ pub fn finetune<T: FinetuneTask>(
             if config.max_grad_norm > 0.0 {
                 clip_global_norm(&model, &mut grads, config.max_grad_norm);
             }
-            model = optim.step(schedule.learning_rate(state.step), model, grads);
+            model = optim.step(learning_rates(step_lr(state.step)), model, grads);
             state.step += 1;
             state.offset += group.len();
             let loss = run.loss.0 / run.loss.1.max(1) as f64;

@@ -258,6 +258,10 @@ impl FinetuneTask for SeqCls {
     type Data = SeqClsData;
     type Predictions = Predictions;
 
+    fn body(model: &Self::Model) -> &albert_core::AlbertModel {
+        &model.albert
+    }
+
     fn len(data: &SeqClsData) -> usize {
         data.inputs.len()
     }

@@ -116,6 +116,10 @@ impl FinetuneTask for Tagging {
     /// Predicted tag index per word.
     type Predictions = Vec<Vec<usize>>;
 
+    fn body(model: &Self::Model) -> &albert_core::AlbertModel {
+        &model.albert
+    }
+
     fn len(data: &TaggingData) -> usize {
         data.inputs.len()
     }

@@ -346,12 +346,16 @@ fn train_task<T: FinetuneTask>(
     };
     if run.files.progress {
         eprintln!(
-            "fine-tuning on {} examples ({} dev), {} epochs of batch {}, lr {:e}, max {} tokens",
+            "fine-tuning on {} examples ({} dev), {} epochs of batch {}, lr {:e}{}, max {} tokens",
             T::len(train),
             T::len(dev),
             config.epochs,
             config.batch_size,
             config.learning_rate,
+            config
+                .head_learning_rate
+                .map(|h| format!(" (head {h:e})"))
+                .unwrap_or_default(),
             config.max_seq_length
         );
     }

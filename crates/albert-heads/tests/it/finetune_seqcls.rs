@@ -118,3 +118,89 @@ fn classification_loop_learns_and_saves() {
         summary.best.metrics
     );
 }
+
+/// `head_learning_rate`: one AdamW step from fresh moments moves every parameter by its
+/// learning rate times `g / (|g| + ε)`, so the largest move of a tensor is its group's rate —
+/// the pooler (body) by `learning_rate`, the classifier (head) by `head_learning_rate` — and
+/// without the option both by `learning_rate`.
+#[test]
+fn head_learning_rate_applies_to_the_head_only() {
+    let (Some(tsv), Some(spm)) = (
+        shared_path("data/glue-style/sst2_vader_movie/dev.tsv"),
+        shared_path("fixtures/tokenizer/spiece.model"),
+    ) else {
+        return;
+    };
+    let tokenizer = AlbertTokenizer::from_path(&spm).expect("tokenizer");
+    let rows: Vec<TextExample> = read_tsv(&tsv).expect("tsv").into_iter().take(16).collect();
+    let labels = label_set(&rows);
+    let path = std::path::Path::new("inline.tsv");
+    let data = encode(&tokenizer, &rows, &labels, 16, path).expect("encode");
+    let albert = common::tiny_albert(tokenizer.vocab_size(), 32).with_labels(Some(labels.clone()));
+    let device = crate::common::cpu();
+    let max_move = |a: &AlbertForSequenceClassification, b: &AlbertForSequenceClassification| {
+        let d = |x: burn::tensor::Tensor<2>, y: burn::tensor::Tensor<2>| {
+            f64::from((x - y).abs().max().into_scalar::<f32>())
+        };
+        let pooler = |m: &AlbertForSequenceClassification| {
+            m.albert.pooler.as_ref().expect("pooler").weight.val()
+        };
+        (
+            d(pooler(a), pooler(b)),
+            d(a.classifier.weight.val(), b.classifier.weight.val()),
+        )
+    };
+    for head in [None, Some(1e-2)] {
+        let lr = 1e-4;
+        // One step: the whole set in one batch, no warmup (the first step is at the peak), no
+        // decay, no clipping.
+        let config = albert_heads::finetune::FinetuneConfig {
+            batch_size: 16,
+            epochs: 1,
+            learning_rate: lr,
+            head_learning_rate: head,
+            warmup_ratio: 0.0,
+            weight_decay: 0.0,
+            max_grad_norm: 0.0,
+            ..common::quick(16, 1)
+        };
+        let model = AlbertForSequenceClassification::new(
+            &albert,
+            labels.len(),
+            &mut ParamInit::new(7, 0.02),
+            &device,
+        );
+        let tmp = tempfile::tempdir().expect("tmp");
+        let summary = common::train::<SeqCls>(
+            model.clone(),
+            &albert,
+            &data,
+            &data,
+            &config,
+            &spm,
+            tmp.path(),
+        );
+        let fresh = AlbertForSequenceClassification::new(
+            &albert,
+            labels.len(),
+            &mut ParamInit::new(1, 0.02),
+            &device,
+        );
+        let (trained, _) = load_hf(
+            fresh,
+            &[summary.model_dir.join("model.safetensors")],
+            MissingPolicy::Error,
+        )
+        .expect("reload");
+        let (body, classifier) = max_move(&model, &trained);
+        let head_lr = head.unwrap_or(lr);
+        assert!(
+            (0.9 * lr..=1.0001 * lr).contains(&body),
+            "pooler moved {body}, lr {lr}"
+        );
+        assert!(
+            (0.9 * head_lr..=1.0001 * head_lr).contains(&classifier),
+            "classifier moved {classifier}, head lr {head_lr}"
+        );
+    }
+}
