@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::{SentenceTask, TrainArgs, absolute, albert, train};
+use crate::{SentenceTask, TrainArgs, absolute, pretrain, tokenizer_dir, train};
 
 /// One row of the ablation table, read from a run's `final_eval.json` (the fields of
 /// `albert_pretrain::train::FinalEval` this table shows; a test checks that it reads what
@@ -41,15 +41,7 @@ pub(crate) fn rescore(dir: &Path, eval_batches: usize, device: &str) -> anyhow::
         })
         .collect();
     std::fs::write(&config, patched.join("\n") + "\n")?;
-    let args: Vec<String> = vec![
-        "pretrain".into(),
-        "--config".into(),
-        config.display().to_string(),
-        "--out".into(),
-        dir.display().to_string(),
-        "--resume".into(),
-    ];
-    albert(device, &args)
+    pretrain(device, &config, dir, true, &[])
 }
 
 /// Runs the ablation; `tokenizer` (a directory holding `spiece.model`) is every run's
@@ -57,18 +49,7 @@ pub(crate) fn rescore(dir: &Path, eval_batches: usize, device: &str) -> anyhow::
 pub(crate) fn ablate_sentence(base: TrainArgs, tokenizer: Option<&Path>) -> anyhow::Result<()> {
     let out = absolute(&base.out)?;
     let tasks = [SentenceTask::Sop, SentenceTask::Nsp, SentenceTask::None];
-    let first_tokenizer = match tokenizer {
-        Some(dir) => {
-            let dir = absolute(dir)?;
-            anyhow::ensure!(
-                dir.join("spiece.model").is_file(),
-                "--tokenizer: {} has no spiece.model",
-                dir.display()
-            );
-            Some(dir)
-        }
-        None => None,
-    };
+    let first_tokenizer = tokenizer.map(tokenizer_dir).transpose()?;
     let first_tokenizer =
         first_tokenizer.unwrap_or_else(|| out.join(tasks[0].name()).join("tokenizer"));
     let given = tokenizer.is_some();

@@ -294,6 +294,55 @@ fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
     })
 }
 
+/// `--corpus` made absolute and checked to exist; the built-in corpus when none is given.
+fn corpus_files(corpus: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let corpus: Vec<PathBuf> = if corpus.is_empty() {
+        vec![root().join("data/pretrain/austen.txt.gz")]
+    } else {
+        corpus
+            .iter()
+            .map(|c| absolute(c))
+            .collect::<anyhow::Result<_>>()?
+    };
+    for c in &corpus {
+        anyhow::ensure!(c.is_file(), "corpus file {} not found", c.display());
+    }
+    Ok(corpus)
+}
+
+/// A `--tokenizer` directory, made absolute and checked to hold `spiece.model`.
+fn tokenizer_dir(dir: &Path) -> anyhow::Result<PathBuf> {
+    let dir = absolute(dir)?;
+    anyhow::ensure!(
+        dir.join("spiece.model").is_file(),
+        "--tokenizer: {} has no spiece.model",
+        dir.display()
+    );
+    Ok(dir)
+}
+
+/// `albert pretrain --config CONFIG --out OUT [--resume]` plus `extra` arguments.
+fn pretrain(
+    device: &str,
+    config: &Path,
+    out: &Path,
+    resume: bool,
+    extra: &[String],
+) -> anyhow::Result<()> {
+    let mut args: Vec<String> = vec![
+        "pretrain".into(),
+        "--config".into(),
+        config.display().to_string(),
+        "--out".into(),
+        out.display().to_string(),
+    ];
+    if resume {
+        args.push("--resume".into());
+    }
+    args.extend(extra.iter().cloned());
+    albert(device, &args)
+}
+
 fn train(args: TrainArgs) -> anyhow::Result<()> {
     let TrainArgs {
         corpus,
@@ -313,17 +362,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     } = args;
     let out = absolute(&out)?;
     let init = init.map(|d| absolute(&d)).transpose()?;
-    let corpus: Vec<PathBuf> = if corpus.is_empty() {
-        vec![root().join("data/pretrain/austen.txt.gz")]
-    } else {
-        corpus
-            .iter()
-            .map(|c| absolute(c))
-            .collect::<anyhow::Result<_>>()?
-    };
-    for c in &corpus {
-        anyhow::ensure!(c.is_file(), "corpus file {} not found", c.display());
-    }
+    let corpus = corpus_files(&corpus)?;
     std::fs::create_dir_all(&out)?;
     let tokenizer = init.clone().unwrap_or_else(|| out.join("tokenizer"));
     let config = out.join("pretrain.toml");
@@ -388,21 +427,12 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         std::fs::write(&config, text)?;
     }
     eprintln!("== 2/2 pretraining ({})", config.display());
-    let mut args: Vec<String> = vec![
-        "pretrain".into(),
-        "--config".into(),
-        config.display().to_string(),
-        "--out".into(),
-        out.display().to_string(),
-    ];
-    if resume {
-        args.push("--resume".into());
-    }
+    let mut extra = Vec::new();
     if let (true, Some(s)) = (resume, steps) {
-        args.extend(["--steps".into(), s.to_string()]);
+        extra.extend(["--steps".into(), s.to_string()]);
     }
-    args.extend(["--device".into(), device.clone()]);
-    albert(&device, &args)
+    extra.extend(["--device".into(), device.clone()]);
+    pretrain(&device, &config, &out, resume, &extra)
 }
 
 fn run(task: Task) -> anyhow::Result<()> {

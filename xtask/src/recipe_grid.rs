@@ -13,7 +13,7 @@ use std::time::Instant;
 use clap::Args;
 
 use crate::experiments::{FinalEval, rescore};
-use crate::{absolute, albert, root};
+use crate::{absolute, albert, corpus_files, pretrain, tokenizer_dir};
 
 /// `cargo xtask recipe-grid`.
 #[derive(Debug, Clone, Args)]
@@ -290,19 +290,6 @@ fn run_phase(dir: &Path, text: &str, batch: usize, device: &str) -> anyhow::Resu
         .and_then(|t| t.trim().parse().ok())
         .unwrap_or(0.0);
     let config = dir.join("pretrain.toml");
-    let pretrain = |resume: bool| {
-        let mut args: Vec<String> = vec![
-            "pretrain".into(),
-            "--config".into(),
-            config.display().to_string(),
-            "--out".into(),
-            dir.display().to_string(),
-        ];
-        if resume {
-            args.push("--resume".into());
-        }
-        albert(device, &args)
-    };
     let eval_path = dir.join("final_eval.json");
     if let Ok(text) = std::fs::read_to_string(&eval_path) {
         let e: FinalEval = serde_json::from_str(&text)
@@ -318,7 +305,7 @@ fn run_phase(dir: &Path, text: &str, batch: usize, device: &str) -> anyhow::Resu
         std::fs::write(&config, text)?;
     }
     let start = Instant::now();
-    pretrain(resume)?;
+    pretrain(device, &config, dir, resume, &[])?;
     let wall = previous + start.elapsed().as_secs_f64();
     std::fs::write(&wall_file, format!("{wall:.1}\n"))?;
     Ok(wall)
@@ -531,28 +518,10 @@ pub(crate) fn recipe_grid(args: &RecipeGridArgs) -> anyhow::Result<()> {
         );
     }
     let out = absolute(&args.out)?;
-    let corpus: Vec<PathBuf> = if args.corpus.is_empty() {
-        vec![root().join("data/pretrain/austen.txt.gz")]
-    } else {
-        args.corpus
-            .iter()
-            .map(|c| absolute(c))
-            .collect::<anyhow::Result<_>>()?
-    };
-    for c in &corpus {
-        anyhow::ensure!(c.is_file(), "corpus file {} not found", c.display());
-    }
+    let corpus = corpus_files(&args.corpus)?;
     std::fs::create_dir_all(&out)?;
     let base_tokenizer = match &args.tokenizer {
-        Some(dir) => {
-            let dir = absolute(dir)?;
-            anyhow::ensure!(
-                dir.join("spiece.model").is_file(),
-                "--tokenizer: {} has no spiece.model",
-                dir.display()
-            );
-            dir
-        }
+        Some(dir) => tokenizer_dir(dir)?,
         None => vocabulary(&out, &corpus, 8000, &args.device)?,
     };
     let mut rows = Vec::new();

@@ -16,15 +16,20 @@ use albert_heads::tasks::tsv::{Label, TextExample, read_tsv};
 use albert_testdata::shared_path;
 use albert_tokenizer::AlbertTokenizer;
 
+/// The SST-2-style dev file, the fixture vocabulary and its tokenizer (`None`: the shared
+/// folder is absent).
+fn sst2_dev() -> Option<(std::path::PathBuf, std::path::PathBuf, AlbertTokenizer)> {
+    let tsv = shared_path("data/glue-style/sst2_vader_movie/dev.tsv")?;
+    let spm = shared_path("fixtures/tokenizer/spiece.model")?;
+    let tokenizer = AlbertTokenizer::from_path(&spm).expect("tokenizer");
+    Some((tsv, spm, tokenizer))
+}
+
 #[test]
 fn classification_loop_learns_and_saves() {
-    let (Some(tsv), Some(spm)) = (
-        shared_path("data/glue-style/sst2_vader_movie/dev.tsv"),
-        shared_path("fixtures/tokenizer/spiece.model"),
-    ) else {
+    let Some((tsv, spm, tokenizer)) = sst2_dev() else {
         return;
     };
-    let tokenizer = AlbertTokenizer::from_path(&spm).expect("tokenizer");
     let rows = read_tsv(&tsv).expect("tsv");
     // The class is the first word: "north ..." = north, "south ..." = south.
     let labelled: Vec<TextExample> = rows
@@ -125,13 +130,9 @@ fn classification_loop_learns_and_saves() {
 /// without the option both by `learning_rate`.
 #[test]
 fn head_learning_rate_applies_to_the_head_only() {
-    let (Some(tsv), Some(spm)) = (
-        shared_path("data/glue-style/sst2_vader_movie/dev.tsv"),
-        shared_path("fixtures/tokenizer/spiece.model"),
-    ) else {
+    let Some((tsv, spm, tokenizer)) = sst2_dev() else {
         return;
     };
-    let tokenizer = AlbertTokenizer::from_path(&spm).expect("tokenizer");
     let rows: Vec<TextExample> = read_tsv(&tsv).expect("tsv").into_iter().take(16).collect();
     let labels = label_set(&rows);
     let path = std::path::Path::new("inline.tsv");
