@@ -74,6 +74,7 @@ pub fn embed(
             precision: albert_core::precision::current(),
             batch_size,
             max_seq_length,
+            ..PipelineOptions::default()
         },
     )?;
     stream_inputs(input, batch_size, |rows| {

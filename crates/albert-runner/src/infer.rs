@@ -133,6 +133,10 @@ pub struct AnswerArgs {
     /// Tokens per window.
     #[arg(long, default_value_t = 384)]
     pub max_seq_length: usize,
+    /// Answer "" when the model's no-answer score beats its best span (SQuAD v2.0 models;
+    /// transformers' `handle_impossible_answer=True`); by default the best span is returned.
+    #[arg(long)]
+    pub handle_impossible_answer: bool,
     /// Where and in which precision the model runs.
     #[command(flatten)]
     pub on: crate::device::DeviceArgs,
@@ -142,24 +146,19 @@ impl AnswerArgs {
     /// Runs `albert answer`.
     pub fn run(&self) -> Result<()> {
         let _precision = albert_core::precision::autocast(self.on.precision);
-        if let (Some(question), Some(context)) = (&self.question, &self.context) {
-            let a = answer(
-                &self.model,
-                question,
-                context,
-                self.max_seq_length,
-                &self.on.device,
-            )?;
-            println!("{a}");
-            return Ok(());
-        }
         let pipeline = Pipeline::load(
             &self.model,
             &PipelineOptions {
                 batch_size: self.batch_size,
+                handle_impossible_answer: self.handle_impossible_answer,
                 ..options(Task::Answer, &self.on.device, self.max_seq_length)
             },
         )?;
+        if let (Some(question), Some(context)) = (&self.question, &self.context) {
+            let mut answers = pipeline.answer(&[(question.clone(), context.clone())])?;
+            println!("{}", json!(answers.remove(0)));
+            return Ok(());
+        }
         let n = stream_lines(
             self.input.as_deref(),
             self.batch_size,
@@ -204,7 +203,8 @@ pub fn fill_mask_json(mut per_mask: Vec<Vec<MaskCandidate>>) -> serde_json::Valu
 /// The answer to `question` in `context` with a SQuAD-fine-tuned model, as transformers'
 /// question-answering pipeline prints it: `{"score", "start", "end", "answer"}`, `start`/`end`
 /// character offsets into `context`, the span widened to whole words (the pipeline's
-/// `align_to_words`). (It always answers: no no-answer threshold is applied here.)
+/// `align_to_words`). It always answers (`PipelineOptions::handle_impossible_answer` on a
+/// [`Pipeline`] abstains).
 pub fn answer(
     model: &Path,
     question: &str,

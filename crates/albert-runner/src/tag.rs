@@ -43,6 +43,7 @@ impl TagArgs {
                 precision: self.on.precision,
                 batch_size: self.batch_size,
                 max_seq_length: self.max_seq_length,
+                ..PipelineOptions::default()
             },
         )?;
         let n = stream_lines(self.input.as_deref(), self.batch_size, text_line, |texts| {

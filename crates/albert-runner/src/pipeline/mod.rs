@@ -333,7 +333,8 @@ impl Pipeline {
     }
 
     /// The answer to each `(question, context)` (transformers' question-answering pipeline with
-    /// `align_to_words`; it always answers: no no-answer threshold is applied).
+    /// `align_to_words`): the best span, or with [`PipelineOptions::handle_impossible_answer`]
+    /// "" where the no-answer score (`[CLS]` as start and end) beats every span.
     pub fn answer(&self, items: &[(String, String)]) -> Result<Vec<Answer>> {
         let Head::Answer(m) = &self.head else {
             return Err(self.wrong_task(Task::Answer));
@@ -355,7 +356,7 @@ impl Pipeline {
             &self.dir.tokenizer,
             examples,
             self.options.max_seq_length,
-            false,
+            self.options.handle_impossible_answer,
         )?;
         data.decode.align_to_words = true;
         let pad = self.dir.tokenizer.special_ids().pad;

@@ -83,6 +83,11 @@ pub struct PipelineOptions {
     /// Tokens per sequence: longer classify/embed inputs are truncated (pairs longest first),
     /// longer answer contexts split into windows; capped at the model's positions.
     pub max_seq_length: usize,
+    /// [`Pipeline::answer`](super::Pipeline::answer): answer "" (start and end 0, the score
+    /// the probability of `[CLS]` as both ends) when the model's no-answer score beats its best
+    /// span, as transformers' `handle_impossible_answer=True` does for SQuAD v2.0 models;
+    /// `false` (transformers' default) always returns the best span.
+    pub handle_impossible_answer: bool,
 }
 
 impl Default for PipelineOptions {
@@ -93,6 +98,7 @@ impl Default for PipelineOptions {
             precision: Precision::Fp32,
             batch_size: 32,
             max_seq_length: 128,
+            handle_impossible_answer: false,
         }
     }
 }

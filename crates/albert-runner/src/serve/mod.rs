@@ -63,6 +63,10 @@ pub struct ServeArgs {
     /// Inputs per request (422 above).
     #[arg(long, default_value_t = 256)]
     pub max_inputs: usize,
+    /// `/v1/answer`: answer "" when the model's no-answer score beats its best span (SQuAD
+    /// v2.0 models; transformers' `handle_impossible_answer=True`).
+    #[arg(long)]
+    pub handle_impossible_answer: bool,
 }
 
 /// The server's limits and batching settings.
@@ -99,6 +103,7 @@ impl ServeArgs {
             precision: self.on.precision,
             batch_size: self.max_batch.max(1),
             max_seq_length: self.max_seq_length,
+            handle_impossible_answer: self.handle_impossible_answer,
         }
     }
 
