@@ -498,7 +498,10 @@ fn finetune_then_evaluate() {
         .collect();
     // (The barely trained model abstains on some or all of them, so the comparison checks the
     // flag, not only the default.)
-    assert!(predicted.iter().any(|&p| p), "no question predicted unanswerable");
+    assert!(
+        predicted.iter().any(|&p| p),
+        "no question predicted unanswerable"
+    );
     let abstained: Vec<bool> = answers(true).iter().map(String::is_empty).collect();
     assert_eq!(abstained, predicted);
     assert!(answers(false).iter().all(|a| !a.is_empty()));
