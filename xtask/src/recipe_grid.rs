@@ -210,6 +210,16 @@ fn variants() -> Vec<(&'static str, &'static str, Recipe)> {
             "batch 16 (twice the steps)",
             Recipe { batch: 16, ..BASE },
         ),
+        (
+            "combined",
+            "the single-knob winners together: batch 16, 2 layer applications, mask 25%",
+            Recipe {
+                batch: 16,
+                layers: 2,
+                mask_prob: 0.25,
+                ..BASE
+            },
+        ),
     ]
 }
 
