@@ -483,9 +483,7 @@ impl AblateArgs {
             sentence_task: SentenceTask::Sop,
             init: None,
             precision: "fp32".into(),
-            // 4,096 held-out instances per task in the final evaluation (one standard error of
-            // an accuracy near 0.5: 0.008).
-            eval_batches: 4096usize.div_ceil(4 * self.batch_size),
+            eval_batches: experiments::eval_batches(self.batch_size),
         }
     }
 }

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use clap::Args;
 
-use crate::experiments::{FinalEval, rescore};
+use crate::experiments::{FINAL_EVAL_INSTANCES, FinalEval, eval_batches, scored_eval};
 use crate::{absolute, albert, corpus_files, pretrain, tokenizer_dir};
 
 /// `cargo xtask recipe-grid`.
@@ -84,16 +84,6 @@ const BASE: Recipe = Recipe {
 
 /// Tokens per sequence of the held-out evaluation, for every row.
 const EVAL_LEN: usize = 64;
-
-/// Held-out instances of each task in every row's final evaluation (the same ones: same
-/// documents, seed and length). 4,096 puts one standard error of an accuracy near 0.5 at 0.008.
-const FINAL_EVAL_INSTANCES: usize = 4096;
-
-/// `[run] eval_batches` giving [`FINAL_EVAL_INSTANCES`] at `batch` sequences per batch (the
-/// final evaluation scores four times the periodic evaluation's `eval_batches × batch_size`).
-fn eval_batches(batch: usize) -> usize {
-    FINAL_EVAL_INSTANCES.div_ceil(4 * batch)
-}
 
 /// The grid: name, what differs from the base, the recipe.
 fn variants() -> Vec<(&'static str, &'static str, Recipe)> {
@@ -290,26 +280,18 @@ fn config(r: &Recipe, p: &Phase) -> String {
 
 /// Runs one phase in `dir` (resuming it when it has checkpoints, skipping it when it has
 /// finished); returns the seconds its training took (kept in `dir/wall_s`; the part of an
-/// interrupted invocation is not counted). A finished run scored on fewer than
-/// [`FINAL_EVAL_INSTANCES`] held-out instances (written by an earlier version) is resumed with
-/// more evaluation batches, which only redoes its final evaluation.
-fn run_phase(dir: &Path, text: &str, batch: usize, device: &str) -> anyhow::Result<f64> {
+/// interrupted invocation is not counted).
+fn run_phase(dir: &Path, text: &str, device: &str) -> anyhow::Result<f64> {
     let wall_file = dir.join("wall_s");
     let previous: f64 = std::fs::read_to_string(&wall_file)
         .ok()
         .and_then(|t| t.trim().parse().ok())
         .unwrap_or(0.0);
-    let config = dir.join("pretrain.toml");
-    let eval_path = dir.join("final_eval.json");
-    if let Ok(text) = std::fs::read_to_string(&eval_path) {
-        let e: FinalEval = serde_json::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", eval_path.display()))?;
-        if e.instances < FINAL_EVAL_INSTANCES {
-            rescore(dir, eval_batches(batch), device)?;
-        }
+    if dir.join("final_eval.json").is_file() {
         return Ok(previous);
     }
     std::fs::create_dir_all(dir)?;
+    let config = dir.join("pretrain.toml");
     let resume = dir.join("checkpoints").exists();
     if !resume {
         std::fs::write(&config, text)?;
@@ -357,17 +339,7 @@ struct Row {
     seq_len: usize,
     tokens: u64,
     wall_s: f64,
-    final_eval: FinalEvalRecord,
-}
-
-/// The `final_eval.json` fields the table reads (kept in `grid.json`).
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-struct FinalEvalRecord {
-    masked_lm_accuracy: f64,
-    masked_lm_unigram_baseline: f64,
-    sop_accuracy: f64,
-    nsp_accuracy: f64,
-    instances: usize,
+    final_eval: FinalEval,
 }
 
 fn run_variant(
@@ -405,7 +377,7 @@ fn run_variant(
         None => {
             let steps = steps_for(tokens, r.batch, r.seq_len);
             let text = config(r, &phase(r.seq_len, r.peak, steps, None));
-            let wall = run_phase(&dir, &text, r.batch, &args.device)?;
+            let wall = run_phase(&dir, &text, &args.device)?;
             (dir.clone(), steps, wall)
         }
         Some(share) => {
@@ -413,19 +385,14 @@ fn run_variant(
             let (first, second) = (dir.join("phase1"), dir.join("phase2"));
             let s1 = steps_for(tokens - long_tokens, r.batch, r.seq_len);
             let text = config(r, &phase(r.seq_len, r.peak, s1, None));
-            let w1 = run_phase(&first, &text, r.batch, &args.device)?;
+            let w1 = run_phase(&first, &text, &args.device)?;
             let s2 = steps_for(long_tokens, r.batch, 128);
             let init = first.join("model");
             let text = config(r, &phase(128, r.peak / 2.0, s2, Some(&init)));
-            let w2 = run_phase(&second, &text, r.batch, &args.device)?;
+            let w2 = run_phase(&second, &text, &args.device)?;
             (second, s1 + s2, w1 + w2)
         }
     };
-    let path = final_dir.join("final_eval.json");
-    let text =
-        std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let e: FinalEval =
-        serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let row = Row {
         name: name.to_string(),
         change: change.to_string(),
@@ -434,13 +401,7 @@ fn run_variant(
         seq_len: r.seq_len,
         tokens,
         wall_s: wall,
-        final_eval: FinalEvalRecord {
-            masked_lm_accuracy: e.masked_lm_accuracy,
-            masked_lm_unigram_baseline: e.masked_lm_unigram_baseline,
-            sop_accuracy: e.sop_accuracy,
-            nsp_accuracy: e.nsp_accuracy,
-            instances: e.instances,
-        },
+        final_eval: scored_eval(&final_dir, r.batch, &args.device)?,
     };
     std::fs::write(&record, serde_json::to_string_pretty(&row)?)?;
     Ok(row)
