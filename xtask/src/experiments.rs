@@ -1,9 +1,67 @@
 //! The sentence-objective ablation (`cargo xtask ablate-sentence`): several pretraining runs on
 //! one budget and their table. Fine-tuning comparisons are in `finetune_table.rs`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::{SentenceTask, TrainArgs, absolute, pretrain, tokenizer_dir, train};
+use clap::Args;
+
+use crate::absolute;
+use crate::train::{SentenceTask, Size, TrainArgs, pretrain, tokenizer_dir, train};
+
+/// `cargo xtask ablate-sentence`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct AblateArgs {
+    /// Corpus files (default: the built-in corpus).
+    #[arg(long, num_args = 1..)]
+    pub(crate) corpus: Vec<PathBuf>,
+    /// Output directory (one run per task under it, plus `table.md`).
+    #[arg(long, default_value = "runs/ablate-sentence")]
+    pub(crate) out: PathBuf,
+    /// Optimisation steps of each run.
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) steps: u64,
+    /// Model size.
+    #[arg(long, value_enum, default_value = "mini")]
+    pub(crate) size: Size,
+    /// Sequences per step.
+    #[arg(long, default_value_t = 32)]
+    pub(crate) batch_size: usize,
+    /// Tokens per sequence.
+    #[arg(long, default_value_t = 64)]
+    pub(crate) max_seq_length: usize,
+    /// SentencePiece vocabulary size (trained on the corpus unless --tokenizer is given).
+    #[arg(long, default_value_t = 8000)]
+    pub(crate) vocab_size: usize,
+    /// Use this vocabulary (a directory holding `spiece.model`, e.g. `models/albert-mini-mixed`)
+    /// for every run instead of training one.
+    #[arg(long)]
+    pub(crate) tokenizer: Option<PathBuf>,
+    /// cpu, wgpu or cuda.
+    #[arg(long, default_value = "cpu")]
+    pub(crate) device: String,
+}
+
+impl AblateArgs {
+    /// The settings of each of the ablation's runs (SOP's; the task is set per run).
+    pub(crate) fn train_args(self) -> TrainArgs {
+        TrainArgs {
+            corpus: self.corpus,
+            out: self.out,
+            steps: Some(self.steps),
+            resume: false,
+            size: self.size,
+            batch_size: self.batch_size,
+            seq_len: self.max_seq_length,
+            learning_rate: None,
+            vocab_size: self.vocab_size,
+            device: self.device,
+            sentence_task: SentenceTask::Sop,
+            init: None,
+            precision: "fp32".into(),
+            eval_batches: eval_batches(self.batch_size),
+        }
+    }
+}
 
 /// One row of the ablation table, read from a run's `final_eval.json` (the fields of
 /// `albert_pretrain::train::FinalEval` this table shows; a test checks that it reads what
@@ -132,4 +190,29 @@ pub(crate) fn ablate_sentence(base: TrainArgs, tokenizer: Option<&Path>) -> anyh
     println!("{table}");
     eprintln!("written to {}", out.join("table.md").display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// The `final_eval.json` albert-pretrain writes is what xtask's tables read.
+    #[test]
+    fn final_eval_reads_what_pretraining_writes() {
+        let written = albert_pretrain::train::FinalEval {
+            step: 900,
+            trained_task: albert_pretrain::data::SentenceTask::Nsp,
+            masked_lm_accuracy: 0.125,
+            masked_lm_loss: 5.5,
+            masked_lm_unigram_baseline: 0.0625,
+            sop_accuracy: 0.75,
+            nsp_accuracy: 0.5,
+            instances: 1024,
+        };
+        let text = serde_json::to_string(&written).expect("json");
+        let read: super::FinalEval = serde_json::from_str(&text).expect("read");
+        assert_eq!(read.step, 900);
+        assert_eq!(read.masked_lm_accuracy, 0.125);
+        assert_eq!(read.masked_lm_unigram_baseline, 0.0625);
+        assert_eq!((read.sop_accuracy, read.nsp_accuracy), (0.75, 0.5));
+        assert_eq!(read.instances, 1024);
+    }
 }

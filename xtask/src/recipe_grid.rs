@@ -13,7 +13,8 @@ use std::time::Instant;
 use clap::Args;
 
 use crate::experiments::{FINAL_EVAL_INSTANCES, FinalEval, eval_batches, scored_eval};
-use crate::{absolute, albert, corpus_files, pretrain, tokenizer_dir};
+use crate::train::{corpus_files, pretrain, tokenizer_dir};
+use crate::{absolute, albert};
 
 /// `cargo xtask recipe-grid`.
 #[derive(Debug, Clone, Args)]
