@@ -253,19 +253,21 @@ pub fn finetune<T: FinetuneTask>(
         total_steps: total,
         power: 1.0,
     };
-    // The body's parameters follow `learning_rate`, the head's `head_learning_rate`, on one
-    // warmup-and-decay shape.
-    let head_factor =
-        config.head_learning_rate.unwrap_or(config.learning_rate) / config.learning_rate;
-    let body_group = ParamGroup::ids_from_module(T::body(&model).clone());
-    let step_lr = |step: u64| schedule.learning_rate(step);
-    let learning_rates = |lr: f64| -> ModuleLearningRate {
-        if head_factor == 1.0 {
-            lr.into()
-        } else {
-            ModuleLrScheduler::new(lr * head_factor)
-                .with_group(body_group.clone(), lr)
-                .step()
+    // With `head_learning_rate`, the body's parameters follow `learning_rate` and the head's
+    // that rate, on one warmup-and-decay shape; without it one rate serves all.
+    let head = config.head_learning_rate.map(|h| {
+        (
+            h / config.learning_rate,
+            ParamGroup::ids_from_module(T::body(&model).clone()),
+        )
+    });
+    let learning_rates = |step: u64| -> ModuleLearningRate {
+        let lr = schedule.learning_rate(step);
+        match &head {
+            None => lr.into(),
+            Some((factor, body)) => ModuleLrScheduler::new(lr * factor)
+                .with_group(body.clone(), lr)
+                .step(),
         }
     };
     let labels = hf.config.labels.clone().unwrap_or_default();
@@ -317,7 +319,7 @@ pub fn finetune<T: FinetuneTask>(
             if config.max_grad_norm > 0.0 {
                 clip_global_norm(&model, &mut grads, config.max_grad_norm);
             }
-            model = optim.step(learning_rates(step_lr(state.step)), model, grads);
+            model = optim.step(learning_rates(state.step), model, grads);
             state.step += 1;
             state.offset += group.len();
             let loss = run.loss.0 / run.loss.1.max(1) as f64;
