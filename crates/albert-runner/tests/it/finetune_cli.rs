@@ -372,7 +372,7 @@ fn finetune_then_evaluate() {
         "--out",
         s(&qout),
         "--epochs",
-        "6",
+        "3",
         "--learning-rate",
         "3e-3",
         "--max-seq-length",
@@ -450,19 +450,13 @@ fn finetune_then_evaluate() {
     // --handle-impossible-answer: "" exactly where the fine-tuning's own SQuAD v2.0 decoding
     // (dev_predictions.jsonl, the same model and windows) predicted no answer; without it,
     // never "".
-    let fixture: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&squad).expect("squad")).expect("json");
-    let mut lines = String::new();
-    for article in fixture["data"].as_array().expect("data") {
-        for para in article["paragraphs"].as_array().expect("paragraphs") {
-            for qa in para["qas"].as_array().expect("qas") {
-                lines += &format!(
-                    "{}\n",
-                    serde_json::json!({"question": qa["question"], "context": para["context"]})
-                );
-            }
-        }
-    }
+    let lines: String = albert_heads::tasks::squad::read_squad(&squad)
+        .expect("squad")
+        .iter()
+        .map(|e| {
+            serde_json::json!({"question": e.question, "context": e.context}).to_string() + "\n"
+        })
+        .collect();
     let questions = tmp.path().join("questions.jsonl");
     std::fs::write(&questions, lines).expect("write");
     let qa_model = qout.join("model");
