@@ -8,6 +8,8 @@
 #                             #   kernels) or ALBERT_MALLOC_TUNING (the allocator tuning)
 #   benches/ab.sh rev [REV]   # albert-bench built at git revision REV (A, default HEAD)
 #                             #   against the working tree (B): before/after a change
+#   benches/ab.sh precision   # the working tree's binary, --precision fp32 (A) against
+#                             #   bf16 (B)
 #
 # Records go to $OUT (default: a temporary file). ROUNDS overrides the 3 rounds.
 set -euo pipefail
@@ -19,7 +21,14 @@ out=${OUT:-$tmp/ab.jsonl}
 : > "$out"
 cargo build --release --quiet -p albert-benches --bin albert-bench
 cp target/release/albert-bench "$tmp/albert-bench-b"
+# Arguments after `model` for each side (the precision mode's).
+args_a=(); args_b=()
 case "$mode" in
+  precision)
+    side_a=("$tmp/albert-bench-b"); side_b=("$tmp/albert-bench-b")
+    args_a=(--precision fp32); args_b=(--precision bf16)
+    label="fp32 (A) vs bf16 (B)"
+    ;;
   env)
     var=${2:-ALBERT_FLEX_KERNELS}
     side_a=(env "$var=0" "$tmp/albert-bench-b"); side_b=(env "$var=1" "$tmp/albert-bench-b")
@@ -38,14 +47,14 @@ case "$mode" in
     side_a=("$tmp/albert-bench-a"); side_b=("$tmp/albert-bench-b")
     label="$rev (A) vs working tree (B)"
     ;;
-  *) echo "usage: benches/ab.sh env [VAR] | rev [REV]" >&2; exit 2 ;;
+  *) echo "usage: benches/ab.sh env [VAR] | rev [REV] | precision" >&2; exit 2 ;;
 esac
 for sc in "tiny infer 32 128 20" "tiny train 32 128 10" "base infer 8 128 3" "base train 8 128 3"; do
   set -- $sc
   for round in $(seq "$rounds"); do
     for side in a b; do
-      if [ $side = a ]; then cmd=("${side_a[@]}"); else cmd=("${side_b[@]}"); fi
-      rec=$("${cmd[@]}" model --size $1 --mode $2 --batch-size $3 --max-seq-length $4 --iters $5 2>/dev/null | tail -1)
+      if [ $side = a ]; then cmd=("${side_a[@]}"); extra=("${args_a[@]}"); else cmd=("${side_b[@]}"); extra=("${args_b[@]}"); fi
+      rec=$("${cmd[@]}" model "${extra[@]}" --size $1 --mode $2 --batch-size $3 --max-seq-length $4 --iters $5 2>/dev/null | tail -1)
       echo "{\"side\": \"$side\", \"round\": $round, \"record\": $rec}" >> "$out"
     done
   done

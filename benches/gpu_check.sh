@@ -6,7 +6,9 @@
 #     cargo build --release -p albert-benches -p albert-runner \
 #         --features albert-benches/wgpu,albert-runner/wgpu
 #     cargo test -p albert-wgpu-tests --no-run      # prints the `it` test binary's path
-#   Bring: target/release/{albert,albert-bench} and that test binary as $BIN/{albert,albert-bench,it}
+#     cargo test -p albert-kernels --lib --no-run   # prints the kernels' unit-test binary's path
+#   Bring: target/release/{albert,albert-bench} and those test binaries as
+#   $BIN/{albert,albert-bench,it,kernels-tests}
 #   (xz-compressed is fine), the fixtures as $ALBERT_SHARED_DIR (fixtures/hf-albert/{tiny,tiny-groups},
 #   fixtures/tokenizer/spiece.model, data/pretrain/sample.txt), then run this from the repository
 #   root with OUT set to a folder for the logs and records.
@@ -14,7 +16,9 @@
 # Steps, most needed first: (3) PyTorch's own bf16-autocast deviation on the fixtures, on CPU and
 # CUDA (the yardstick of our bf16 accuracy tests); (1) the HF parity and pretraining tests on wgpu
 # (Vulkan on the card); (2) albert-base 8 × 128 inference and training step on wgpu against
-# PyTorch on CUDA, float32 and bf16; (4) the same model scenarios on the machine's CPU.
+# PyTorch on CUDA, float32 and bf16; (4) the same model scenarios on the machine's CPU; (5) the
+# bf16 product paths of albert-kernels on that CPU (AMX tiles, AVX512-BF16): their unit tests
+# on the real instructions, then bf16 albert-base with each path (ALBERT_BF16_GEMM).
 set -u
 BIN=${BIN:-.gpu/bin}
 OUT=${OUT:-/tmp/gpu-check}
@@ -67,6 +71,19 @@ done
 timeout 100 python3 benches/pytorch_bench.py model --device cpu --size base --mode infer \
     --batch-size 8 --max-seq-length 128 --warmup 1 --iters 3 --precision int8 >>"$records" 2>>"$OUT/bench.log"
 
+echo "== 5. bf16 product paths on the CPU (ALBERT_BF16_GEMM)" >&2
+if [ -x "$BIN/kernels-tests" ]; then
+    # Every path the CPU has, against f64 sums and against the emulation.
+    timeout 120 "$BIN/kernels-tests" gemm_bf16 --nocapture >"$OUT/gemm-bf16-tests.log" 2>&1
+    tail -3 "$OUT/gemm-bf16-tests.log" >&2
+fi
+for mode in infer train; do
+    for path in off native amx; do
+        ALBERT_BF16_GEMM=$path timeout 100 "$BIN/albert-bench" model --device cpu --size base --mode "$mode" \
+            --batch-size 8 --max-seq-length 128 --warmup 1 --iters 3 --precision bf16 >>"$records" 2>>"$OUT/bench.log"
+    done
+done
+
 python3 - "$records" <<'EOF'
 import json, sys
 for line in open(sys.argv[1]):
@@ -74,5 +91,6 @@ for line in open(sys.argv[1]):
     if not line.startswith("{"):
         continue
     r = json.loads(line)
-    print(f'{r["implementation"]:>14} {r["device"]:>24} {r["scenario"]:>18} median {1000 * r["median_s"]:9.1f} ms')
+    path = r.get("bf16_path") or ""
+    print(f'{r["implementation"]:>14} {path:>9} {r["device"]:>24} {r["scenario"]:>18} median {1000 * r["median_s"]:9.1f} ms')
 EOF

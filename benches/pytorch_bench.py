@@ -4,7 +4,7 @@
 Measures one model scenario in this process, the same way `albert-bench model` does, and prints
 one JSON record (the fields of `albert_benches::measure::Record`) on stdout:
 
-    python3 benches/pytorch_bench.py model --size base --mode train --batch 8 --seq 128
+    python3 benches/pytorch_bench.py model --size base --mode train --batch-size 8 --max-seq-length 128
     python3 benches/pytorch_bench.py matmul --m 1024 --k 768 --n 3072   # torch.matmul alone
 
 - infer: `AlbertForPreTraining` forward under `torch.inference_mode()` (MLM logits at every
@@ -21,6 +21,10 @@ around the forward and loss, as a user who wants speed runs it: oneDNN/AMX on CP
 CUDA; weights, gradients and AdamW state stay f32) or `int8` (inference only:
 `torch.ao.quantization.quantize_dynamic` of every `nn.Linear` to qint8, CPU only). The record's
 `implementation` names it (`pytorch`, `pytorch-bf16`, `pytorch-int8`).
+
+The model flags are `albert-bench model`'s (`--batch-size`, `--max-seq-length`; `--batch` and
+`--seq` also work), so `cargo xtask bench` passes both programs the same arguments; `--parse-only`
+prints the parsed arguments as JSON and exits before importing torch (the xtask's test of that).
 """
 
 import contextlib
@@ -95,12 +99,13 @@ def main():
     m = sub.add_parser("model")
     m.add_argument("--size", choices=sorted(SIZES), required=True)
     m.add_argument("--mode", choices=["infer", "train"], required=True)
-    m.add_argument("--batch", type=int, required=True)
-    m.add_argument("--seq", type=int, required=True)
+    m.add_argument("--batch-size", "--batch", dest="batch", type=int, required=True)
+    m.add_argument("--max-seq-length", "--seq", dest="seq", type=int, required=True)
     m.add_argument("--device", default="cpu")
     m.add_argument("--warmup", type=int, default=1)
     m.add_argument("--iters", type=int, default=5)
     m.add_argument("--precision", choices=["fp32", "bf16", "int8"], default="fp32")
+    m.add_argument("--parse-only", action="store_true", help=argparse.SUPPRESS)
     mm = sub.add_parser("matmul", help="one row-major f32 product [m, k]·[k, n] (torch.matmul)")
     for dim in ("m", "k", "n"):
         mm.add_argument(f"--{dim}", type=int, required=True)
@@ -109,6 +114,9 @@ def main():
     a = p.parse_args()
     if a.what == "matmul":
         return matmul(a)
+    if a.parse_only:
+        print(json.dumps({k: v for k, v in vars(a).items() if k not in ("what", "parse_only")}))
+        return
 
     import torch
     from transformers import AlbertConfig, AlbertForPreTraining

@@ -33,6 +33,11 @@ pub struct Record {
     pub peak_rss_mib: Option<f64>,
     /// Last training loss (a finite value shows the step really ran), if any.
     pub loss: Option<f64>,
+    /// For a bf16 run on the CPU, how the products ran: `amx`, `native` (AVX512-BF16),
+    /// `emulated` or `f32-gemm` (the float32 `gemm` on rounded operands: `ALBERT_BF16_GEMM`
+    /// unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bf16_path: Option<String>,
 }
 
 impl Record {
@@ -58,6 +63,7 @@ impl Record {
             flops: 0.0,
             peak_rss_mib: peak_rss_mib(),
             loss: None,
+            bf16_path: None,
         }
     }
 }

@@ -7,7 +7,7 @@
 //! albert-bench tokenize [--tokenizer FILE] [--corpus FILE]
 //! albert-bench instances [--tokenizer FILE] [--corpus FILE] [--max-seq-length 128]
 //! albert-bench matmul --m 1024 --k 768 --n 3072 [--iters 15]
-//! albert-bench peak
+//! albert-bench peak [--precision bf16]
 //! albert-bench serve [--model models/albert-mini-mixed] [--requests 2000] [--concurrency 1,8,32]
 //! ```
 
@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use albert_benches::measure::{Record, run_model, time_iterations};
-use albert_benches::peak::peak_gflops;
+use albert_benches::peak::{bf16_peak_gflops, peak_gflops};
 use albert_benches::scenario::{Mode, Scenario, Size};
 use albert_benches::{repo_dir, shared_dir};
 use albert_pretrain::data::{DataConfig, TokenizedCorpus, epoch_instances};
@@ -114,8 +114,13 @@ enum What {
         #[arg(long, default_value_t = 15)]
         iters: usize,
     },
-    /// The machine's peak f32 FMA rate on every core.
-    Peak,
+    /// The machine's peak multiply-add rate on every core: f32 FMA, or with `--precision bf16`
+    /// bf16 dot products (AMX tiles, AVX512-BF16; the f32 figure on a CPU without bf16 units).
+    Peak {
+        /// fp32 or bf16.
+        #[arg(long, default_value = "fp32", value_parser = albert_runner::device::precision_parser())]
+        precision: albert_core::precision::Precision,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -189,6 +194,10 @@ fn run(what: What) -> Result<String, String> {
                 albert_core::precision::Precision::Fp32 => record,
                 p => Record {
                     implementation: format!("burn-{p}"),
+                    bf16_path: (device == "cpu").then(|| {
+                        albert_kernels::bf16_path()
+                            .map_or("f32-gemm".into(), |p| format!("{p:?}").to_lowercase())
+                    }),
                     ..record
                 },
             }
@@ -297,12 +306,21 @@ fn run(what: What) -> Result<String, String> {
             };
             return albert_benches::serve::run(&model, &bench).map(|v| v.to_string());
         }
-        What::Peak => {
+        What::Peak { precision } => {
             let threads = std::thread::available_parallelism().map_or(1, usize::from);
-            let (gflops, isa) = peak_gflops(threads);
-            eprintln!("albert-bench: peak {gflops:.0} GFLOP/s ({isa}, {threads} threads)");
+            let (gflops, isa) = match precision {
+                albert_core::precision::Precision::Fp32 => {
+                    let (g, isa) = peak_gflops(threads);
+                    (g, isa.to_string())
+                }
+                albert_core::precision::Precision::Bf16 => bf16_peak_gflops(threads),
+            };
+            eprintln!(
+                "albert-bench: {precision} peak {gflops:.0} GFLOP/s ({isa}, {threads} threads)"
+            );
             return Ok(serde_json::json!({
                 "scenario": "peak",
+                "precision": precision.to_string(),
                 "gflops": gflops,
                 "isa": isa,
                 "threads": threads,

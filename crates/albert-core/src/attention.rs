@@ -67,9 +67,11 @@ impl AlbertAttention {
     ) -> (Tensor<3>, Option<Tensor<4>>) {
         let [b, n, _] = x.dims();
         let rows = ops::Operand::rows(x.clone()); // rounded once for the three projections
-        let q = ops::linear_rows_of(&self.query, rows.clone(), b, n);
-        let k = ops::linear_rows_of(&self.key, rows.clone(), b, n);
-        let v = ops::linear_rows_of(&self.value, rows, b, n);
+        // The projections' outputs are the attention products' operands (rounded as they are
+        // written under bf16), the context the output projection's.
+        let q = ops::linear_rows_operand(&self.query, rows.clone(), b, n);
+        let k = ops::linear_rows_operand(&self.key, rows.clone(), b, n);
+        let v = ops::linear_rows_operand(&self.value, rows, b, n);
         let (context, probs) = ops::attention(
             q,
             k,

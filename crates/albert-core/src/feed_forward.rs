@@ -47,7 +47,8 @@ impl AlbertFeedForward {
     /// - `a` (the attention block's output): `[B, n, H]`
     /// - output: `[B, n, H]`
     pub fn forward(&self, a: Tensor<3>) -> Tensor<3> {
-        let inner = ops::activation(self.act, ops::linear_rows(&self.ffn, a.clone()));
+        // The activations are the output projection's operand (rounded as written under bf16).
+        let inner = ops::activation_operand(self.act, ops::linear_rows(&self.ffn, a.clone()));
         let summed = ops::linear_rows_residual(&self.ffn_output, &self.dropout, inner, a);
         ops::layer_norm(&self.full_layer_layer_norm, self.layer_norm_eps, summed)
     }

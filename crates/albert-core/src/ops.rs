@@ -31,15 +31,27 @@ use crate::precision::{self, Precision};
 pub trait Kernels: Send + Sync + std::fmt::Debug {
     /// Whether these kernels run tensors on `device`.
     fn supports(&self, device: &Device) -> bool;
-    /// `x·w + b` for `x` `[rows, in]`, `w` `[in, out]` (possibly a transposed view), `b` `[out]`.
-    fn linear(&self, x: Tensor<2>, w: Tensor<2>, b: Tensor<1>) -> Tensor<2>;
-    /// `residual + x·w + b`, `residual` `[rows, out]`.
+    /// `x·w + b` for `x` `[rows, in]`, `w` `[in, out]` (possibly a transposed view), `b` `[out]`,
+    /// handed on in `output` precision: under bf16 rounded as it is written (it is the operand
+    /// of the next product; [`operand`]'s rounding, with its pass-through gradient).
+    /// The operands are in `operands` precision (rounded already: the kernels may run a bf16
+    /// product on bf16 units).
+    fn linear(
+        &self,
+        x: Tensor<2>,
+        w: Tensor<2>,
+        b: Tensor<1>,
+        operands: Precision,
+        output: Precision,
+    ) -> Tensor<2>;
+    /// `residual + x·w + b`, `residual` `[rows, out]`, the operands in `operands` precision.
     fn linear_residual(
         &self,
         x: Tensor<2>,
         w: Tensor<2>,
         b: Tensor<1>,
         residual: Tensor<2>,
+        operands: Precision,
     ) -> Tensor<2>;
     /// `(x − μ)/√(σ² + ε)·γ + β` over the last axis of `x` `[rows, features]`.
     fn layer_norm(
@@ -49,8 +61,8 @@ pub trait Kernels: Send + Sync + std::fmt::Debug {
         beta: Tensor<1>,
         epsilon: f64,
     ) -> Tensor<2>;
-    /// HF's `gelu_new` element-wise.
-    fn gelu_tanh(&self, x: Tensor<2>) -> Tensor<2>;
+    /// HF's `gelu_new` element-wise, handed on in `output` precision (as [`Kernels::linear`]).
+    fn gelu_tanh(&self, x: Tensor<2>, output: Precision) -> Tensor<2>;
     /// Every element rounded to the nearest bfloat16, ties to even, kept as f32
     /// ([`crate::precision::round_bf16`]); the gradient passes through unchanged.
     fn round_bf16(&self, x: Tensor<2>) -> Tensor<2>;
@@ -62,10 +74,19 @@ pub trait Kernels: Send + Sync + std::fmt::Debug {
         mask: Tensor<4>,
         heads: usize,
     ) -> Tensor<4>;
-    /// Every head's context `p_h·v_h`, side by side as `[B, n, H]`.
-    fn attention_context(&self, probs: Tensor<4>, v: Tensor<3>, heads: usize) -> Tensor<3>;
-    /// `softmax(q_h·k_hᵀ/√d + mask)·v_h` for every head as `[B, n, H]`, for inference: only
-    /// called on devices without autodiff, so it needs no backward.
+    /// Every head's context `p_h·v_h`, side by side as `[B, n, H]`, the probabilities taken and
+    /// the context handed on in `precision` ([`operand`]'s rounding, done by the kernel as it
+    /// reads and writes them, with the same pass-through gradient); `v` is already an operand.
+    fn attention_context(
+        &self,
+        probs: Tensor<4>,
+        v: Tensor<3>,
+        heads: usize,
+        precision: Precision,
+    ) -> Tensor<3>;
+    /// `softmax(q_h·k_hᵀ/√d + mask)·v_h` for every head as `[B, n, H]`, handed on in `output`
+    /// precision, for inference: only called on devices without autodiff, so it needs no
+    /// backward.
     fn attention_inference(
         &self,
         q: Tensor<3>,
@@ -73,6 +94,7 @@ pub trait Kernels: Send + Sync + std::fmt::Debug {
         v: Tensor<3>,
         mask: Tensor<4>,
         heads: usize,
+        output: Precision,
     ) -> Tensor<3>;
 }
 
@@ -114,7 +136,12 @@ fn as_rows<const D: usize>(x: Tensor<D>) -> (Tensor<2>, [usize; D]) {
 /// f32), by the installed kernels where they run, else by burn's cast to bf16 and back. The
 /// gradient passes through the rounding unchanged.
 pub fn operand<const D: usize>(t: Tensor<D>) -> Tensor<D> {
-    match precision::current() {
+    in_precision(t, precision::current())
+}
+
+/// `t` rounded to `precision` as [`operand`] does.
+fn in_precision<const D: usize>(t: Tensor<D>, precision: Precision) -> Tensor<D> {
+    match precision {
         Precision::Fp32 => t,
         Precision::Bf16 => match kernels_for(&t.device()) {
             Some(k) => {
@@ -128,32 +155,54 @@ pub fn operand<const D: usize>(t: Tensor<D>) -> Tensor<D> {
 
 /// `x·w + b` for `x` `[rows, in]`, `w` `[in, out]`, `b` `[out]`.
 pub fn affine(x: Tensor<2>, w: Tensor<2>, b: Tensor<1>) -> Tensor<2> {
-    product(Operand::new(x), operand(w), b)
+    product(Operand::new(x), operand(w), b, Precision::Fp32)
 }
 
-/// A product's input rows as an operand of this thread's precision, rounded once however many
-/// products read it (the query, key and value projections of one input).
+/// A product's input as an operand of this thread's precision: rounded once however many
+/// products read it (the query, key and value projections of one input), or rounded by the
+/// operation that produced it ([`linear_rows_operand`], [`activation_operand`], [`attention`])
+/// so that no separate pass is needed. In float32 it is the tensor itself.
 #[derive(Debug, Clone)]
-pub struct Operand(Tensor<2>);
+pub struct Operand<const D: usize = 2>(Tensor<D>);
 
-impl Operand {
-    /// `x` (`[rows, in]`) rounded to this thread's precision ([`operand`]).
-    pub fn new(x: Tensor<2>) -> Self {
+impl<const D: usize> Operand<D> {
+    /// `x` rounded to this thread's precision ([`operand`]).
+    pub fn new(x: Tensor<D>) -> Self {
         Self(operand(x))
     }
 
+    /// The rounded values.
+    pub fn into_tensor(self) -> Tensor<D> {
+        self.0
+    }
+
+    /// The shape.
+    pub fn dims(&self) -> [usize; D] {
+        self.0.dims()
+    }
+}
+
+impl Operand<2> {
     /// `[B, n, in]` rows, flattened.
     pub fn rows(x: Tensor<3>) -> Self {
         Self::new(flatten(x))
     }
 }
 
-/// `x·w + b` on operands already in this thread's precision.
-fn product(x: Operand, w: Tensor<2>, b: Tensor<1>) -> Tensor<2> {
+impl Operand<3> {
+    /// `[B, n, in]` → `[B·n, in]` rows (a reshape keeps the rounding).
+    pub fn flatten(self) -> Operand<2> {
+        Operand(flatten(self.0))
+    }
+}
+
+/// `x·w + b` on operands already in this thread's precision, the output handed on in
+/// `output` precision (rounded when the next product reads it under bf16).
+fn product(x: Operand, w: Tensor<2>, b: Tensor<1>, output: Precision) -> Tensor<2> {
     let x = x.0;
     match kernels_for(&x.device()) {
-        Some(k) => k.linear(x, w, b),
-        None => x.matmul(w) + b.unsqueeze::<2>(),
+        Some(k) => k.linear(x, w, b, precision::current(), output),
+        None => in_precision(x.matmul(w) + b.unsqueeze::<2>(), output),
     }
 }
 
@@ -219,9 +268,14 @@ pub fn linear(linear: &Linear, x: Tensor<2>) -> Tensor<2> {
 
 /// `linear(x)` on rows already made an [`Operand`].
 pub fn linear_of(linear: &Linear, x: Operand) -> Tensor<2> {
+    linear_in(linear, x, Precision::Fp32)
+}
+
+/// `linear(x)` handed on in `output` precision.
+fn linear_in(linear: &Linear, x: Operand, output: Precision) -> Tensor<2> {
     match &linear.bias {
-        Some(b) => product(x, weight(linear), b.val()),
-        None => x.0.matmul(weight(linear)),
+        Some(b) => product(x, weight(linear), b.val(), output),
+        None => in_precision(x.0.matmul(weight(linear)), output),
     }
 }
 
@@ -240,6 +294,15 @@ pub fn linear_rows_of(linear: &Linear, x: Operand, b: usize, n: usize) -> Tensor
     y.reshape([b, n, out])
 }
 
+/// [`linear_rows_of`] whose output is the operand of the next product (the query, key and
+/// value projections, read only by the attention products): under bf16 the kernel rounds it
+/// as it writes it, with no separate pass.
+pub fn linear_rows_operand(linear: &Linear, x: Operand, b: usize, n: usize) -> Operand<3> {
+    let y = linear_in(linear, x, precision::current());
+    let out = y.dims()[1];
+    Operand(y.reshape([b, n, out]))
+}
+
 /// `residual + dropout(linear(x))` at every position (a transformer sublayer's output before its
 /// LayerNorm): `[B, n, in]` → `[B, n, out]`, `residual` `[B, n, out]`. When the dropout passes
 /// its input through (inference, or probability 0 as in ALBERT's pretraining), installed kernels
@@ -247,23 +310,25 @@ pub fn linear_rows_of(linear: &Linear, x: Operand, b: usize, n: usize) -> Tensor
 pub fn linear_rows_residual(
     linear: &Linear,
     dropout: &Dropout,
-    x: Tensor<3>,
+    x: Operand<3>,
     residual: Tensor<3>,
 ) -> Tensor<3> {
-    if let (Some(k), Some(bias)) = (kernels_for(&x.device()), &linear.bias)
-        && dropout_is_identity(dropout, &x.device())
+    let [b, n, _] = x.dims();
+    let device = residual.device();
+    if let (Some(k), Some(bias)) = (kernels_for(&device), &linear.bias)
+        && dropout_is_identity(dropout, &device)
     {
-        let [b, n, _] = x.dims();
         let y = k.linear_residual(
-            operand(flatten(x)),
+            x.flatten().0,
             weight(linear),
             bias.val(),
             flatten(residual),
+            precision::current(),
         );
         let out = y.dims()[1];
         return y.reshape([b, n, out]);
     }
-    residual + dropout.forward(linear_rows(linear, x))
+    residual + dropout.forward(linear_rows_of(linear, x.flatten(), b, n))
 }
 
 /// Whether `dropout.forward` returns its input unchanged on `device`: burn 0.22's
@@ -292,6 +357,17 @@ pub fn activation<const D: usize>(act: HiddenAct, x: Tensor<D>) -> Tensor<D> {
     }
 }
 
+/// [`activation`] whose output is the operand of the next product (the feed-forward's inner
+/// activations): under bf16 the fused GELU rounds as it writes, with no separate pass.
+pub fn activation_operand<const D: usize>(act: HiddenAct, x: Tensor<D>) -> Operand<D> {
+    let precision = precision::current();
+    if let (HiddenAct::GeluTanh, Some(k)) = (act, kernels_for(&x.device())) {
+        let (rows, dims) = as_rows(x);
+        return Operand(k.gelu_tanh(rows, precision).reshape(dims));
+    }
+    Operand(in_precision(activation(act, x), precision))
+}
+
 /// `√(2/π)`.
 const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
 
@@ -300,7 +376,7 @@ pub fn gelu_tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     match kernels_for(&x.device()) {
         Some(k) => {
             let (rows, dims) = as_rows(x);
-            k.gelu_tanh(rows).reshape(dims)
+            k.gelu_tanh(rows, Precision::Fp32).reshape(dims)
         }
         None => gelu_tanh_composed(x),
     }
@@ -318,35 +394,41 @@ pub fn gelu_tanh_composed<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 
 /// Multi-head scaled dot-product attention, `softmax(q_h·k_hᵀ/√d + mask)·v_h` for every head
 /// `h` (`d = H / heads`), with `dropout` on the probabilities; also returns the probabilities
-/// when `return_probs`.
+/// when `return_probs`. The context is returned as the operand of the output projection.
 ///
 /// # Shapes
-/// - `q`, `k`, `v`: `[B, n, H]` (the projections, heads side by side)
+/// - `q`, `k`, `v`: `[B, n, H]` (the projections, heads side by side, as operands:
+///   [`linear_rows_operand`])
 /// - `mask_add`: `[B, 1, 1, n]`, `0` for real keys and `f32::MIN` for padded ones (HF's additive
 ///   mask)
 /// - output: the context `[B, n, H]` (heads side by side); probabilities `[B, heads, n, n]`
 pub fn attention(
-    q: Tensor<3>,
-    k: Tensor<3>,
-    v: Tensor<3>,
+    q: Operand<3>,
+    k: Operand<3>,
+    v: Operand<3>,
     mask_add: Tensor<4>,
     heads: usize,
     dropout: &Dropout,
     return_probs: bool,
-) -> (Tensor<3>, Option<Tensor<4>>) {
+) -> (Operand<3>, Option<Tensor<4>>) {
     let [b, n, h] = q.dims();
     let d = h / heads;
+    let (q, k, v) = (q.0, k.0, v.0);
     let device = q.device();
-    let (q, k, v) = (operand(q), operand(k), operand(v));
+    let precision = precision::current();
     let inference = !return_probs && !device.is_autodiff();
     if let Some(kernels) = kernels_for(&device) {
         if inference {
-            let context = kernels.attention_inference(q, k, v, mask_add, heads);
-            return (context, None);
+            let context = kernels.attention_inference(q, k, v, mask_add, heads, precision);
+            return (Operand(context), None);
         }
         let probs = kernels.attention_probs(q, k, mask_add, heads);
-        let context = kernels.attention_context(operand(dropout.forward(probs.clone())), v, heads);
-        return (context, return_probs.then_some(probs));
+        // Under bf16 the kernel rounds the probabilities head by head as it reads them (no
+        // rounded copy of the whole [B, heads, n, n] tensor beside the f32 one the softmax's
+        // backward keeps) and the context as it writes it.
+        let p = dropout.forward(probs.clone());
+        let context = kernels.attention_context(p, v, heads, precision);
+        return (Operand(context), return_probs.then_some(probs));
     }
 
     let split = |t: Tensor<3>| t.reshape([b, n, heads, d]).swap_dims(1, 2);
@@ -366,7 +448,10 @@ pub fn attention(
         let context = operand(dropout.forward(probs.clone())).matmul(v);
         (context, return_probs.then_some(probs))
     };
-    (context.swap_dims(1, 2).reshape([b, n, h]), probs)
+    (
+        Operand::new(context.swap_dims(1, 2).reshape([b, n, h])),
+        probs,
+    )
 }
 
 #[cfg(test)]

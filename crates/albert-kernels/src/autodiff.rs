@@ -11,7 +11,7 @@ use burn::backend::{Autodiff, AutodiffBackend, Backend, tensor::FloatTensor};
 use super::AlbertKernels;
 
 impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodiff<B, C> {
-    fn gelu_tanh(x: FloatTensor<Self>) -> FloatTensor<Self> {
+    fn gelu_tanh(x: FloatTensor<Self>, round_output: bool) -> FloatTensor<Self> {
         #[derive(Debug)]
         struct GeluTanh;
 
@@ -34,9 +34,9 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
         match GeluTanh.prepare::<C>([x.node()]).compute_bound().stateful() {
             OpsKind::Tracked(mut prep) => {
                 let state = prep.checkpoint(&x);
-                prep.finish(state, B::gelu_tanh(x.primitive().clone()))
+                prep.finish(state, B::gelu_tanh(x.primitive().clone(), round_output))
             }
-            OpsKind::UnTracked(prep) => prep.finish(B::gelu_tanh(x.into_primitive())),
+            OpsKind::UnTracked(prep) => prep.finish(B::gelu_tanh(x.into_primitive(), round_output)),
         }
     }
 
@@ -161,6 +161,8 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
         x: FloatTensor<Self>,
         w: FloatTensor<Self>,
         b: FloatTensor<Self>,
+        bf16: bool,
+        round_output: bool,
     ) -> FloatTensor<Self> {
         #[derive(Debug)]
         struct LinearOp;
@@ -192,6 +194,8 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
                     x.primitive().clone(),
                     w.primitive().clone(),
                     b.into_primitive(),
+                    bf16,
+                    round_output,
                 );
                 prep.finish(state, out)
             }
@@ -199,6 +203,8 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
                 x.into_primitive(),
                 w.into_primitive(),
                 b.into_primitive(),
+                bf16,
+                round_output,
             )),
         }
     }
@@ -208,6 +214,7 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
         w: FloatTensor<Self>,
         b: FloatTensor<Self>,
         residual: FloatTensor<Self>,
+        bf16: bool,
     ) -> FloatTensor<Self> {
         #[derive(Debug)]
         struct LinearResidualOp;
@@ -244,6 +251,7 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
                     w.primitive().clone(),
                     b.into_primitive(),
                     residual.into_primitive(),
+                    bf16,
                 );
                 prep.finish(state, out)
             }
@@ -252,6 +260,7 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
                 w.into_primitive(),
                 b.into_primitive(),
                 residual.into_primitive(),
+                bf16,
             )),
         }
     }
@@ -357,13 +366,15 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
         probs: FloatTensor<Self>,
         v: FloatTensor<Self>,
         heads: usize,
+        bf16: bool,
     ) -> FloatTensor<Self> {
         #[derive(Debug)]
         struct Context;
 
         impl<B: Backend + AlbertKernels> Backward<B, 2> for Context {
-            /// The checkpointed probabilities and `v`, and the head count.
-            type State = (NodeId, NodeId, usize);
+            /// The checkpointed probabilities and `v`, the head count, and whether the
+            /// product rounds the probabilities.
+            type State = (NodeId, NodeId, usize, bool);
 
             fn backward(
                 self,
@@ -371,13 +382,13 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
                 grads: &mut Gradients,
                 checkpointer: &mut Checkpointer,
             ) {
-                let (p_id, v_id, heads) = ops.state;
+                let (p_id, v_id, heads, bf16) = ops.state;
                 let probs: FloatTensor<B> = checkpointer.retrieve_node_output(p_id);
                 let v: FloatTensor<B> = checkpointer.retrieve_node_output(v_id);
                 let grad = grads.consume::<B>(&ops.node);
                 let [p_parent, v_parent] = ops.parents;
                 if let Some(node) = v_parent {
-                    let g = B::attention_context_backward_v(grad.clone(), probs, heads);
+                    let g = B::attention_context_backward_v(grad.clone(), probs, heads, bf16);
                     grads.register::<B>(node.id, g);
                 }
                 if let Some(node) = p_parent {
@@ -393,15 +404,20 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
             .stateful()
         {
             OpsKind::Tracked(mut prep) => {
-                let state = (prep.checkpoint(&probs), prep.checkpoint(&v), heads);
-                let out =
-                    B::attention_context(probs.primitive().clone(), v.primitive().clone(), heads);
+                let state = (prep.checkpoint(&probs), prep.checkpoint(&v), heads, bf16);
+                let out = B::attention_context(
+                    probs.primitive().clone(),
+                    v.primitive().clone(),
+                    heads,
+                    bf16,
+                );
                 prep.finish(state, out)
             }
             OpsKind::UnTracked(prep) => prep.finish(B::attention_context(
                 probs.into_primitive(),
                 v.into_primitive(),
                 heads,
+                bf16,
             )),
         }
     }
@@ -422,11 +438,13 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
         grad: FloatTensor<Self>,
         probs: FloatTensor<Self>,
         heads: usize,
+        bf16: bool,
     ) -> FloatTensor<Self> {
         Self::from_inner(B::attention_context_backward_v(
             grad.into_primitive(),
             probs.into_primitive(),
             heads,
+            bf16,
         ))
     }
 
@@ -478,6 +496,7 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
         v: FloatTensor<Self>,
         mask: FloatTensor<Self>,
         heads: usize,
+        round_output: bool,
     ) -> FloatTensor<Self> {
         // Inference only (the public wrapper refuses autodiff devices): untracked.
         let out = B::attention_rows(
@@ -486,6 +505,7 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
             v.into_primitive(),
             mask.into_primitive(),
             heads,
+            round_output,
         );
         Self::from_inner(out)
     }

@@ -6,9 +6,10 @@ use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
 use super::AlbertKernels;
+use super::gemm_bf16::{bf16_path, packed_weight};
 use super::math::{
-    gelu_backward_rows, gelu_rows, layer_norm_dx_rows, round_bf16_rows, softmax_backward_rows,
-    softmax_rows,
+    gelu_backward_rows, gelu_bf16_rows, gelu_rows, layer_norm_dx_rows, round_bf16_in_place,
+    round_bf16_rows, softmax_backward_rows, softmax_rows,
 };
 use super::matmul::{Matrix, Tiles, gemm_new, head_rows, linear_forward, tiled_products};
 use super::storage::{
@@ -17,8 +18,12 @@ use super::storage::{
 };
 
 impl AlbertKernels for Flex {
-    fn gelu_tanh(x: FlexTensor) -> FlexTensor {
-        map_f32(&x, gelu_rows)
+    fn gelu_tanh(x: FlexTensor, round_output: bool) -> FlexTensor {
+        if round_output {
+            map_f32(&x, gelu_bf16_rows)
+        } else {
+            map_f32(&x, gelu_rows)
+        }
     }
 
     fn gelu_tanh_backward(x: FlexTensor, grad: FlexTensor) -> FlexTensor {
@@ -79,8 +84,14 @@ impl AlbertKernels for Flex {
         column_sums(h, &contiguous_f32(&grad), None, 0.0)
     }
 
-    fn fused_linear(x: FlexTensor, w: FlexTensor, b: FlexTensor) -> FlexTensor {
-        linear_tensor(&x, &w, &b, None)
+    fn fused_linear(
+        x: FlexTensor,
+        w: FlexTensor,
+        b: FlexTensor,
+        bf16: bool,
+        round_output: bool,
+    ) -> FlexTensor {
+        linear_tensor(&x, &w, &b, None, bf16, round_output)
     }
 
     fn fused_linear_residual(
@@ -88,8 +99,9 @@ impl AlbertKernels for Flex {
         w: FlexTensor,
         b: FlexTensor,
         residual: FlexTensor,
+        bf16: bool,
     ) -> FlexTensor {
-        linear_tensor(&x, &w, &b, Some(&residual))
+        linear_tensor(&x, &w, &b, Some(&residual), bf16, false)
     }
 
     fn linear_backward_input(grad: FlexTensor, w: FlexTensor) -> FlexTensor {
@@ -116,7 +128,7 @@ impl AlbertKernels for Flex {
         heads: usize,
         scale: f64,
     ) -> FlexTensor {
-        head_apply(&grad, false, &k, heads, scale as f32)
+        head_apply(&grad, false, false, &k, heads, scale as f32)
     }
 
     fn attention_scores_backward_k(
@@ -125,11 +137,12 @@ impl AlbertKernels for Flex {
         heads: usize,
         scale: f64,
     ) -> FlexTensor {
-        head_apply(&grad, true, &q, heads, scale as f32)
+        head_apply(&grad, true, false, &q, heads, scale as f32)
     }
 
-    fn attention_context(probs: FlexTensor, v: FlexTensor, heads: usize) -> FlexTensor {
-        head_apply(&probs, false, &v, heads, 1.0)
+    fn attention_context(probs: FlexTensor, v: FlexTensor, heads: usize, bf16: bool) -> FlexTensor {
+        let context = head_apply(&probs, false, bf16, &v, heads, 1.0);
+        if bf16 { round_tensor(context) } else { context }
     }
 
     fn attention_context_backward_probs(
@@ -144,8 +157,9 @@ impl AlbertKernels for Flex {
         grad: FlexTensor,
         probs: FlexTensor,
         heads: usize,
+        bf16: bool,
     ) -> FlexTensor {
-        head_apply(&probs, true, &grad, heads, 1.0)
+        head_apply(&probs, true, bf16, &grad, heads, 1.0)
     }
 
     fn masked_softmax(scores: FlexTensor, mask: FlexTensor) -> FlexTensor {
@@ -191,6 +205,7 @@ impl AlbertKernels for Flex {
         v: FlexTensor,
         mask: FlexTensor,
         heads: usize,
+        round_output: bool,
     ) -> FlexTensor {
         let rows = head_rows(&q, heads);
         let (n, d) = (rows.n, rows.hidden / heads);
@@ -210,7 +225,7 @@ impl AlbertKernels for Flex {
             "attention_rows: n mask values per item"
         );
         let scale = 1.0 / (d as f32).sqrt();
-        let out = tiled_products(&Tiles::Heads(&rows), |task| {
+        let mut out = tiled_products(&Tiles::Heads(&rows), |task| {
             // One head's n × n scores and softmax: the probabilities of its context block.
             let (qb, kb) = (rows.block(&qs, task, d), rows.block(&ks, task, d));
             let mut scores = gemm_new(&qb, &kb.t(), scale, false);
@@ -218,6 +233,9 @@ impl AlbertKernels for Flex {
             softmax_rows(&mut scores, n, 0, n * n, &mask[item * n..(item + 1) * n], 1);
             (Matrix::owned(scores, n, n), rows.block(&vs, task, d), 1.0)
         });
+        if round_output {
+            round_values(&mut out);
+        }
         f32_tensor(q.layout().shape().clone(), out)
     }
 }
@@ -242,10 +260,12 @@ fn head_outer(a: &FlexTensor, b: &FlexTensor, heads: usize, scale: f32) -> FlexT
 
 /// `scale·m_h·r_h` (`m_hᵀ` when `transpose`) for every (item, head), with `m`
 /// `[B, heads, n, n]` and `r` `[B, n, H]`, written side by side as `[B, n, H]` (the context
-/// `p·v` and the gradients `dS·k`, `dSᵀ·q`, `pᵀ·dC`).
+/// `p·v` and the gradients `dS·k`, `dSᵀ·q`, `pᵀ·dC`); with `round`, each `m_h` rounded to
+/// bfloat16 first.
 fn head_apply(
     m: &FlexTensor,
     transpose: bool,
+    round: bool,
     r: &FlexTensor,
     heads: usize,
     scale: f32,
@@ -254,7 +274,14 @@ fn head_apply(
     let (n, d) = (rows.n, rows.hidden / heads);
     let (mv, rv) = (contiguous_f32(m), contiguous_f32(r));
     let out = tiled_products(&Tiles::Heads(&rows), |task| {
-        let mb = Matrix::block(&mv, task * n * n, n, n, n);
+        let mb = if round {
+            // This task's n × n block rounded as it is read (cache-resident, one task's copy).
+            let mut rounded = mv[task * n * n..(task + 1) * n * n].to_vec();
+            round_bf16_in_place(&mut rounded);
+            Matrix::owned(rounded, n, n)
+        } else {
+            Matrix::block(&mv, task * n * n, n, n, n)
+        };
         let mb = if transpose { mb.transposed() } else { mb };
         (mb, rows.block(&rv, task, d), scale)
     });
@@ -262,17 +289,43 @@ fn head_apply(
 }
 
 /// `x·w + b` (+ `residual`) as a new `[rows, out]` tensor: [`linear_forward`] on the operands'
-/// storage.
+/// storage; with `bf16` (operands rounded to bfloat16) on this thread's bf16 product path if
+/// one is chosen ([`bf16_path`], `w` packed once while it is held: [`packed_weight`]); the
+/// output rounded to bfloat16 when `round` (it is a bf16 product's operand).
 fn linear_tensor(
     x: &FlexTensor,
     w: &FlexTensor,
     b: &FlexTensor,
     residual: Option<&FlexTensor>,
+    bf16: bool,
+    round: bool,
 ) -> FlexTensor {
     let (xm, wm) = (Matrix::of(x), Matrix::of(w));
     let bias = contiguous_f32(b);
     let r = residual.map(contiguous_f32);
     let rows = x.layout().shape()[0];
-    let out = linear_forward(&xm, &wm, &bias, r.as_deref());
+    let packed = bf16
+        .then(bf16_path)
+        .flatten()
+        .map(|path| (packed_weight(w), path));
+    let packed = packed.as_ref().map(|(p, path)| (&**p, *path));
+    let mut out = linear_forward(&xm, &wm, &bias, r.as_deref(), packed);
+    if round {
+        round_values(&mut out);
+    }
     f32_tensor(burn::tensor::Shape::new([rows, bias.len()]), out)
+}
+
+/// Every value rounded to bfloat16 in place, in parallel chunks (a fresh output, still warm).
+fn round_values(values: &mut [f32]) {
+    values
+        .par_chunks_mut(super::CHUNK)
+        .for_each(round_bf16_in_place);
+}
+
+/// `t` (a fresh f32 tensor this kernel made) with every value rounded to bfloat16 in place.
+fn round_tensor(t: FlexTensor) -> FlexTensor {
+    let mut t = writable(t);
+    round_values(t.storage_mut::<f32>());
+    t
 }

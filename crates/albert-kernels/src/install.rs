@@ -2,6 +2,7 @@
 //! operations.
 
 use albert_core::ops::{Kernels, install_kernels, installed_kernels};
+use albert_core::precision::Precision;
 use burn::tensor::{Device, Tensor};
 
 /// The flex kernels of this crate behind albert-core's [`Kernels`] interface: every method
@@ -14,8 +15,15 @@ impl Kernels for FlexKernels {
         crate::on_flex(device)
     }
 
-    fn linear(&self, x: Tensor<2>, w: Tensor<2>, b: Tensor<1>) -> Tensor<2> {
-        crate::linear(x, w, b)
+    fn linear(
+        &self,
+        x: Tensor<2>,
+        w: Tensor<2>,
+        b: Tensor<1>,
+        operands: Precision,
+        output: Precision,
+    ) -> Tensor<2> {
+        crate::linear(x, w, b, operands, output)
     }
 
     fn linear_residual(
@@ -24,8 +32,9 @@ impl Kernels for FlexKernels {
         w: Tensor<2>,
         b: Tensor<1>,
         residual: Tensor<2>,
+        operands: Precision,
     ) -> Tensor<2> {
-        crate::linear_residual(x, w, b, residual)
+        crate::linear_residual(x, w, b, residual, operands)
     }
 
     fn layer_norm(
@@ -38,8 +47,8 @@ impl Kernels for FlexKernels {
         crate::layer_norm(x, gamma, beta, epsilon)
     }
 
-    fn gelu_tanh(&self, x: Tensor<2>) -> Tensor<2> {
-        crate::gelu_tanh(x)
+    fn gelu_tanh(&self, x: Tensor<2>, output: Precision) -> Tensor<2> {
+        crate::gelu_tanh(x, output == Precision::Bf16)
     }
 
     fn round_bf16(&self, x: Tensor<2>) -> Tensor<2> {
@@ -57,8 +66,14 @@ impl Kernels for FlexKernels {
         crate::masked_softmax(crate::attention_scores(q, k, heads, scale), mask)
     }
 
-    fn attention_context(&self, probs: Tensor<4>, v: Tensor<3>, heads: usize) -> Tensor<3> {
-        crate::attention_context(probs, v, heads)
+    fn attention_context(
+        &self,
+        probs: Tensor<4>,
+        v: Tensor<3>,
+        heads: usize,
+        precision: Precision,
+    ) -> Tensor<3> {
+        crate::attention_context(probs, v, heads, precision == Precision::Bf16)
     }
 
     fn attention_inference(
@@ -68,8 +83,9 @@ impl Kernels for FlexKernels {
         v: Tensor<3>,
         mask: Tensor<4>,
         heads: usize,
+        output: Precision,
     ) -> Tensor<3> {
-        crate::attention_rows(q, k, v, mask, heads)
+        crate::attention_rows(q, k, v, mask, heads, output == Precision::Bf16)
     }
 }
 

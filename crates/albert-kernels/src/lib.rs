@@ -41,20 +41,30 @@
 //!   parallel, one `n × n` scratch per thread, the two products through `gemm` (the crate flex
 //!   uses) and the softmax as above.
 //!
+//! Under bf16 (`albert_core::precision`) the linear layers can run their products on the CPU's
+//! bf16 units (`gemm_bf16`: AVX512-BF16 `vdpbf16ps` or its AVX-512F emulation, each shared
+//! weight packed once per forward pass), when [`BF16_GEMM_ENV`] or [`with_bf16_path`] picks a
+//! [`Bf16Path`]; by default bf16 products are the f32 `gemm` on rounded operands.
+//!
 //! [`on_flex`] says when a tensor can take these kernels; [`DISABLE_ENV`] turns them off at run
 //! time. [`memory`] tunes glibc's allocator for tensor workloads.
 
+use albert_core::precision::Precision;
 use burn::backend::{Backend, Dispatch, backend_extension, tensor::FloatTensor};
 use burn::tensor::{Device, Tensor};
 
 mod autodiff;
 mod flex;
+mod gemm_bf16;
 mod install;
 mod math;
 mod matmul;
 pub mod memory;
 mod storage;
 
+#[cfg(target_arch = "x86_64")]
+pub use gemm_bf16::amx_peak_loop;
+pub use gemm_bf16::{BF16_GEMM_ENV, Bf16Path, amx_bf16_usable, bf16_path, with_bf16_path};
 pub use install::{FlexKernels, install};
 pub use math::exp_approx;
 
@@ -69,8 +79,9 @@ const CHUNK: usize = 1 << 14;
 /// machinery.
 #[backend_extension(Flex, Autodiff)]
 pub trait AlbertKernels: Backend {
-    /// `gelu_new(x)`.
-    fn gelu_tanh(x: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// `gelu_new(x)`, rounded to bfloat16 when `round_output` (the operand of a bf16 product;
+    /// the gradient passes that rounding unchanged).
+    fn gelu_tanh(x: FloatTensor<Self>, round_output: bool) -> FloatTensor<Self>;
     /// `grad · gelu_new'(x)`.
     fn gelu_tanh_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self>;
     /// Every element rounded to the nearest bfloat16 (ties to even), kept as f32: a bf16
@@ -99,11 +110,16 @@ pub trait AlbertKernels: Backend {
     /// `Σ_rows grad` over the last axis (the LayerNorm's `β` and a linear layer's bias
     /// gradient).
     fn sum_rows(grad: FloatTensor<Self>) -> FloatTensor<Self>;
-    /// `x·w + b` for `x` `[rows, in]`, `w` `[in, out]` (burn's `Linear` weight) and `b` `[out]`.
+    /// `x·w + b` for `x` `[rows, in]`, `w` `[in, out]` (burn's `Linear` weight) and `b` `[out]`;
+    /// with `bf16` the operands hold bfloat16 values and the product may run on this thread's
+    /// bf16 path ([`gemm_bf16::bf16_path`]); the output rounded to bfloat16 when `round_output`
+    /// (the operand of the next bf16 product; the gradient passes that rounding unchanged).
     fn fused_linear(
         x: FloatTensor<Self>,
         w: FloatTensor<Self>,
         b: FloatTensor<Self>,
+        bf16: bool,
+        round_output: bool,
     ) -> FloatTensor<Self>;
     /// `residual + x·w + b`: [`AlbertKernels::fused_linear`] whose output starts from the
     /// residual rows (a transformer sublayer's `x + dense(·)` without a separate add).
@@ -112,6 +128,7 @@ pub trait AlbertKernels: Backend {
         w: FloatTensor<Self>,
         b: FloatTensor<Self>,
         residual: FloatTensor<Self>,
+        bf16: bool,
     ) -> FloatTensor<Self>;
     /// `grad·wᵀ`: [`AlbertKernels::fused_linear`]'s input gradient.
     fn linear_backward_input(grad: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self>;
@@ -146,11 +163,15 @@ pub trait AlbertKernels: Backend {
         scale: f64,
     ) -> FloatTensor<Self>;
     /// Every head's context `p_h·v_h` as `[B, n, H]`, for probabilities `[B, heads, n, n]` and
-    /// `v` `[B, n, H]`.
+    /// `v` `[B, n, H]`. With `bf16` (a bf16 product) each `p_h` is first rounded to the nearest
+    /// bfloat16, one head's block at a time (no rounded copy of the whole tensor), and the
+    /// context is written rounded (the output projection's operand); the gradients pass both
+    /// roundings unchanged.
     fn attention_context(
         probs: FloatTensor<Self>,
         v: FloatTensor<Self>,
         heads: usize,
+        bf16: bool,
     ) -> FloatTensor<Self>;
     /// `dC_h·v_hᵀ` as `[B, heads, n, n]`: the context's gradient with respect to the
     /// probabilities.
@@ -159,21 +180,25 @@ pub trait AlbertKernels: Backend {
         v: FloatTensor<Self>,
         heads: usize,
     ) -> FloatTensor<Self>;
-    /// `p_hᵀ·dC_h` as `[B, n, H]`: the context's gradient with respect to `v`.
+    /// `p_hᵀ·dC_h` as `[B, n, H]`: the context's gradient with respect to `v` (`p_h` rounded
+    /// to bfloat16 first with `bf16`, as in the forward product).
     fn attention_context_backward_v(
         grad: FloatTensor<Self>,
         probs: FloatTensor<Self>,
         heads: usize,
+        bf16: bool,
     ) -> FloatTensor<Self>;
     /// Multi-head attention for inference: `q`, `k`, `v` and the output are `[B, n, H]` rows
-    /// (heads side by side), `mask` the additive key mask (`n` values per item). Not tracked
-    /// by autodiff (see [`attention_rows`]).
+    /// (heads side by side), `mask` the additive key mask (`n` values per item); the output
+    /// rounded to bfloat16 when `round_output`. Not tracked by autodiff (see
+    /// [`attention_rows`]).
     fn attention_rows(
         q: FloatTensor<Self>,
         k: FloatTensor<Self>,
         v: FloatTensor<Self>,
         mask: FloatTensor<Self>,
         heads: usize,
+        round_output: bool,
     ) -> FloatTensor<Self>;
 }
 
@@ -189,9 +214,14 @@ pub fn on_flex(device: &Device) -> bool {
         && device.clone().inner() == Device::flex()
 }
 
-/// `gelu_new(x)` through the fused kernel. Only for tensors on a flex device ([`on_flex`]).
-pub fn gelu_tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    Tensor::from_dispatch(<Dispatch as AlbertKernels>::gelu_tanh(x.into_dispatch()))
+/// `gelu_new(x)` through the fused kernel; with `round_output` every value is also rounded to
+/// bfloat16 in the same pass (a bf16 product's operand; the gradient passes that rounding).
+/// Only for tensors on a flex device ([`on_flex`]).
+pub fn gelu_tanh<const D: usize>(x: Tensor<D>, round_output: bool) -> Tensor<D> {
+    Tensor::from_dispatch(<Dispatch as AlbertKernels>::gelu_tanh(
+        x.into_dispatch(),
+        round_output,
+    ))
 }
 
 /// Every element rounded to bfloat16 and kept as f32, the gradient passed through, through the
@@ -219,26 +249,45 @@ pub fn layer_norm<const D: usize>(
 /// `x·w + b` through the fused kernel (one `gemm` whose output starts as the bias rows, or
 /// takes the bias as one more inner dimension when the output is wide; the backward is two
 /// `gemm`s reading the operands through their strides and a column sum): `x` `[rows, in]`,
-/// `w` `[in, out]` (may be a transposed view, as the tied MLM decoder's), `b` `[out]`. Only
-/// for tensors on a flex device ([`on_flex`]).
+/// `w` `[in, out]` (may be a transposed view, as the tied MLM decoder's), `b` `[out]`. With
+/// `operands` bf16 the operands hold bfloat16 values (round them first) and the product runs
+/// on this thread's bf16 path when one is chosen ([`bf16_path`]); with `output` bf16 the
+/// output is rounded to bfloat16 as it leaves the kernel (the operand of the next bf16
+/// product; the gradient passes that rounding). Only for tensors on a flex device
+/// ([`on_flex`]).
 ///
 /// # Panics
 /// When the shapes disagree.
-pub fn linear(x: Tensor<2>, w: Tensor<2>, b: Tensor<1>) -> Tensor<2> {
+pub fn linear(
+    x: Tensor<2>,
+    w: Tensor<2>,
+    b: Tensor<1>,
+    operands: Precision,
+    output: Precision,
+) -> Tensor<2> {
     check_linear(&x, &w, &b);
     Tensor::from_dispatch(<Dispatch as AlbertKernels>::fused_linear(
         x.into_dispatch(),
         w.into_dispatch(),
         b.into_dispatch(),
+        operands == Precision::Bf16,
+        output == Precision::Bf16,
     ))
 }
 
 /// `residual + x·w + b` for `residual` `[rows, out]` (as [`linear`], the product accumulated
-/// onto the residual and bias rows). Only for tensors on a flex device ([`on_flex`]).
+/// onto the residual and bias rows, on the bf16 path under `operands` bf16). Only for tensors
+/// on a flex device ([`on_flex`]).
 ///
 /// # Panics
 /// When the shapes disagree.
-pub fn linear_residual(x: Tensor<2>, w: Tensor<2>, b: Tensor<1>, residual: Tensor<2>) -> Tensor<2> {
+pub fn linear_residual(
+    x: Tensor<2>,
+    w: Tensor<2>,
+    b: Tensor<1>,
+    residual: Tensor<2>,
+    operands: Precision,
+) -> Tensor<2> {
     check_linear(&x, &w, &b);
     let ([rows, _], [_, d_out]) = (x.dims(), w.dims());
     assert_eq!(
@@ -252,6 +301,7 @@ pub fn linear_residual(x: Tensor<2>, w: Tensor<2>, b: Tensor<1>, residual: Tenso
         w.into_dispatch(),
         b.into_dispatch(),
         residual.into_dispatch(),
+        operands == Precision::Bf16,
     ))
 }
 
@@ -309,12 +359,15 @@ pub fn attention_scores(q: Tensor<3>, k: Tensor<3>, heads: usize, scale: f64) ->
 }
 
 /// Every head's context `p_h·v_h` written side by side as `[B, n, H]` (no transposes), for
-/// probabilities `[B, heads, n, n]` and `v` `[B, n, H]`. Only for tensors on a flex device
-/// ([`on_flex`]).
+/// probabilities `[B, heads, n, n]` and `v` `[B, n, H]`. With `bf16` (a bf16 product) the
+/// kernel rounds each head's `p_h` to bfloat16 as it reads it, in the forward and the
+/// backward, instead of a rounded copy of the whole `[B, heads, n, n]` tensor, and writes the
+/// context rounded (the output projection's operand); `v` is taken as given (round it first
+/// for a bf16 product). Only for tensors on a flex device ([`on_flex`]).
 ///
 /// # Panics
 /// When the shapes disagree.
-pub fn attention_context(probs: Tensor<4>, v: Tensor<3>, heads: usize) -> Tensor<3> {
+pub fn attention_context(probs: Tensor<4>, v: Tensor<3>, heads: usize, bf16: bool) -> Tensor<3> {
     let [b, n, h] = v.dims();
     assert!(
         probs.dims() == [b, heads, n, n] && heads > 0 && h % heads == 0,
@@ -326,6 +379,7 @@ pub fn attention_context(probs: Tensor<4>, v: Tensor<3>, heads: usize) -> Tensor
         probs.into_dispatch(),
         v.into_dispatch(),
         heads,
+        bf16,
     ))
 }
 
@@ -352,9 +406,10 @@ pub fn masked_softmax(scores: Tensor<4>, mask: Tensor<4>) -> Tensor<4> {
 
 /// Multi-head attention for inference, `softmax(q·kᵀ/√d + mask)·v` per head with
 /// `d = H / heads`: `q`, `k`, `v` are `[B, n, H]` (the projections' outputs, heads side by
-/// side), `mask` the additive key mask `[B, 1, 1, n]`; returns the context `[B, n, H]`. Only for
-/// tensors on a flex device without autodiff (training takes [`masked_softmax`], which has a
-/// backward).
+/// side), `mask` the additive key mask `[B, 1, 1, n]`; returns the context `[B, n, H]`,
+/// rounded to bfloat16 when `round_output` (the output projection's operand under bf16). Only
+/// for tensors on a flex device without autodiff (training takes [`masked_softmax`], which has
+/// a backward).
 ///
 /// # Panics
 /// On an autodiff device, or when the shapes disagree.
@@ -364,6 +419,7 @@ pub fn attention_rows(
     v: Tensor<3>,
     mask: Tensor<4>,
     heads: usize,
+    round_output: bool,
 ) -> Tensor<3> {
     assert!(
         !q.device().is_autodiff(),
@@ -388,6 +444,7 @@ pub fn attention_rows(
         v.into_dispatch(),
         mask.into_dispatch(),
         heads,
+        round_output,
     ))
 }
 

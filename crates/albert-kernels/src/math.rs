@@ -129,9 +129,15 @@ simd_dispatch! {
 
 #[inline(always)]
 fn gelu_body<M: MulAdd>(out: &mut [MaybeUninit<f32>], x: &[f32]) {
+    gelu_into::<M>(out, x, |y| y);
+}
+
+/// `finish(gelu_new(v))` of every element `v` of `x` into `out`.
+#[inline(always)]
+fn gelu_into<M: MulAdd>(out: &mut [MaybeUninit<f32>], x: &[f32], finish: impl Fn(f32) -> f32) {
     assert_eq!(out.len(), x.len(), "gelu: output length");
     for (o, &v) in out.iter_mut().zip(x) {
-        o.write(v * sigmoid_of::<M>(u_of(v)));
+        o.write(finish(v * sigmoid_of::<M>(u_of(v))));
     }
 }
 
@@ -139,6 +145,29 @@ simd_dispatch! {
     /// Every element of `x` rounded to the nearest bfloat16 (ties to even), as f32, into `out`
     /// (the same length; every element written).
     fn round_bf16_rows(out: &mut [MaybeUninit<f32>], x: &[f32]) = round_bf16_body;
+}
+
+simd_dispatch! {
+    /// Every element of `x` rounded to the nearest bfloat16 (ties to even) in place.
+    fn round_bf16_in_place(x: &mut [f32]) = round_bf16_in_place_body;
+}
+
+#[inline(always)]
+fn round_bf16_in_place_body<M: MulAdd>(x: &mut [f32]) {
+    for v in x {
+        *v = albert_core::precision::round_bf16(*v);
+    }
+}
+
+simd_dispatch! {
+    /// `gelu_new` of every element of `x`, rounded to the nearest bfloat16, into `out` (the
+    /// same length; every element written): a GELU whose output is a bf16 product's operand.
+    fn gelu_bf16_rows(out: &mut [MaybeUninit<f32>], x: &[f32]) = gelu_bf16_body;
+}
+
+#[inline(always)]
+fn gelu_bf16_body<M: MulAdd>(out: &mut [MaybeUninit<f32>], x: &[f32]) {
+    gelu_into::<M>(out, x, albert_core::precision::round_bf16);
 }
 
 #[inline(always)]

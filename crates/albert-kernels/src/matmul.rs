@@ -8,6 +8,7 @@ use std::borrow::Cow;
 
 use burn_flex::FlexTensor;
 
+use super::gemm_bf16::{Bf16Path, PackedB, gemm_bf16_add};
 use super::storage::{contiguous_f32, rows_per_task, written_vec};
 
 /// Below this many multiply-adds a product runs on one thread (flex's own threshold).
@@ -51,6 +52,27 @@ impl<'a> Matrix<'a> {
             row_stride: cols as isize,
             col_stride: 1,
         }
+    }
+
+    /// Rows.
+    pub(super) fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Columns.
+    pub(super) fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Element `[r, c]`.
+    ///
+    /// # Panics
+    /// When it lies outside the storage.
+    #[inline]
+    pub(super) fn get(&self, r: usize, c: usize) -> f32 {
+        debug_assert!(r < self.rows && c < self.cols);
+        let at = self.offset as isize + r as isize * self.row_stride + c as isize * self.col_stride;
+        self.data[at as usize]
     }
 
     /// The transpose (the same storage, strides swapped).
@@ -165,7 +187,8 @@ impl<'a> Matrix<'a> {
 const WIDE_OUTPUT: usize = 4;
 
 /// `x·w + bias` (row-major `[x.rows, w.cols]`), `bias` holding `w.cols` values, plus
-/// `residual` (row-major, the output's shape) when given.
+/// `residual` (row-major, the output's shape) when given; the product on a bf16 path with `w`
+/// packed when `bf16` is given (the operands then hold bfloat16 values).
 ///
 /// # Panics
 /// When the shapes disagree or a view runs past its storage.
@@ -174,12 +197,13 @@ pub(super) fn linear_forward(
     w: &Matrix<'_>,
     bias: &[f32],
     residual: Option<&[f32]>,
+    bf16: Option<(&PackedB, Bf16Path)>,
 ) -> Vec<f32> {
     let n = bias.len();
     assert_eq!(n, w.cols, "albert kernels: bias size");
     if let Some(r) = residual {
         assert_eq!(r.len(), x.rows * n, "albert kernels: residual size");
-    } else if w.cols >= WIDE_OUTPUT * (x.cols + 1) {
+    } else if bf16.is_none() && w.cols >= WIDE_OUTPUT * (x.cols + 1) {
         return gemm_new(&x.with_ones_column(), &w.with_row(bias), 1.0, true);
     }
     // The bias rows (plus the residual's), written by parallel tasks of whole rows (not a serial
@@ -211,7 +235,17 @@ pub(super) fn linear_forward(
             },
         )
     };
-    gemm_add(&mut out, x, w);
+    match bf16 {
+        Some((packed, path)) => {
+            assert_eq!(
+                packed.dims(),
+                [w.rows, w.cols],
+                "albert kernels: packed weight"
+            );
+            gemm_bf16_add(&mut out, x, packed, path);
+        }
+        None => gemm_add(&mut out, x, w),
+    }
     out
 }
 

@@ -2,6 +2,8 @@
 
 use super::*;
 
+mod bf16;
+
 /// The fused masked softmax against burn's `softmax(scores + mask)`: values, and the
 /// gradient of the scores, on an autodiff flex device; scores that are a non-contiguous
 /// view (a transpose) and a shared buffer (so the in-place path must copy); a per-item
@@ -158,8 +160,8 @@ fn fused_linear_matches_burn_forward_and_backward() {
             };
             let (xi, wi, ri) = (view(&x), view(&w), view(&r));
             let y = match (fused, residual) {
-                (true, false) => linear(xi, wi, b.clone()),
-                (true, true) => linear_residual(xi, wi, b.clone(), ri),
+                (true, false) => linear(xi, wi, b.clone(), Precision::Fp32, Precision::Fp32),
+                (true, true) => linear_residual(xi, wi, b.clone(), ri, Precision::Fp32),
                 (false, false) => xi.matmul(wi) + b.clone().unsqueeze::<2>(),
                 (false, true) => ri + xi.matmul(wi) + b.clone().unsqueeze::<2>(),
             };
@@ -237,13 +239,24 @@ fn head_products_case(device: &Device, b: usize, n: usize, heads: usize, d: usiz
     assert_close("dq", &f.1, &r.1);
     assert_close("dk", &f.2, &r.2);
 
-    let context = |fused: bool| {
+    // With `round`, the reference rounds the probabilities through burn's cast to bf16 and
+    // back: the kernel's in-block rounding must give the same product and `v` gradient. The
+    // probabilities' gradient `dC·vᵀ` does not depend on them and passes the rounding
+    // unchanged (burn's cast would round it to bf16 on the way back), so it is the unrounded
+    // reference's.
+    let context = |fused: bool, round: bool| {
         let (p, v) = (p0.clone().require_grad(), v0.clone().require_grad());
         let c = if fused {
-            attention_context(p.clone(), v.clone(), heads)
+            attention_context(p.clone(), v.clone(), heads, round)
         } else {
-            p.clone()
-                .matmul(split(v.clone()))
+            let pr = if round {
+                p.clone()
+                    .cast(burn::tensor::FloatDType::BF16)
+                    .cast(burn::tensor::FloatDType::F32)
+            } else {
+                p.clone()
+            };
+            pr.matmul(split(v.clone()))
                 .swap_dims(1, 2)
                 .reshape([b, n, h])
         };
@@ -254,10 +267,27 @@ fn head_products_case(device: &Device, b: usize, n: usize, heads: usize, d: usiz
             values(v.grad(&grads).expect("dv")),
         )
     };
-    let (f, r) = (context(true), context(false));
-    assert_close("context", &f.0, &r.0);
-    assert_close("dprobs", &f.1, &r.1);
-    assert_close("dv", &f.2, &r.2);
+    let unrounded = context(false, false);
+    for round in [false, true] {
+        let (f, r) = (context(true, round), context(false, round));
+        if round {
+            // The kernel also writes the context rounded: within one bfloat16 rounding.
+            for (x, y) in f.0.iter().zip(&r.0) {
+                assert!(
+                    (x - y).abs() <= y.abs() / 256.0 + 1e-4,
+                    "context: {x} vs {y}"
+                );
+                assert_eq!(albert_core::precision::round_bf16(*x), *x);
+            }
+        } else {
+            assert_close("context", &f.0, &r.0);
+        }
+        assert_close(&format!("dprobs, round {round}"), &f.1, &unrounded.1);
+        assert_close(&format!("dv, round {round}"), &f.2, &r.2);
+    }
+    // The rounding is real: uniform probabilities are rarely bfloat16 values.
+    let (rounded, exact) = (context(true, true), context(true, false));
+    assert!(rounded.0.iter().zip(&exact.0).any(|(a, b)| a != b));
 }
 
 /// `a` equals the reference `r` element-wise within `1e-4 · (1 + |r|)`, same length.
@@ -365,7 +395,7 @@ fn fused_layer_norm_matches_burn_forward_and_backward() {
 /// `residual + linear(x)`.
 #[test]
 fn residual_kernel_keeps_an_active_dropout() {
-    use albert_core::ops::{linear_rows, linear_rows_residual};
+    use albert_core::ops::{Operand, linear_rows, linear_rows_residual};
     use burn::nn::{DropoutConfig, LinearConfig};
     use burn::tensor::Distribution;
     assert!(install());
@@ -378,7 +408,7 @@ fn residual_kernel_keeps_an_active_dropout() {
     let dropped = values(linear_rows_residual(
         &linear,
         &dropout,
-        x.clone(),
+        Operand::new(x.clone()),
         r.clone(),
     ));
     let residual = values(r.clone());
@@ -396,7 +426,7 @@ fn residual_kernel_keeps_an_active_dropout() {
     let fused = values(linear_rows_residual(
         &linear,
         &dropout,
-        x.clone(),
+        Operand::new(x.clone()),
         r.clone(),
     ));
     let want = values(r + linear_rows(&linear, x));
@@ -411,7 +441,7 @@ fn residual_kernel_keeps_an_active_dropout() {
 /// head size whose square root is not a power of two.
 #[test]
 fn attention_kernels_match_the_formula() {
-    use albert_core::ops::attention;
+    use albert_core::ops::{Operand, attention};
     use burn::nn::DropoutConfig;
     use burn::tensor::activation::softmax;
     use burn::tensor::{Distribution, TensorData};
@@ -439,16 +469,16 @@ fn attention_kernels_match_the_formula() {
         let dropout = DropoutConfig::new(0.0).init();
         for return_probs in [false, true] {
             let (context, probs) = attention(
-                q.clone(),
-                k.clone(),
-                v.clone(),
+                Operand::new(q.clone()),
+                Operand::new(k.clone()),
+                Operand::new(v.clone()),
                 mask.clone(),
                 heads,
                 &dropout,
                 return_probs,
             );
             assert_eq!(probs.is_some(), return_probs);
-            assert_close("context", &values(context), &want);
+            assert_close("context", &values(context.into_tensor()), &want);
             if let Some(p) = probs {
                 let p = values(p);
                 assert_close("probabilities", &p, &want_probs);
@@ -464,79 +494,6 @@ fn attention_kernels_match_the_formula() {
 }
 
 /// A tensor's values as `f32`.
-/// The fused bf16 rounding against burn's cast to bf16 and back (flex's conversion, `half`'s
-/// round-to-nearest-even), bit for bit, on a non-contiguous view and on values that tie,
-/// overflow and are not finite; its gradient is the incoming gradient unchanged.
-#[test]
-fn round_bf16_matches_the_cast_and_passes_the_gradient() {
-    use burn::tensor::{Distribution, FloatDType, TensorData};
-
-    let device = Device::flex().autodiff();
-    let mut special = vec![
-        1.0 + 1.0 / 256.0, // a tie: to even (1.0)
-        1.0 + 3.0 / 256.0, // a tie: to even (up)
-        f32::MAX,          // past bf16's largest: infinity
-        f32::INFINITY,
-        -f32::INFINITY,
-        -0.0,
-        1e-40,
-        3.0e38,
-    ];
-    special.resize(5 * 7, 0.5);
-    let fixed = Tensor::<2>::from_data(TensorData::new(special, [5, 7]), &device);
-    let random = Tensor::<2>::random([7, 5], Distribution::Normal(0.0, 40.0), &device);
-    for x in [fixed.clone(), random.swap_dims(0, 1)] {
-        let fused = values(round_bf16(x.clone()));
-        let cast = values(x.cast(FloatDType::BF16).cast(FloatDType::F32));
-        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&fused), bits(&cast));
-    }
-    assert_eq!(
-        values(round_bf16(fixed.clone()))[..3],
-        [1.0, 1.0 + 4.0 / 256.0, f32::INFINITY]
-    );
-
-    let x = Tensor::<2>::random([4, 6], Distribution::Normal(0.0, 1.0), &device).require_grad();
-    let w = Tensor::<2>::random([4, 6], Distribution::Normal(0.0, 1.0), &device);
-    let grads = (round_bf16(x.clone()) * w.clone()).sum().backward();
-    assert_eq!(values(x.grad(&grads).expect("dx")), values(w));
-}
-
-/// Under `autocast(Bf16)` the model's products take rounded operands: `ops::affine` through
-/// the kernels equals the f32 kernel on operands rounded first, and differs from the f32
-/// product (so the precision is not ignored); outside the guard it is the f32 product again.
-#[test]
-fn affine_in_bf16_rounds_its_operands() {
-    use albert_core::ops;
-    use albert_core::precision::{Precision, autocast};
-    use burn::tensor::Distribution;
-
-    crate::install();
-    let device = Device::flex();
-    let x = Tensor::<2>::random([9, 33], Distribution::Normal(0.0, 1.0), &device);
-    let w = Tensor::<2>::random([33, 17], Distribution::Normal(0.0, 1.0), &device);
-    let b = Tensor::<1>::random([17], Distribution::Normal(0.0, 1.0), &device);
-    let f32_product = values(ops::affine(x.clone(), w.clone(), b.clone()));
-    let rounded = values(linear(
-        round_bf16(x.clone()),
-        round_bf16(w.clone()),
-        b.clone(),
-    ));
-    let bf16 = {
-        let _bf16 = autocast(Precision::Bf16);
-        values(ops::affine(x.clone(), w.clone(), b.clone()))
-    };
-    assert_eq!(bf16, rounded);
-    let largest = bf16
-        .iter()
-        .zip(&f32_product)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f32, f32::max);
-    // 33 products of N(0,1) values with 8-bit operands: errors of order 2⁻⁹·√33·|x||w|.
-    assert!(largest > 1e-4 && largest < 0.2, "bf16 vs f32: {largest}");
-    assert_eq!(values(ops::affine(x, w, b)), f32_product);
-}
-
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().try_to_vec::<f32>().expect("f32")
 }

@@ -57,21 +57,34 @@ pub(super) fn summarise(records: &[Value]) -> Vec<Summary> {
         .collect()
 }
 
-/// Median over repetitions of burn's / PyTorch's units per second, pairing the i-th process
-/// of each side (they ran back to back).
+/// Median over repetitions of burn's / PyTorch's units per second (float32 both), pairing the
+/// i-th process of each side (they ran back to back).
 fn paired_ratio(records: &[Value], scenario: &str, device: &str, key: &str) -> f64 {
+    paired(records, scenario, device, key, ("burn", "pytorch"))
+}
+
+/// [`paired_ratio`] of any two implementations (`burn-bf16` against `pytorch-bf16`, or
+/// against `burn`): `ours` on `device`; a PyTorch side on whatever device it ran.
+fn paired(
+    records: &[Value],
+    scenario: &str,
+    device: &str,
+    key: &str,
+    (ours, theirs): (&str, &str),
+) -> f64 {
     let side = |imp: &str| -> Vec<f64> {
         records
             .iter()
             .filter(|r| {
                 r.get("scenario").and_then(Value::as_str) == Some(scenario)
                     && r.get("implementation").and_then(Value::as_str) == Some(imp)
-                    && (imp == "pytorch" || r.get("device").and_then(Value::as_str) == Some(device))
+                    && (imp.starts_with("pytorch")
+                        || r.get("device").and_then(Value::as_str) == Some(device))
             })
             .map(|r| f(r, key))
             .collect()
     };
-    let (ours, theirs) = (side("burn"), side("pytorch"));
+    let (ours, theirs) = (side(ours), side(theirs));
     let ratios: Vec<f64> = ours
         .iter()
         .zip(&theirs)
@@ -86,6 +99,9 @@ pub(super) struct Report<'a> {
     pub torch: Option<String>,
     pub peak_gflops: f64,
     pub peak_isa: String,
+    /// The bf16 peak (`albert-bench peak --precision bf16`) and its instruction set, when bf16
+    /// was measured.
+    pub bf16_peak: Option<(f64, String)>,
     pub summaries: Vec<Summary>,
     pub records: &'a [Value],
     pub devices: &'a [String],
@@ -100,6 +116,27 @@ const TARGETS: [(&str, &str, f64); 5] = [
     ("tiny-infer-32x128", "speed", 1.0),
     ("tiny-train-32x128", "speed", 1.0),
 ];
+
+/// Issue 14's bf16 targets: (scenario, PyTorch mode, minimum speed ratio of our bf16 to it).
+const BF16_TARGETS: [(&str, &str, f64); 5] = [
+    ("base-infer-8x128", "pytorch-bf16", 1.3),
+    ("base-infer-8x128", "pytorch-int8", 1.0),
+    ("base-train-8x128", "pytorch-bf16", 1.2),
+    ("tiny-infer-32x128", "pytorch-bf16", 1.2),
+    ("tiny-train-32x128", "pytorch-bf16", 1.2),
+];
+
+/// On a CPU without bf16 units our bf16 may be at most 10% slower than our float32.
+const NO_BF16_UNITS_MIN: f64 = 1.0 / 1.1;
+
+/// The report's name for a PyTorch mode.
+fn pytorch_mode(imp: &str) -> &'static str {
+    match imp {
+        "pytorch-bf16" => "PyTorch bf16 autocast",
+        "pytorch-int8" => "PyTorch dynamic int8",
+        _ => "PyTorch",
+    }
+}
 
 fn fmt_num(x: f64) -> String {
     if !x.is_finite() {
@@ -149,6 +186,19 @@ impl Report<'_> {
                     }),
                 );
             }
+            for d in self.devices {
+                if self.find(&sc, "burn-bf16", d).is_none() {
+                    continue;
+                }
+                let mut speed = serde_json::Map::new();
+                for theirs in ["burn", "pytorch-bf16", "pytorch-int8"] {
+                    if self.find(&sc, theirs, d).is_some() {
+                        let r = paired(self.records, &sc, d, "median_s", ("burn-bf16", theirs));
+                        speed.insert(theirs.into(), json!(r));
+                    }
+                }
+                out.insert(format!("{sc}/{d}/bf16"), json!({ "speed_vs": speed }));
+            }
         }
         Value::Object(out)
     }
@@ -160,7 +210,7 @@ impl Report<'_> {
         let _ = writeln!(
             s,
             "Machine: {} ({}, {} threads, {} GiB RAM, {}); {}; PyTorch: {}. Measured FMA peak: \
-             {} GFLOP/s ({}).\n",
+             {} GFLOP/s ({}){}.\n",
             m["cpu"].as_str().unwrap_or(""),
             m["isa"].as_str().unwrap_or(""),
             m["threads"],
@@ -169,7 +219,11 @@ impl Report<'_> {
             m["rustc"].as_str().unwrap_or(""),
             self.torch.as_deref().unwrap_or("not compared"),
             fmt_num(self.peak_gflops),
-            self.peak_isa
+            self.peak_isa,
+            match &self.bf16_peak {
+                Some((g, isa)) => format!("; bf16 peak: {} GFLOP/s ({isa})", fmt_num(*g)),
+                None => String::new(),
+            }
         );
         let _ = writeln!(s, "Rerun: `{}`\n", self.command);
         let _ = writeln!(
@@ -189,38 +243,47 @@ impl Report<'_> {
             s,
             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
+        let bf16_peak = self.bf16_peak.as_ref().map_or(f64::NAN, |p| p.0);
+        let precisions = [
+            ("burn", "pytorch", self.peak_gflops, ""),
+            ("burn-bf16", "pytorch-bf16", bf16_peak, ", bf16"),
+        ];
         for sc in self.model_scenarios() {
             for d in self.devices {
-                let Some(b) = self.find(&sc, "burn", d) else {
-                    continue;
-                };
-                let p = self.find(&sc, "pytorch", d);
-                let pct = if d == "cpu" && self.peak_gflops.is_finite() {
-                    format!("{:.0}%", 100.0 * b.gflops / self.peak_gflops)
-                } else {
-                    "–".into()
-                };
-                let (pm, ps, pr, sr, rr) = match p {
-                    Some(p) => (
-                        fmt_num(p.median_s * 1e3),
-                        fmt_num(p.per_second),
-                        fmt_num(p.peak_rss_mib),
-                        format!("{:.2}×", paired_ratio(self.records, &sc, d, "median_s")),
-                        format!("{:.2}×", paired_ratio(self.records, &sc, d, "peak_rss_mib")),
-                    ),
-                    None => ("–".into(), "–".into(), "–".into(), "–".into(), "–".into()),
-                };
-                let _ = writeln!(
-                    s,
-                    "| {sc} | {d} | {} | {} | {} | {} | {pct} | {} | {pm} | {ps} | {pr} | {sr} | {rr} |",
-                    fmt_num(b.median_s * 1e3),
-                    fmt_num(b.per_second),
-                    fmt_num(b.tokens_per_second),
-                    fmt_num(b.gflops),
-                    fmt_num(b.peak_rss_mib),
-                );
+                for (ours, theirs, peak, suffix) in precisions {
+                    let Some(b) = self.find(&sc, ours, d) else {
+                        continue;
+                    };
+                    let p = self.find(&sc, theirs, d);
+                    let pct = if d == "cpu" && peak.is_finite() {
+                        format!("{:.0}%", 100.0 * b.gflops / peak)
+                    } else {
+                        "–".into()
+                    };
+                    let pair = (ours, theirs);
+                    let (pm, ps, pr, sr, rr) = match p {
+                        Some(p) => (
+                            fmt_num(p.median_s * 1e3),
+                            fmt_num(p.per_second),
+                            fmt_num(p.peak_rss_mib),
+                            format!("{:.2}×", paired(self.records, &sc, d, "median_s", pair)),
+                            format!("{:.2}×", paired(self.records, &sc, d, "peak_rss_mib", pair)),
+                        ),
+                        None => ("–".into(), "–".into(), "–".into(), "–".into(), "–".into()),
+                    };
+                    let _ = writeln!(
+                        s,
+                        "| {sc} | {d}{suffix} | {} | {} | {} | {} | {pct} | {} | {pm} | {ps} | {pr} | {sr} | {rr} |",
+                        fmt_num(b.median_s * 1e3),
+                        fmt_num(b.per_second),
+                        fmt_num(b.tokens_per_second),
+                        fmt_num(b.gflops),
+                        fmt_num(b.peak_rss_mib),
+                    );
+                }
             }
         }
+        self.bf16_table(&mut s);
         let pipeline: Vec<&Summary> = self
             .summaries
             .iter()
@@ -271,6 +334,36 @@ impl Report<'_> {
                 if met { "yes" } else { "no" }
             );
         }
+        for (sc, theirs, min) in BF16_TARGETS {
+            if self.find(sc, "burn-bf16", "cpu").is_none() || self.find(sc, theirs, "cpu").is_none()
+            {
+                continue;
+            }
+            let r = paired(self.records, sc, "cpu", "median_s", ("burn-bf16", theirs));
+            let _ = writeln!(
+                s,
+                "| {sc} bf16 speed ≥ {min:.1}× {} | {r:.2}× | {} |",
+                pytorch_mode(theirs),
+                if r >= min { "yes" } else { "no" }
+            );
+        }
+        if let Some((_, isa)) = &self.bf16_peak
+            && isa.starts_with("no bf16 units")
+        {
+            for sc in self.model_scenarios() {
+                if self.find(&sc, "burn-bf16", "cpu").is_none()
+                    || self.find(&sc, "burn", "cpu").is_none()
+                {
+                    continue;
+                }
+                let r = paired(self.records, &sc, "cpu", "median_s", ("burn-bf16", "burn"));
+                let _ = writeln!(
+                    s,
+                    "| {sc} bf16 at most 10% slower than our fp32 (no bf16 units) | {r:.2}× | {} |",
+                    if r >= NO_BF16_UNITS_MIN { "yes" } else { "no" }
+                );
+            }
+        }
         let consumer = self.find("tiny-train-32x128", "burn", "cpu");
         if let (Some(inst), Some(c)) = (
             self.summaries
@@ -294,6 +387,54 @@ impl Report<'_> {
             );
         }
         s
+    }
+
+    /// The bf16 rows side by side with our float32 and PyTorch's two fast CPU modes (bf16
+    /// autocast, dynamic int8), when bf16 was measured.
+    fn bf16_table(&self, s: &mut String) {
+        let mut rows = Vec::new();
+        for sc in self.model_scenarios() {
+            for d in self.devices {
+                let Some(b) = self.find(&sc, "burn-bf16", d) else {
+                    continue;
+                };
+                let mut cells = vec![
+                    self.find(&sc, "burn", d)
+                        .map_or("–".into(), |f| fmt_num(f.median_s * 1e3)),
+                    fmt_num(b.median_s * 1e3),
+                ];
+                for theirs in ["burn", "pytorch-bf16", "pytorch-int8"] {
+                    let side = self.find(&sc, theirs, d);
+                    if theirs != "burn" {
+                        cells.push(side.map_or("–".into(), |p| fmt_num(p.median_s * 1e3)));
+                    }
+                    cells.push(side.map_or("–".into(), |_| {
+                        let r = paired(self.records, &sc, d, "median_s", ("burn-bf16", theirs));
+                        format!("{r:.2}×")
+                    }));
+                }
+                rows.push(format!("| {sc} | {d} | {} |", cells.join(" | ")));
+            }
+        }
+        if rows.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            s,
+            "\nbf16 (ours: `--precision bf16`, bf16 operands and f32 accumulation) against our \
+             float32 and PyTorch's fast CPU modes; each ratio is our bf16 speed ÷ that column's, \
+             paired as above (> 1: ours is faster).\n"
+        );
+        let _ = writeln!(
+            s,
+            "| scenario | backend | ours fp32 ms | ours bf16 ms | bf16 ÷ fp32 | {} ms | ratio | {} ms | ratio |",
+            pytorch_mode("pytorch-bf16"),
+            pytorch_mode("pytorch-int8")
+        );
+        let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        for r in rows {
+            let _ = writeln!(s, "{r}");
+        }
     }
 
     /// Two panels: burn ÷ PyTorch speed per scenario (1.0 and the targets marked), and peak
@@ -410,79 +551,4 @@ impl Report<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn record(imp: &str, scenario: &str, median_s: f64, rss: f64) -> Value {
-        json!({
-            "implementation": imp, "device": "cpu", "scenario": scenario,
-            "seconds": [median_s], "median_s": median_s, "units": 8.0, "unit": "sequences",
-            "tokens": 1024.0, "flops": 1e9, "peak_rss_mib": rss, "loss": null,
-        })
-    }
-
-    /// Three back-to-back pairs: burn 2, 4, 3 s against PyTorch 1, 1, 1.5 s; speed ratios
-    /// 0.5, 0.25, 0.5 (median 0.5) and RSS ratios 0.5, 1, 0.5 (median 0.5).
-    fn records() -> Vec<Value> {
-        vec![
-            record("burn", "base-train-8x128", 2.0, 100.0),
-            record("pytorch", "base-train-8x128", 1.0, 200.0),
-            record("pytorch", "base-train-8x128", 1.0, 200.0),
-            record("burn", "base-train-8x128", 4.0, 200.0),
-            record("burn", "base-train-8x128", 3.0, 100.0),
-            record("pytorch", "base-train-8x128", 1.5, 200.0),
-        ]
-    }
-
-    #[test]
-    fn ratios_pair_the_processes_in_order() {
-        let r = records();
-        assert_eq!(paired_ratio(&r, "base-train-8x128", "cpu", "median_s"), 0.5);
-        assert_eq!(
-            paired_ratio(&r, "base-train-8x128", "cpu", "peak_rss_mib"),
-            0.5
-        );
-    }
-
-    #[test]
-    fn summaries_take_medians_over_processes() {
-        let s = summarise(&records());
-        let burn = s.iter().find(|s| s.implementation == "burn").expect("burn");
-        assert_eq!(burn.median_s, 3.0);
-        assert_eq!(burn.per_second, 8.0 / 3.0);
-        assert_eq!(burn.peak_rss_mib, 100.0);
-        let torch = s
-            .iter()
-            .find(|s| s.implementation == "pytorch")
-            .expect("pytorch");
-        assert_eq!(torch.median_s, 1.0);
-    }
-
-    #[test]
-    fn markdown_reports_the_targets() {
-        let r = records();
-        let devices = vec!["cpu".to_string()];
-        let report = Report {
-            machine: json!({"cpu": "test", "isa": "AVX2", "threads": 2, "memory_gib": 1.0, "os": "linux", "rustc": "rustc"}),
-            torch: Some("2.15".into()),
-            peak_gflops: 100.0,
-            peak_isa: "AVX2 FMA".into(),
-            summaries: summarise(&r),
-            records: &r,
-            devices: &devices,
-            command: "cargo xtask bench".into(),
-        };
-        let md = report.markdown();
-        assert!(
-            md.contains("| base-train-8x128 speed ≥ 1.0× PyTorch | 0.50× | no |"),
-            "{md}"
-        );
-        assert!(
-            md.contains("| base-train-8x128 peak RSS ≤ 0.7× PyTorch | 0.50× | yes |"),
-            "{md}"
-        );
-        // 1 GFLOP in 3 s of a 100 GFLOP/s machine.
-        assert!(md.contains("| 0.33 | 0% |"), "{md}");
-        assert!(report.svg().contains("0.50×"));
-    }
-}
+mod tests;

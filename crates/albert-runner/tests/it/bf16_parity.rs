@@ -3,7 +3,9 @@
 //! the fixture's batches is at most twice what PyTorch's own
 //! `torch.autocast(dtype=torch.bfloat16)` deviates on the same weights and inputs
 //! (`albert_testdata::pytorch_bf16_deviation`), and large enough to show that the products did
-//! run in bf16.
+//! run in bf16 — with the products as the f32 `gemm` on rounded operands (the default), and on
+//! every bf16 product path of `albert_kernels::gemm_bf16` this CPU has (the AVX512-BF16
+//! instruction, its AVX-512F emulation).
 
 use albert_core::precision::{Precision, autocast};
 use albert_runner::parity::{compare, model_outputs};
@@ -17,6 +19,16 @@ const OUTPUTS: [&str; 4] = [
 ];
 
 fn check(fixture: &str) {
+    use albert_kernels::{Bf16Path, with_bf16_path};
+    check_on(fixture, None);
+    for path in [Bf16Path::Native, Bf16Path::Emulated] {
+        if path.available() {
+            with_bf16_path(Some(path), || check_on(fixture, Some(path)));
+        }
+    }
+}
+
+fn check_on(fixture: &str, path: Option<albert_kernels::Bf16Path>) {
     let Some(shared) = albert_testdata::shared() else {
         return;
     };
@@ -46,7 +58,10 @@ fn check(fixture: &str) {
             .map(|d| f64::from(d.max_abs_diff))
             .fold(0.0, f64::max);
         let pytorch = albert_testdata::pytorch_bf16_deviation(fixture, output);
-        eprintln!("{fixture} {output}: bf16 deviates {ours:.3e} (PyTorch autocast {pytorch:.3e})");
+        eprintln!(
+            "{fixture} {output} (bf16 product path {path:?}): bf16 deviates {ours:.3e} \
+             (PyTorch autocast {pytorch:.3e})"
+        );
         assert!(
             ours <= 2.0 * pytorch,
             "{fixture} {output}: bf16 deviates {ours:e}, more than twice PyTorch's {pytorch:e}"

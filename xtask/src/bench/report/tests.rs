@@ -1,0 +1,120 @@
+//! The report's summaries, pairing, markdown and targets on synthetic records.
+
+use super::*;
+
+fn record(imp: &str, scenario: &str, median_s: f64, rss: f64) -> Value {
+    json!({
+        "implementation": imp, "device": "cpu", "scenario": scenario,
+        "seconds": [median_s], "median_s": median_s, "units": 8.0, "unit": "sequences",
+        "tokens": 1024.0, "flops": 1e9, "peak_rss_mib": rss, "loss": null,
+    })
+}
+
+/// Three back-to-back pairs: burn 2, 4, 3 s against PyTorch 1, 1, 1.5 s; speed ratios
+/// 0.5, 0.25, 0.5 (median 0.5) and RSS ratios 0.5, 1, 0.5 (median 0.5).
+fn records() -> Vec<Value> {
+    vec![
+        record("burn", "base-train-8x128", 2.0, 100.0),
+        record("pytorch", "base-train-8x128", 1.0, 200.0),
+        record("pytorch", "base-train-8x128", 1.0, 200.0),
+        record("burn", "base-train-8x128", 4.0, 200.0),
+        record("burn", "base-train-8x128", 3.0, 100.0),
+        record("pytorch", "base-train-8x128", 1.5, 200.0),
+    ]
+}
+
+#[test]
+fn ratios_pair_the_processes_in_order() {
+    let r = records();
+    assert_eq!(paired_ratio(&r, "base-train-8x128", "cpu", "median_s"), 0.5);
+    assert_eq!(
+        paired_ratio(&r, "base-train-8x128", "cpu", "peak_rss_mib"),
+        0.5
+    );
+}
+
+#[test]
+fn summaries_take_medians_over_processes() {
+    let s = summarise(&records());
+    let burn = s.iter().find(|s| s.implementation == "burn").expect("burn");
+    assert_eq!(burn.median_s, 3.0);
+    assert_eq!(burn.per_second, 8.0 / 3.0);
+    assert_eq!(burn.peak_rss_mib, 100.0);
+    let torch = s
+        .iter()
+        .find(|s| s.implementation == "pytorch")
+        .expect("pytorch");
+    assert_eq!(torch.median_s, 1.0);
+}
+
+#[test]
+fn markdown_reports_the_targets() {
+    let r = records();
+    let devices = vec!["cpu".to_string()];
+    let report = Report {
+        machine: json!({"cpu": "test", "isa": "AVX2", "threads": 2, "memory_gib": 1.0, "os": "linux", "rustc": "rustc"}),
+        torch: Some("2.15".into()),
+        peak_gflops: 100.0,
+        peak_isa: "AVX2 FMA".into(),
+        bf16_peak: None,
+        summaries: summarise(&r),
+        records: &r,
+        devices: &devices,
+        command: "cargo xtask bench".into(),
+    };
+    let md = report.markdown();
+    assert!(
+        md.contains("| base-train-8x128 speed ≥ 1.0× PyTorch | 0.50× | no |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| base-train-8x128 peak RSS ≤ 0.7× PyTorch | 0.50× | yes |"),
+        "{md}"
+    );
+    // 1 GFLOP in 3 s of a 100 GFLOP/s machine.
+    assert!(md.contains("| 0.33 | 0% |"), "{md}");
+    assert!(report.svg().contains("0.50×"));
+    assert!(!md.contains("bf16"), "{md}");
+}
+
+/// bf16 rows pair ours with PyTorch's autocast and int8 runs and with our own float32:
+/// ours bf16 1.0 s (three processes) against PyTorch bf16 1.5 s (ratio 1.5, target 1.3
+/// met), int8 0.9 s (0.9, target 1.0 not met) and our fp32 1.2 s (1.2 ≥ 1/1.1).
+#[test]
+fn bf16_rows_and_targets() {
+    let mut r = Vec::new();
+    for _ in 0..3 {
+        r.push(record("burn", "base-infer-8x128", 1.2, 100.0));
+        r.push(record("burn-bf16", "base-infer-8x128", 1.0, 100.0));
+        r.push(record("pytorch-bf16", "base-infer-8x128", 1.5, 300.0));
+        r.push(record("pytorch-int8", "base-infer-8x128", 0.9, 300.0));
+    }
+    let devices = vec!["cpu".to_string()];
+    let report = Report {
+        machine: json!({"cpu": "test", "isa": "AVX-512", "threads": 2, "memory_gib": 1.0, "os": "linux", "rustc": "rustc"}),
+        torch: Some("2.15".into()),
+        peak_gflops: 100.0,
+        peak_isa: "AVX-512 FMA".into(),
+        bf16_peak: Some((100.0, "no bf16 units: AVX-512 FMA".into())),
+        summaries: summarise(&r),
+        records: &r,
+        devices: &devices,
+        command: "cargo xtask bench --precisions fp32,bf16".into(),
+    };
+    let md = report.markdown();
+    for want in [
+        "bf16 peak: 100.0 GFLOP/s (no bf16 units: AVX-512 FMA)",
+        "| base-infer-8x128 | cpu, bf16 | 1000 |",
+        "| base-infer-8x128 | cpu | 1200 | 1000 | 1.20× | 1500 | 1.50× | 900.0 | 0.90× |",
+        "| base-infer-8x128 bf16 speed ≥ 1.3× PyTorch bf16 autocast | 1.50× | yes |",
+        "| base-infer-8x128 bf16 speed ≥ 1.0× PyTorch dynamic int8 | 0.90× | no |",
+        "| base-infer-8x128 bf16 at most 10% slower than our fp32 (no bf16 units) | 1.20× | yes |",
+    ] {
+        assert!(md.contains(want), "{want}\n{md}");
+    }
+    let ratios = report.ratios_json();
+    assert_eq!(
+        ratios["base-infer-8x128/cpu/bf16"]["speed_vs"]["pytorch-int8"],
+        0.9 / 1.0
+    );
+}
