@@ -9,7 +9,10 @@
 #   benches/ab.sh rev [REV]   # albert-bench built at git revision REV (A, default HEAD)
 #                             #   against the working tree (B): before/after a change
 #   benches/ab.sh precision   # the working tree's binary, --precision fp32 (A) against
-#                             #   bf16 (B)
+#                             #   bf16 (B) (with the bf16 path ALBERT_BF16_GEMM picks, if set)
+#   benches/ab.sh bf16-path [PATH]  # --precision bf16 both sides: the f32 gemm on rounded
+#                             #   operands (A, ALBERT_BF16_GEMM=off) against PATH (B: native,
+#                             #   amx or emulated; default native)
 #
 # Records go to $OUT (default: a temporary file). ROUNDS overrides the 3 rounds.
 set -euo pipefail
@@ -29,6 +32,13 @@ case "$mode" in
     args_a=(--precision fp32); args_b=(--precision bf16)
     label="fp32 (A) vs bf16 (B)"
     ;;
+  bf16-path)
+    path=${2:-native}
+    side_a=(env ALBERT_BF16_GEMM=off "$tmp/albert-bench-b")
+    side_b=(env "ALBERT_BF16_GEMM=$path" "$tmp/albert-bench-b")
+    args_a=(--precision bf16); args_b=(--precision bf16)
+    label="bf16 on the f32 gemm (A) vs ALBERT_BF16_GEMM=$path (B)"
+    ;;
   env)
     var=${2:-ALBERT_FLEX_KERNELS}
     side_a=(env "$var=0" "$tmp/albert-bench-b"); side_b=(env "$var=1" "$tmp/albert-bench-b")
@@ -47,7 +57,7 @@ case "$mode" in
     side_a=("$tmp/albert-bench-a"); side_b=("$tmp/albert-bench-b")
     label="$rev (A) vs working tree (B)"
     ;;
-  *) echo "usage: benches/ab.sh env [VAR] | rev [REV] | precision" >&2; exit 2 ;;
+  *) echo "usage: benches/ab.sh env [VAR] | rev [REV] | precision | bf16-path [PATH]" >&2; exit 2 ;;
 esac
 for sc in "tiny infer 32 128 20" "tiny train 32 128 10" "base infer 8 128 3" "base train 8 128 3"; do
   set -- $sc

@@ -13,10 +13,10 @@
 #   fixtures/tokenizer/spiece.model, data/pretrain/sample.txt), then run this from the repository
 #   root with OUT set to a folder for the logs and records.
 #
-# Steps, most needed first: (3) PyTorch's own bf16-autocast deviation on the fixtures, on CPU and
-# CUDA (the yardstick of our bf16 accuracy tests); (1) the HF parity and pretraining tests on wgpu
-# (Vulkan on the card); (2) albert-base 8 × 128 inference and training step on wgpu against
-# PyTorch on CUDA, float32 and bf16; (4) the same model scenarios on the machine's CPU; (5) the
+# Steps, most needed first: (3) PyTorch's own bf16- and fp16-autocast deviation on the fixtures,
+# on CPU and CUDA (the yardstick of our bf16/fp16 accuracy tests); (1) the HF parity and
+# pretraining tests on wgpu (Vulkan on the card); (2) albert-base 8 × 128 inference and training
+# step on wgpu (float32, fp16) against PyTorch on CUDA (float32, bf16, fp16); (4) the same model scenarios on the machine's CPU; (5) the
 # bf16 product paths of albert-kernels on that CPU (AMX tiles, AVX512-BF16): their unit tests
 # on the real instructions, then bf16 albert-base with each path (ALBERT_BF16_GEMM).
 set -u
@@ -35,11 +35,13 @@ chmod +x "$BIN"/* 2>/dev/null
     python3 -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)'
 } 2>&1 | tee "$OUT/machine.txt"
 
-echo "== 3. PyTorch bf16 autocast deviation on the fixtures" >&2
+echo "== 3. PyTorch bf16 and fp16 autocast deviation on the fixtures" >&2
 for device in cpu cuda; do
-    timeout 120 python3 benches/pytorch_bf16_deviation.py "$ALBERT_SHARED_DIR/fixtures/hf-albert/tiny" \
-        "$ALBERT_SHARED_DIR/fixtures/hf-albert/tiny-groups" --device "$device" \
-        >"$OUT/bf16-deviation-$device.json" 2>>"$OUT/bench.log"
+    for dtype in bfloat16 float16; do
+        timeout 120 python3 benches/pytorch_bf16_deviation.py "$ALBERT_SHARED_DIR/fixtures/hf-albert/tiny" \
+            "$ALBERT_SHARED_DIR/fixtures/hf-albert/tiny-groups" --device "$device" --dtype "$dtype" \
+            >"$OUT/$dtype-deviation-$device.json" 2>>"$OUT/bench.log"
+    done
 done
 
 echo "== 1. wgpu tests" >&2
@@ -49,11 +51,12 @@ echo "== 2. albert-base 8x128: wgpu vs PyTorch CUDA" >&2
 records="$OUT/records.jsonl"
 : >"$records"
 for mode in infer train; do
-    for precision in fp32 bf16; do
+    # wgpu has no bf16 (WGSL); fp16 runs its products in f16 where the card has shader-f16.
+    for precision in fp32 fp16; do
         timeout 150 "$BIN/albert-bench" model --device wgpu --size base --mode "$mode" --batch-size 8 --max-seq-length 128 \
             --warmup 2 --iters 10 --precision "$precision" >>"$records" 2>>"$OUT/bench.log"
     done
-    for precision in fp32 bf16; do
+    for precision in fp32 bf16 fp16; do
         timeout 120 python3 benches/pytorch_bench.py model --device cuda --size base --mode "$mode" \
             --batch-size 8 --max-seq-length 128 --warmup 3 --iters 10 --precision "$precision" >>"$records" 2>>"$OUT/bench.log"
     done

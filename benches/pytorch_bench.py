@@ -18,9 +18,9 @@ physical core). Needs `pip install torch transformers`.
 
 `--precision` picks PyTorch's mode: `fp32` (default), `bf16` (`torch.autocast(device, bfloat16)`
 around the forward and loss, as a user who wants speed runs it: oneDNN/AMX on CPU, tensor cores on
-CUDA; weights, gradients and AdamW state stay f32) or `int8` (inference only:
+CUDA; weights, gradients and AdamW state stay f32), `fp16` (the same with float16) or `int8` (inference only:
 `torch.ao.quantization.quantize_dynamic` of every `nn.Linear` to qint8, CPU only). The record's
-`implementation` names it (`pytorch`, `pytorch-bf16`, `pytorch-int8`).
+`implementation` names it (`pytorch`, `pytorch-bf16`, `pytorch-fp16`, `pytorch-int8`).
 
 The model flags are `albert-bench model`'s (`--batch-size`, `--max-seq-length`; `--batch` and
 `--seq` also work), so `cargo xtask bench` passes both programs the same arguments; `--parse-only`
@@ -104,7 +104,7 @@ def main():
     m.add_argument("--device", default="cpu")
     m.add_argument("--warmup", type=int, default=1)
     m.add_argument("--iters", type=int, default=5)
-    m.add_argument("--precision", choices=["fp32", "bf16", "int8"], default="fp32")
+    m.add_argument("--precision", choices=["fp32", "bf16", "fp16", "int8"], default="fp32")
     m.add_argument("--parse-only", action="store_true", help=argparse.SUPPRESS)
     mm = sub.add_parser("matmul", help="one row-major f32 product [m, k]·[k, n] (torch.matmul)")
     for dim in ("m", "k", "n"):
@@ -145,8 +145,9 @@ def main():
         model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
     def autocast():
-        if a.precision == "bf16":
-            return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+        if a.precision in ("bf16", "fp16"):
+            dtype = torch.bfloat16 if a.precision == "bf16" else torch.float16
+            return torch.autocast(device_type=device.type, dtype=dtype)
         return contextlib.nullcontext()
 
     loss_value = [None]

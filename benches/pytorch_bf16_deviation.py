@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""How far PyTorch's own bf16 autocast lands from float32 on the HF fixtures.
+"""How far PyTorch's own bf16 (or fp16) autocast lands from float32 on the HF fixtures.
 
 The yardstick of the bf16 accuracy tests (issue 14): our bf16 forward may deviate from the
 float32 reference by at most twice what `torch.autocast(dtype=torch.bfloat16)` deviates on the
@@ -10,7 +10,10 @@ the largest absolute difference per output between the two:
     python3 benches/pytorch_bf16_deviation.py ../shared/fixtures/hf-albert/tiny \
         ../shared/fixtures/hf-albert/tiny-groups --device cpu > deviation.json
 
-Output: one JSON object {"torch": version, "transformers": version, "device": ...,
+`--dtype float16` measures fp16 autocast instead (the yardstick of the fp16 tests, kept in
+crates/albert-testdata/data/pytorch_fp16_deviation.json).
+
+Output: one JSON object {"torch": version, "transformers": version, "device": ..., "dtype": ...,
 "fixtures": {fixture: {batch: {output: max_abs_diff}}}}. Outputs: `last_hidden_state`,
 `pooler_output`, `prediction_logits`, `sop_logits`. The `long` batch is skipped (its
 expected file holds only the masked positions' logits; the others cover the same code).
@@ -26,6 +29,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("fixtures", nargs="+", help="fixture directories (config.json, model.safetensors, inputs.json)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float16"])
     a = p.parse_args()
 
     import torch
@@ -34,8 +38,9 @@ def main():
 
     torch.manual_seed(0)
     device = torch.device(a.device)
+    dtype = getattr(torch, a.dtype)
     out = dict(torch=torch.__version__, transformers=transformers.__version__, device=a.device,
-               fixtures={})
+               dtype=a.dtype, fixtures={})
     if device.type == "cuda":
         out["device"] = f"cuda ({torch.cuda.get_device_name(device)})"
     for fixture in a.fixtures:
@@ -53,7 +58,7 @@ def main():
                 ref = model(**kw, output_hidden_states=True)
                 ref_pooled = model.albert.pooler_activation(
                     model.albert.pooler(ref.hidden_states[-1][:, 0]))
-                with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
+                with torch.autocast(device_type=device.type, dtype=dtype):
                     low = model(**kw, output_hidden_states=True)
                     low_pooled = model.albert.pooler_activation(
                         model.albert.pooler(low.hidden_states[-1][:, 0]))

@@ -97,9 +97,9 @@ pub(crate) struct TrainArgs {
     /// used instead of --size and a newly trained vocabulary.
     #[arg(long, conflicts_with_all = ["size", "vocab_size"])]
     pub(crate) init: Option<PathBuf>,
-    /// Precision of the matrix products: fp32, or bf16 (bf16 operands, f32 accumulation;
-    /// written to the config's `[run] precision`).
-    #[arg(long, default_value = "fp32", value_parser = ["fp32", "bf16"])]
+    /// Precision of the matrix products: fp32, bf16 or fp16 (bf16/half operands, f32
+    /// accumulation; written to the config's `[run] precision`).
+    #[arg(long, default_value = "fp32", value_parser = ["fp32", "bf16", "fp16"])]
     pub(crate) precision: String,
     /// Held-out batches per periodic evaluation; the final evaluation (`final_eval.json`)
     /// scores four times as many batches.

@@ -314,6 +314,13 @@ fn run(what: What) -> Result<String, String> {
                     (g, isa.to_string())
                 }
                 albert_core::precision::Precision::Bf16 => bf16_peak_gflops(threads),
+                albert_core::precision::Precision::Fp16 => {
+                    return Err(
+                        "albert-bench peak: --precision fp32 or bf16 (no fp16 peak: \
+                                the CPU kernels run fp16 products in float32)"
+                            .into(),
+                    );
+                }
             };
             eprintln!(
                 "albert-bench: {precision} peak {gflops:.0} GFLOP/s ({isa}, {threads} threads)"

@@ -9,7 +9,9 @@
 //! on any backend (wgpu, CUDA, remote).
 //!
 //! Every matrix product here takes its operands in this thread's [`crate::precision`]: under
-//! `autocast(Precision::Bf16)` each operand is first rounded to bfloat16 ([`operand`]).
+//! `autocast(Precision::Bf16)` (or `Fp16`) each operand is first rounded to bfloat16 (half)
+//! ([`operand`]). Off the installed kernels (wgpu, CUDA), a product in a half precision runs in
+//! that dtype on the device ([`matmul_operands`]).
 
 use std::sync::OnceLock;
 
@@ -63,9 +65,9 @@ pub trait Kernels: Send + Sync + std::fmt::Debug {
     ) -> Tensor<2>;
     /// HF's `gelu_new` element-wise, handed on in `output` precision (as [`Kernels::linear`]).
     fn gelu_tanh(&self, x: Tensor<2>, output: Precision) -> Tensor<2>;
-    /// Every element rounded to the nearest bfloat16, ties to even, kept as f32
-    /// ([`crate::precision::round_bf16`]); the gradient passes through unchanged.
-    fn round_bf16(&self, x: Tensor<2>) -> Tensor<2>;
+    /// Every element rounded to `precision`'s nearest value, ties to even, kept as f32
+    /// ([`Precision::round`]); the gradient passes through unchanged.
+    fn round(&self, x: Tensor<2>, precision: Precision) -> Tensor<2>;
     /// `softmax(q_h·k_hᵀ/√d + mask)` for every head (`d = H / heads`), `[B, heads, n, n]`.
     fn attention_probs(
         &self,
@@ -131,25 +133,58 @@ fn as_rows<const D: usize>(x: Tensor<D>) -> (Tensor<2>, [usize; D]) {
     (x.reshape([rows, d]), dims)
 }
 
-/// A matrix product's operand in this thread's precision: `t` itself in float32; under bf16,
-/// every element rounded to the nearest bfloat16 (kept as f32, so the product accumulates in
-/// f32), by the installed kernels where they run, else by burn's cast to bf16 and back. The
-/// gradient passes through the rounding unchanged.
+/// A matrix product's operand in this thread's precision: `t` itself in float32; under bf16
+/// (fp16), every element rounded to the nearest bfloat16 (half) value (kept as f32, so the
+/// product accumulates in f32), by the installed kernels where they run, else by burn's cast to
+/// the half dtype and back. The gradient passes through the rounding unchanged.
 pub fn operand<const D: usize>(t: Tensor<D>) -> Tensor<D> {
     in_precision(t, precision::current())
 }
 
 /// `t` rounded to `precision` as [`operand`] does.
 fn in_precision<const D: usize>(t: Tensor<D>, precision: Precision) -> Tensor<D> {
+    let Some(dtype) = half_dtype(precision) else {
+        return t;
+    };
+    match kernels_for(&t.device()) {
+        Some(k) => {
+            let (rows, dims) = as_rows(t);
+            k.round(rows, precision).reshape(dims)
+        }
+        None => t.cast(dtype).cast(FloatDType::F32),
+    }
+}
+
+/// The burn dtype of a half precision (`None` for float32).
+fn half_dtype(precision: Precision) -> Option<FloatDType> {
     match precision {
-        Precision::Fp32 => t,
-        Precision::Bf16 => match kernels_for(&t.device()) {
-            Some(k) => {
-                let (rows, dims) = as_rows(t);
-                k.round_bf16(rows).reshape(dims)
-            }
-            None => t.cast(FloatDType::BF16).cast(FloatDType::F32),
-        },
+        Precision::Fp32 => None,
+        Precision::Bf16 => Some(FloatDType::BF16),
+        Precision::Fp16 => Some(FloatDType::F16),
+    }
+}
+
+/// `a·b` for operands already in this thread's precision, off the installed kernels: in float32
+/// the f32 product; under bf16 or fp16 on a device that computes in that dtype (wgpu with
+/// `shader-f16`, CUDA), the product in the dtype — the operands convert exactly, burn's GPU
+/// matmul accumulates in f32 (in the half dtype on macOS, as cubecl chooses there) and writes
+/// the half result, as PyTorch's autocast hands it on — then back to f32 for the ops that
+/// follow. Except fp16 with autodiff: there the f32 product of the rounded values, because the
+/// backward of a product in f16 would round the gradients to f16, whose range (down to 6e-8)
+/// loses small gradients without loss scaling; in f32 the gradients keep f32's range, as on the
+/// CPU kernels. (bf16 has f32's range: its backward may run in bf16.)
+pub fn matmul_operands<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
+    let device = a.device();
+    let precision = precision::current();
+    match half_dtype(precision) {
+        Some(dtype)
+            if kernels_for(&device).is_none()
+                && device.supports_dtype(dtype)
+                && (precision == Precision::Bf16 || !device.is_autodiff()) =>
+        {
+            a.cast(dtype).matmul(b.cast(dtype)).cast(FloatDType::F32)
+        }
+        _ => a.matmul(b),
     }
 }
 
@@ -202,7 +237,7 @@ fn product(x: Operand, w: Tensor<2>, b: Tensor<1>, output: Precision) -> Tensor<
     let x = x.0;
     match kernels_for(&x.device()) {
         Some(k) => k.linear(x, w, b, precision::current(), output),
-        None => in_precision(x.matmul(w) + b.unsqueeze::<2>(), output),
+        None => in_precision(matmul_operands(x, w) + b.unsqueeze::<2>(), output),
     }
 }
 
@@ -275,7 +310,7 @@ pub fn linear_of(linear: &Linear, x: Operand) -> Tensor<2> {
 fn linear_in(linear: &Linear, x: Operand, output: Precision) -> Tensor<2> {
     match &linear.bias {
         Some(b) => product(x, weight(linear), b.val(), output),
-        None => in_precision(x.0.matmul(weight(linear)), output),
+        None => in_precision(matmul_operands(x.0, weight(linear)), output),
     }
 }
 
@@ -444,8 +479,8 @@ pub fn attention(
         };
         (fused_attention(q, k, v, None, Some(bias), options), None)
     } else {
-        let probs = softmax(q.matmul(k.swap_dims(2, 3)) + mask_add, 3);
-        let context = operand(dropout.forward(probs.clone())).matmul(v);
+        let probs = softmax(matmul_operands(q, k.swap_dims(2, 3)) + mask_add, 3);
+        let context = matmul_operands(operand(dropout.forward(probs.clone())), v);
         (context, return_probs.then_some(probs))
     };
     (

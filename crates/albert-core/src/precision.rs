@@ -6,10 +6,13 @@
 //! nearest bfloat16, ties to even — and accumulate in float32, until the returned guard is
 //! dropped. Everything else stays float32: embeddings, LayerNorm, softmax, GELU, losses, the
 //! weights themselves (the master copy), gradients and optimiser state. Checkpoints are float32.
+//! `Precision::Fp16` is the same with IEEE half precision operands (11 bits of mantissa, range
+//! ±65504), the mixed precision of GPUs without bfloat16.
 //!
 //! On the CPU the rounding is a fused kernel (`albert-kernels`); on other devices it is burn's
-//! cast to bf16 and back. Either way the gradient passes through the rounding unchanged (the
-//! gradient of a cast), so training in bf16 updates the float32 master weights.
+//! cast to the half dtype (and the product may run in it there: `crate::ops`). Either way the
+//! gradient passes through the rounding unchanged (the gradient of a cast), so training in
+//! reduced precision updates the float32 master weights.
 //!
 //! ```
 //! use albert_core::precision::{self, Precision};
@@ -36,17 +39,32 @@ pub enum Precision {
     Fp32,
     /// bfloat16 operands (8 bits of mantissa), float32 accumulation and everything else float32.
     Bf16,
+    /// IEEE half precision operands (11 bits of mantissa, finite values up to ±65504), float32
+    /// accumulation and everything else float32.
+    Fp16,
 }
 
 impl Precision {
     /// Every precision, in the order the CLI lists them.
-    pub const ALL: [Precision; 2] = [Precision::Fp32, Precision::Bf16];
+    pub const ALL: [Precision; 3] = [Precision::Fp32, Precision::Bf16, Precision::Fp16];
 
-    /// The name used on the command line and in configs: `fp32`, `bf16`.
+    /// The name used on the command line and in configs: `fp32`, `bf16`, `fp16`.
     pub fn name(self) -> &'static str {
         match self {
             Precision::Fp32 => "fp32",
             Precision::Bf16 => "bf16",
+            Precision::Fp16 => "fp16",
+        }
+    }
+
+    /// `x` rounded to this precision's nearest value (ties to even), kept as f32: itself in
+    /// float32, [`round_bf16`] or [`round_f16`].
+    #[inline(always)]
+    pub fn round(self, x: f32) -> f32 {
+        match self {
+            Precision::Fp32 => x,
+            Precision::Bf16 => round_bf16(x),
+            Precision::Fp16 => round_f16(x),
         }
     }
 }
@@ -64,7 +82,7 @@ impl FromStr for Precision {
         Self::ALL
             .into_iter()
             .find(|p| p.name() == s)
-            .ok_or_else(|| format!("unknown precision {s:?} (expected fp32 or bf16)"))
+            .ok_or_else(|| format!("unknown precision {s:?} (expected fp32, bf16 or fp16)"))
     }
 }
 
@@ -113,6 +131,33 @@ pub fn round_bf16(x: f32) -> f32 {
     })
 }
 
+/// `x` rounded to the nearest IEEE half precision value (ties to even), as an f32: 11
+/// significant bits, subnormals down to 2⁻²⁴, a finite value past ±65504 (from ±65520, the
+/// halfway point to 2¹⁶) to infinity, NaN stays NaN (quiet). The same rounding as
+/// `half::f16::from_f32` and PyTorch's `.to(torch.float16)`; branch-free, so a loop over it
+/// vectorises.
+#[inline(always)]
+pub fn round_f16(x: f32) -> f32 {
+    let bits = x.to_bits();
+    let sign = bits & 0x8000_0000;
+    let abs = bits & 0x7fff_ffff;
+    // A normal half: keep 10 of the 23 mantissa bits, rounding the 13 dropped ones to even.
+    let normal = abs.wrapping_add(0x0fff + ((abs >> 13) & 1)) & 0xffff_e000;
+    // Below 2⁻¹⁴ halves are multiples of 2⁻²⁴, the spacing of f32 just above 0.5: adding 0.5
+    // rounds to that grid (ties to even, as 0.5 is an even multiple), subtracting it is exact.
+    let subnormal = ((f32::from_bits(abs) + 0.5) - 0.5).to_bits();
+    let rounded = if abs > 0x7f80_0000 {
+        abs | 0x0040_0000 // NaN, made quiet
+    } else if abs < 0x3880_0000 {
+        subnormal
+    } else if normal >= 0x4780_0000 {
+        0x7f80_0000 // past 65504 after rounding (or infinite): infinity
+    } else {
+        normal
+    };
+    f32::from_bits(sign | rounded)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,6 +199,56 @@ mod tests {
         }
     }
 
+    /// Against `half`'s conversion on hand-picked values (ties, the subnormal range, the
+    /// overflow threshold) and a sweep of bit patterns. (Every one of the 2³² f32 bit patterns
+    /// was also checked once, outside the suite: all equal, NaNs as NaN.)
+    #[test]
+    fn round_f16_matches_half() {
+        let picked = [
+            0.0f32,
+            -0.0,
+            1.0,
+            1.0 + 1.0 / 2048.0, // halfway between two halves, even below: down
+            1.0 + 3.0 / 2048.0, // halfway, odd below: up
+            65504.0,            // the largest half
+            65519.99,           // rounds down to it
+            65520.0,            // halfway to 2¹⁶: ties to even, infinity
+            -70000.0,
+            6.103_515_6e-5, // 2⁻¹⁴, the smallest normal half
+            6.0e-5,         // subnormal
+            2.980_232_2e-8, // 2⁻²⁵: halfway to the smallest subnormal, ties to 0
+            4.5e-8,         // rounds up to 2⁻²⁴
+            1e-40,
+            f32::MAX,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            std::f32::consts::PI,
+        ];
+        for x in picked {
+            let want = half::f16::from_f32(x).to_f32();
+            assert_eq!(round_f16(x).to_bits(), want.to_bits(), "x = {x:e}");
+        }
+        assert_eq!(round_f16(1.0 + 1.0 / 2048.0), 1.0);
+        assert_eq!(round_f16(65520.0), f32::INFINITY);
+        assert!(round_f16(f32::NAN).is_nan());
+        for i in 0..400_000u32 {
+            let bits = i.wrapping_mul(2_654_435_761).rotate_left(i % 7);
+            let x = f32::from_bits(bits);
+            if x.is_nan() {
+                assert!(round_f16(x).is_nan());
+                continue;
+            }
+            let want = half::f16::from_f32(x).to_f32();
+            assert_eq!(round_f16(x).to_bits(), want.to_bits(), "bits {bits:#x}");
+        }
+        assert_eq!(
+            Precision::Fp16.round(1.0 + 1.0 / 1024.0),
+            1.0 + 1.0 / 1024.0
+        );
+        assert_eq!(Precision::Bf16.round(1.0 + 1.0 / 1024.0), 1.0);
+        assert_eq!(Precision::Fp32.round(1.0 + 1e-7), 1.0 + 1e-7);
+    }
+
     #[test]
     fn autocast_nests_and_restores() {
         assert_eq!(current(), Precision::Fp32);
@@ -177,6 +272,6 @@ mod tests {
         for p in Precision::ALL {
             assert_eq!(p.name().parse::<Precision>(), Ok(p));
         }
-        assert!("fp16".parse::<Precision>().is_err());
+        assert!("f16".parse::<Precision>().is_err());
     }
 }

@@ -8,10 +8,12 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
 use burn::backend::{Autodiff, AutodiffBackend, Backend, tensor::FloatTensor};
 
+use albert_core::precision::Precision;
+
 use super::AlbertKernels;
 
 impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodiff<B, C> {
-    fn gelu_tanh(x: FloatTensor<Self>, round_output: bool) -> FloatTensor<Self> {
+    fn gelu_tanh(x: FloatTensor<Self>, output: Precision) -> FloatTensor<Self> {
         #[derive(Debug)]
         struct GeluTanh;
 
@@ -34,9 +36,9 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
         match GeluTanh.prepare::<C>([x.node()]).compute_bound().stateful() {
             OpsKind::Tracked(mut prep) => {
                 let state = prep.checkpoint(&x);
-                prep.finish(state, B::gelu_tanh(x.primitive().clone(), round_output))
+                prep.finish(state, B::gelu_tanh(x.primitive().clone(), output))
             }
-            OpsKind::UnTracked(prep) => prep.finish(B::gelu_tanh(x.into_primitive(), round_output)),
+            OpsKind::UnTracked(prep) => prep.finish(B::gelu_tanh(x.into_primitive(), output)),
         }
     }
 
@@ -46,11 +48,11 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
         Self::from_inner(out)
     }
 
-    fn round_bf16(x: FloatTensor<Self>) -> FloatTensor<Self> {
+    fn round(x: FloatTensor<Self>, precision: Precision) -> FloatTensor<Self> {
         #[derive(Debug)]
-        struct RoundBf16;
+        struct Round;
 
-        impl<B: Backend + AlbertKernels> Backward<B, 1> for RoundBf16 {
+        impl<B: Backend + AlbertKernels> Backward<B, 1> for Round {
             type State = ();
 
             fn backward(
@@ -63,8 +65,8 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
             }
         }
 
-        let prep = RoundBf16.prepare::<C>([x.node()]).compute_bound();
-        prep.stateless(B::round_bf16(x.into_primitive()))
+        let prep = Round.prepare::<C>([x.node()]).compute_bound();
+        prep.stateless(B::round(x.into_primitive(), precision))
     }
 
     fn fused_layer_norm(
@@ -161,8 +163,8 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
         x: FloatTensor<Self>,
         w: FloatTensor<Self>,
         b: FloatTensor<Self>,
-        bf16: bool,
-        round_output: bool,
+        operands: Precision,
+        output: Precision,
     ) -> FloatTensor<Self> {
         #[derive(Debug)]
         struct LinearOp;
@@ -194,8 +196,8 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
                     x.primitive().clone(),
                     w.primitive().clone(),
                     b.into_primitive(),
-                    bf16,
-                    round_output,
+                    operands,
+                    output,
                 );
                 prep.finish(state, out)
             }
@@ -203,8 +205,8 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
                 x.into_primitive(),
                 w.into_primitive(),
                 b.into_primitive(),
-                bf16,
-                round_output,
+                operands,
+                output,
             )),
         }
     }
@@ -214,7 +216,7 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
         w: FloatTensor<Self>,
         b: FloatTensor<Self>,
         residual: FloatTensor<Self>,
-        bf16: bool,
+        operands: Precision,
     ) -> FloatTensor<Self> {
         #[derive(Debug)]
         struct LinearResidualOp;
@@ -251,7 +253,7 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
                     w.primitive().clone(),
                     b.into_primitive(),
                     residual.into_primitive(),
-                    bf16,
+                    operands,
                 );
                 prep.finish(state, out)
             }
@@ -260,7 +262,7 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
                 w.into_primitive(),
                 b.into_primitive(),
                 residual.into_primitive(),
-                bf16,
+                operands,
             )),
         }
     }
@@ -366,15 +368,15 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
         probs: FloatTensor<Self>,
         v: FloatTensor<Self>,
         heads: usize,
-        bf16: bool,
+        precision: Precision,
     ) -> FloatTensor<Self> {
         #[derive(Debug)]
         struct Context;
 
         impl<B: Backend + AlbertKernels> Backward<B, 2> for Context {
-            /// The checkpointed probabilities and `v`, the head count, and whether the
-            /// product rounds the probabilities.
-            type State = (NodeId, NodeId, usize, bool);
+            /// The checkpointed probabilities and `v`, the head count, and the precision the
+            /// product rounds the probabilities to.
+            type State = (NodeId, NodeId, usize, Precision);
 
             fn backward(
                 self,
@@ -382,13 +384,13 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
                 grads: &mut Gradients,
                 checkpointer: &mut Checkpointer,
             ) {
-                let (p_id, v_id, heads, bf16) = ops.state;
+                let (p_id, v_id, heads, precision) = ops.state;
                 let probs: FloatTensor<B> = checkpointer.retrieve_node_output(p_id);
                 let v: FloatTensor<B> = checkpointer.retrieve_node_output(v_id);
                 let grad = grads.consume::<B>(&ops.node);
                 let [p_parent, v_parent] = ops.parents;
                 if let Some(node) = v_parent {
-                    let g = B::attention_context_backward_v(grad.clone(), probs, heads, bf16);
+                    let g = B::attention_context_backward_v(grad.clone(), probs, heads, precision);
                     grads.register::<B>(node.id, g);
                 }
                 if let Some(node) = p_parent {
@@ -404,12 +406,17 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
             .stateful()
         {
             OpsKind::Tracked(mut prep) => {
-                let state = (prep.checkpoint(&probs), prep.checkpoint(&v), heads, bf16);
+                let state = (
+                    prep.checkpoint(&probs),
+                    prep.checkpoint(&v),
+                    heads,
+                    precision,
+                );
                 let out = B::attention_context(
                     probs.primitive().clone(),
                     v.primitive().clone(),
                     heads,
-                    bf16,
+                    precision,
                 );
                 prep.finish(state, out)
             }
@@ -417,7 +424,7 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
                 probs.into_primitive(),
                 v.into_primitive(),
                 heads,
-                bf16,
+                precision,
             )),
         }
     }
@@ -438,13 +445,13 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
         grad: FloatTensor<Self>,
         probs: FloatTensor<Self>,
         heads: usize,
-        bf16: bool,
+        precision: Precision,
     ) -> FloatTensor<Self> {
         Self::from_inner(B::attention_context_backward_v(
             grad.into_primitive(),
             probs.into_primitive(),
             heads,
-            bf16,
+            precision,
         ))
     }
 
@@ -496,7 +503,7 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
         v: FloatTensor<Self>,
         mask: FloatTensor<Self>,
         heads: usize,
-        round_output: bool,
+        output: Precision,
     ) -> FloatTensor<Self> {
         // Inference only (the public wrapper refuses autodiff devices): untracked.
         let out = B::attention_rows(
@@ -505,7 +512,7 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
             v.into_primitive(),
             mask.into_primitive(),
             heads,
-            round_output,
+            output,
         );
         Self::from_inner(out)
     }

@@ -1,6 +1,7 @@
 //! The kernels on flex's storage: rayon over row blocks, `gemm` for the products, the
 //! vectorised row loops of [`super::math`].
 
+use albert_core::precision::Precision;
 use burn::backend::Flex;
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
@@ -8,8 +9,8 @@ use rayon::prelude::*;
 use super::AlbertKernels;
 use super::gemm_bf16::{bf16_path, packed_weight};
 use super::math::{
-    gelu_backward_rows, gelu_bf16_rows, gelu_rows, layer_norm_dx_rows, round_bf16_in_place,
-    round_bf16_rows, softmax_backward_rows, softmax_rows,
+    gelu_backward_rows, gelu_rows_in, layer_norm_dx_rows, round_in_place_in, round_rows_in,
+    softmax_backward_rows, softmax_rows,
 };
 use super::matmul::{Matrix, Tiles, gemm_new, head_rows, linear_forward, tiled_products};
 use super::storage::{
@@ -18,20 +19,19 @@ use super::storage::{
 };
 
 impl AlbertKernels for Flex {
-    fn gelu_tanh(x: FlexTensor, round_output: bool) -> FlexTensor {
-        if round_output {
-            map_f32(&x, gelu_bf16_rows)
-        } else {
-            map_f32(&x, gelu_rows)
-        }
+    fn gelu_tanh(x: FlexTensor, output: Precision) -> FlexTensor {
+        map_f32(&x, gelu_rows_in(output))
     }
 
     fn gelu_tanh_backward(x: FlexTensor, grad: FlexTensor) -> FlexTensor {
         zip_f32(&x, &grad, gelu_backward_rows)
     }
 
-    fn round_bf16(x: FlexTensor) -> FlexTensor {
-        map_f32(&x, round_bf16_rows)
+    fn round(x: FlexTensor, precision: Precision) -> FlexTensor {
+        match round_rows_in(precision) {
+            Some(round) => map_f32(&x, round),
+            None => x,
+        }
     }
 
     fn fused_layer_norm(
@@ -88,10 +88,10 @@ impl AlbertKernels for Flex {
         x: FlexTensor,
         w: FlexTensor,
         b: FlexTensor,
-        bf16: bool,
-        round_output: bool,
+        operands: Precision,
+        output: Precision,
     ) -> FlexTensor {
-        linear_tensor(&x, &w, &b, None, bf16, round_output)
+        linear_tensor(&x, &w, &b, None, operands, output)
     }
 
     fn fused_linear_residual(
@@ -99,9 +99,9 @@ impl AlbertKernels for Flex {
         w: FlexTensor,
         b: FlexTensor,
         residual: FlexTensor,
-        bf16: bool,
+        operands: Precision,
     ) -> FlexTensor {
-        linear_tensor(&x, &w, &b, Some(&residual), bf16, false)
+        linear_tensor(&x, &w, &b, Some(&residual), operands, Precision::Fp32)
     }
 
     fn linear_backward_input(grad: FlexTensor, w: FlexTensor) -> FlexTensor {
@@ -128,7 +128,7 @@ impl AlbertKernels for Flex {
         heads: usize,
         scale: f64,
     ) -> FlexTensor {
-        head_apply(&grad, false, false, &k, heads, scale as f32)
+        head_apply(&grad, false, Precision::Fp32, &k, heads, scale as f32)
     }
 
     fn attention_scores_backward_k(
@@ -137,12 +137,17 @@ impl AlbertKernels for Flex {
         heads: usize,
         scale: f64,
     ) -> FlexTensor {
-        head_apply(&grad, true, false, &q, heads, scale as f32)
+        head_apply(&grad, true, Precision::Fp32, &q, heads, scale as f32)
     }
 
-    fn attention_context(probs: FlexTensor, v: FlexTensor, heads: usize, bf16: bool) -> FlexTensor {
-        let context = head_apply(&probs, false, bf16, &v, heads, 1.0);
-        if bf16 { round_tensor(context) } else { context }
+    fn attention_context(
+        probs: FlexTensor,
+        v: FlexTensor,
+        heads: usize,
+        precision: Precision,
+    ) -> FlexTensor {
+        let context = head_apply(&probs, false, precision, &v, heads, 1.0);
+        round_tensor(context, precision)
     }
 
     fn attention_context_backward_probs(
@@ -157,9 +162,9 @@ impl AlbertKernels for Flex {
         grad: FlexTensor,
         probs: FlexTensor,
         heads: usize,
-        bf16: bool,
+        precision: Precision,
     ) -> FlexTensor {
-        head_apply(&probs, true, bf16, &grad, heads, 1.0)
+        head_apply(&probs, true, precision, &grad, heads, 1.0)
     }
 
     fn masked_softmax(scores: FlexTensor, mask: FlexTensor) -> FlexTensor {
@@ -205,7 +210,7 @@ impl AlbertKernels for Flex {
         v: FlexTensor,
         mask: FlexTensor,
         heads: usize,
-        round_output: bool,
+        output: Precision,
     ) -> FlexTensor {
         let rows = head_rows(&q, heads);
         let (n, d) = (rows.n, rows.hidden / heads);
@@ -233,9 +238,7 @@ impl AlbertKernels for Flex {
             softmax_rows(&mut scores, n, 0, n * n, &mask[item * n..(item + 1) * n], 1);
             (Matrix::owned(scores, n, n), rows.block(&vs, task, d), 1.0)
         });
-        if round_output {
-            round_values(&mut out);
-        }
+        round_values(&mut out, output);
         f32_tensor(q.layout().shape().clone(), out)
     }
 }
@@ -260,12 +263,11 @@ fn head_outer(a: &FlexTensor, b: &FlexTensor, heads: usize, scale: f32) -> FlexT
 
 /// `scale·m_h·r_h` (`m_hᵀ` when `transpose`) for every (item, head), with `m`
 /// `[B, heads, n, n]` and `r` `[B, n, H]`, written side by side as `[B, n, H]` (the context
-/// `p·v` and the gradients `dS·k`, `dSᵀ·q`, `pᵀ·dC`); with `round`, each `m_h` rounded to
-/// bfloat16 first.
+/// `p·v` and the gradients `dS·k`, `dSᵀ·q`, `pᵀ·dC`); each `m_h` rounded to `round` first.
 fn head_apply(
     m: &FlexTensor,
     transpose: bool,
-    round: bool,
+    round: Precision,
     r: &FlexTensor,
     heads: usize,
     scale: f32,
@@ -274,13 +276,15 @@ fn head_apply(
     let (n, d) = (rows.n, rows.hidden / heads);
     let (mv, rv) = (contiguous_f32(m), contiguous_f32(r));
     let out = tiled_products(&Tiles::Heads(&rows), |task| {
-        let mb = if round {
-            // This task's n × n block rounded as it is read (cache-resident, one task's copy).
-            let mut rounded = mv[task * n * n..(task + 1) * n * n].to_vec();
-            round_bf16_in_place(&mut rounded);
-            Matrix::owned(rounded, n, n)
-        } else {
-            Matrix::block(&mv, task * n * n, n, n, n)
+        let mb = match round_in_place_in(round) {
+            Some(round) => {
+                // This task's n × n block rounded as it is read (cache-resident, one task's
+                // copy).
+                let mut rounded = mv[task * n * n..(task + 1) * n * n].to_vec();
+                round(&mut rounded);
+                Matrix::owned(rounded, n, n)
+            }
+            None => Matrix::block(&mv, task * n * n, n, n, n),
         };
         let mb = if transpose { mb.transposed() } else { mb };
         (mb, rows.block(&rv, task, d), scale)
@@ -289,43 +293,45 @@ fn head_apply(
 }
 
 /// `x·w + b` (+ `residual`) as a new `[rows, out]` tensor: [`linear_forward`] on the operands'
-/// storage; with `bf16` (operands rounded to bfloat16) on this thread's bf16 product path if
+/// storage; with `operands` bf16 (rounded to bfloat16) on this thread's bf16 product path if
 /// one is chosen ([`bf16_path`], `w` packed once while it is held: [`packed_weight`]); the
-/// output rounded to bfloat16 when `round` (it is a bf16 product's operand).
+/// output rounded to `output` (it is a product's operand).
 fn linear_tensor(
     x: &FlexTensor,
     w: &FlexTensor,
     b: &FlexTensor,
     residual: Option<&FlexTensor>,
-    bf16: bool,
-    round: bool,
+    operands: Precision,
+    output: Precision,
 ) -> FlexTensor {
     let (xm, wm) = (Matrix::of(x), Matrix::of(w));
     let bias = contiguous_f32(b);
     let r = residual.map(contiguous_f32);
     let rows = x.layout().shape()[0];
-    let packed = bf16
+    let packed = (operands == Precision::Bf16)
         .then(bf16_path)
         .flatten()
         .map(|path| (packed_weight(w), path));
     let packed = packed.as_ref().map(|(p, path)| (&**p, *path));
     let mut out = linear_forward(&xm, &wm, &bias, r.as_deref(), packed);
-    if round {
-        round_values(&mut out);
-    }
+    round_values(&mut out, output);
     f32_tensor(burn::tensor::Shape::new([rows, bias.len()]), out)
 }
 
-/// Every value rounded to bfloat16 in place, in parallel chunks (a fresh output, still warm).
-fn round_values(values: &mut [f32]) {
-    values
-        .par_chunks_mut(super::CHUNK)
-        .for_each(round_bf16_in_place);
+/// Every value rounded to `precision` in place, in parallel chunks (a fresh output, still
+/// warm); nothing in float32.
+fn round_values(values: &mut [f32], precision: Precision) {
+    if let Some(round) = round_in_place_in(precision) {
+        values.par_chunks_mut(super::CHUNK).for_each(round);
+    }
 }
 
-/// `t` (a fresh f32 tensor this kernel made) with every value rounded to bfloat16 in place.
-fn round_tensor(t: FlexTensor) -> FlexTensor {
+/// `t` (a fresh f32 tensor this kernel made) with every value rounded to `precision` in place.
+fn round_tensor(t: FlexTensor, precision: Precision) -> FlexTensor {
+    if precision == Precision::Fp32 {
+        return t;
+    }
     let mut t = writable(t);
-    round_values(t.storage_mut::<f32>());
+    round_values(t.storage_mut::<f32>(), precision);
     t
 }

@@ -48,11 +48,11 @@ impl Kernels for FlexKernels {
     }
 
     fn gelu_tanh(&self, x: Tensor<2>, output: Precision) -> Tensor<2> {
-        crate::gelu_tanh(x, output == Precision::Bf16)
+        crate::gelu_tanh(x, output)
     }
 
-    fn round_bf16(&self, x: Tensor<2>) -> Tensor<2> {
-        crate::round_bf16(x)
+    fn round(&self, x: Tensor<2>, precision: Precision) -> Tensor<2> {
+        crate::round(x, precision)
     }
 
     fn attention_probs(
@@ -73,7 +73,7 @@ impl Kernels for FlexKernels {
         heads: usize,
         precision: Precision,
     ) -> Tensor<3> {
-        crate::attention_context(probs, v, heads, precision == Precision::Bf16)
+        crate::attention_context(probs, v, heads, precision)
     }
 
     fn attention_inference(
@@ -85,7 +85,7 @@ impl Kernels for FlexKernels {
         heads: usize,
         output: Precision,
     ) -> Tensor<3> {
-        crate::attention_rows(q, k, v, mask, heads, output == Precision::Bf16)
+        crate::attention_rows(q, k, v, mask, heads, output)
     }
 }
 

@@ -79,14 +79,15 @@ const CHUNK: usize = 1 << 14;
 /// machinery.
 #[backend_extension(Flex, Autodiff)]
 pub trait AlbertKernels: Backend {
-    /// `gelu_new(x)`, rounded to bfloat16 when `round_output` (the operand of a bf16 product;
-    /// the gradient passes that rounding unchanged).
-    fn gelu_tanh(x: FloatTensor<Self>, round_output: bool) -> FloatTensor<Self>;
+    /// `gelu_new(x)`, rounded to `output` (the operand of a bf16 or fp16 product; the gradient
+    /// passes that rounding unchanged).
+    fn gelu_tanh(x: FloatTensor<Self>, output: Precision) -> FloatTensor<Self>;
     /// `grad · gelu_new'(x)`.
     fn gelu_tanh_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self>;
-    /// Every element rounded to the nearest bfloat16 (ties to even), kept as f32: a bf16
-    /// product's operand. The gradient passes through unchanged (the gradient of a cast).
-    fn round_bf16(x: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// Every element rounded to `precision`'s nearest value (ties to even), kept as f32: a
+    /// bf16 or fp16 product's operand. The gradient passes through unchanged (the gradient of
+    /// a cast).
+    fn round(x: FloatTensor<Self>, precision: Precision) -> FloatTensor<Self>;
     /// `(x − μ)/√(σ² + ε)·γ + β` over the last axis.
     fn fused_layer_norm(
         x: FloatTensor<Self>,
@@ -111,15 +112,15 @@ pub trait AlbertKernels: Backend {
     /// gradient).
     fn sum_rows(grad: FloatTensor<Self>) -> FloatTensor<Self>;
     /// `x·w + b` for `x` `[rows, in]`, `w` `[in, out]` (burn's `Linear` weight) and `b` `[out]`;
-    /// with `bf16` the operands hold bfloat16 values and the product may run on this thread's
-    /// bf16 path ([`gemm_bf16::bf16_path`]); the output rounded to bfloat16 when `round_output`
-    /// (the operand of the next bf16 product; the gradient passes that rounding unchanged).
+    /// the operands hold values of `operands` precision (under bf16 the product may run on this
+    /// thread's bf16 path: [`gemm_bf16::bf16_path`]); the output rounded to `output` (the
+    /// operand of the next product; the gradient passes that rounding unchanged).
     fn fused_linear(
         x: FloatTensor<Self>,
         w: FloatTensor<Self>,
         b: FloatTensor<Self>,
-        bf16: bool,
-        round_output: bool,
+        operands: Precision,
+        output: Precision,
     ) -> FloatTensor<Self>;
     /// `residual + x·w + b`: [`AlbertKernels::fused_linear`] whose output starts from the
     /// residual rows (a transformer sublayer's `x + dense(·)` without a separate add).
@@ -128,7 +129,7 @@ pub trait AlbertKernels: Backend {
         w: FloatTensor<Self>,
         b: FloatTensor<Self>,
         residual: FloatTensor<Self>,
-        bf16: bool,
+        operands: Precision,
     ) -> FloatTensor<Self>;
     /// `grad·wᵀ`: [`AlbertKernels::fused_linear`]'s input gradient.
     fn linear_backward_input(grad: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self>;
@@ -163,15 +164,14 @@ pub trait AlbertKernels: Backend {
         scale: f64,
     ) -> FloatTensor<Self>;
     /// Every head's context `p_h·v_h` as `[B, n, H]`, for probabilities `[B, heads, n, n]` and
-    /// `v` `[B, n, H]`. With `bf16` (a bf16 product) each `p_h` is first rounded to the nearest
-    /// bfloat16, one head's block at a time (no rounded copy of the whole tensor), and the
-    /// context is written rounded (the output projection's operand); the gradients pass both
-    /// roundings unchanged.
+    /// `v` `[B, n, H]`. In a half `precision` each `p_h` is first rounded to it, one head's
+    /// block at a time (no rounded copy of the whole tensor), and the context is written
+    /// rounded (the output projection's operand); the gradients pass both roundings unchanged.
     fn attention_context(
         probs: FloatTensor<Self>,
         v: FloatTensor<Self>,
         heads: usize,
-        bf16: bool,
+        precision: Precision,
     ) -> FloatTensor<Self>;
     /// `dC_h·v_hᵀ` as `[B, heads, n, n]`: the context's gradient with respect to the
     /// probabilities.
@@ -181,24 +181,23 @@ pub trait AlbertKernels: Backend {
         heads: usize,
     ) -> FloatTensor<Self>;
     /// `p_hᵀ·dC_h` as `[B, n, H]`: the context's gradient with respect to `v` (`p_h` rounded
-    /// to bfloat16 first with `bf16`, as in the forward product).
+    /// to `precision` first, as in the forward product).
     fn attention_context_backward_v(
         grad: FloatTensor<Self>,
         probs: FloatTensor<Self>,
         heads: usize,
-        bf16: bool,
+        precision: Precision,
     ) -> FloatTensor<Self>;
     /// Multi-head attention for inference: `q`, `k`, `v` and the output are `[B, n, H]` rows
     /// (heads side by side), `mask` the additive key mask (`n` values per item); the output
-    /// rounded to bfloat16 when `round_output`. Not tracked by autodiff (see
-    /// [`attention_rows`]).
+    /// rounded to `output`. Not tracked by autodiff (see [`attention_rows`]).
     fn attention_rows(
         q: FloatTensor<Self>,
         k: FloatTensor<Self>,
         v: FloatTensor<Self>,
         mask: FloatTensor<Self>,
         heads: usize,
-        round_output: bool,
+        output: Precision,
     ) -> FloatTensor<Self>;
 }
 
@@ -214,20 +213,28 @@ pub fn on_flex(device: &Device) -> bool {
         && device.clone().inner() == Device::flex()
 }
 
-/// `gelu_new(x)` through the fused kernel; with `round_output` every value is also rounded to
-/// bfloat16 in the same pass (a bf16 product's operand; the gradient passes that rounding).
-/// Only for tensors on a flex device ([`on_flex`]).
-pub fn gelu_tanh<const D: usize>(x: Tensor<D>, round_output: bool) -> Tensor<D> {
+/// `gelu_new(x)` through the fused kernel, every value rounded to `output` in the same pass (a
+/// bf16 or fp16 product's operand; the gradient passes that rounding). Only for tensors on a
+/// flex device ([`on_flex`]).
+pub fn gelu_tanh<const D: usize>(x: Tensor<D>, output: Precision) -> Tensor<D> {
     Tensor::from_dispatch(<Dispatch as AlbertKernels>::gelu_tanh(
         x.into_dispatch(),
-        round_output,
+        output,
     ))
 }
 
-/// Every element rounded to bfloat16 and kept as f32, the gradient passed through, through the
-/// fused kernel. Only for tensors on a flex device ([`on_flex`]).
+/// Every element rounded to `precision` and kept as f32, the gradient passed through, through
+/// the fused kernel. Only for tensors on a flex device ([`on_flex`]).
+pub fn round<const D: usize>(x: Tensor<D>, precision: Precision) -> Tensor<D> {
+    Tensor::from_dispatch(<Dispatch as AlbertKernels>::round(
+        x.into_dispatch(),
+        precision,
+    ))
+}
+
+/// [`round`] to bfloat16.
 pub fn round_bf16<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    Tensor::from_dispatch(<Dispatch as AlbertKernels>::round_bf16(x.into_dispatch()))
+    round(x, Precision::Bf16)
 }
 
 /// `LayerNorm(x)` with `γ`, `β`, `ε` through the fused kernels. Only for tensors on a flex
@@ -249,10 +256,10 @@ pub fn layer_norm<const D: usize>(
 /// `x·w + b` through the fused kernel (one `gemm` whose output starts as the bias rows, or
 /// takes the bias as one more inner dimension when the output is wide; the backward is two
 /// `gemm`s reading the operands through their strides and a column sum): `x` `[rows, in]`,
-/// `w` `[in, out]` (may be a transposed view, as the tied MLM decoder's), `b` `[out]`. With
-/// `operands` bf16 the operands hold bfloat16 values (round them first) and the product runs
-/// on this thread's bf16 path when one is chosen ([`bf16_path`]); with `output` bf16 the
-/// output is rounded to bfloat16 as it leaves the kernel (the operand of the next bf16
+/// `w` `[in, out]` (may be a transposed view, as the tied MLM decoder's), `b` `[out]`. The
+/// operands hold values of `operands` precision (round them first); under bf16 the product
+/// runs on this thread's bf16 path when one is chosen ([`bf16_path`]), otherwise it is the f32
+/// `gemm`. The output is rounded to `output` as it leaves the kernel (the operand of the next
 /// product; the gradient passes that rounding). Only for tensors on a flex device
 /// ([`on_flex`]).
 ///
@@ -270,8 +277,8 @@ pub fn linear(
         x.into_dispatch(),
         w.into_dispatch(),
         b.into_dispatch(),
-        operands == Precision::Bf16,
-        output == Precision::Bf16,
+        operands,
+        output,
     ))
 }
 
@@ -301,7 +308,7 @@ pub fn linear_residual(
         w.into_dispatch(),
         b.into_dispatch(),
         residual.into_dispatch(),
-        operands == Precision::Bf16,
+        operands,
     ))
 }
 
@@ -359,15 +366,20 @@ pub fn attention_scores(q: Tensor<3>, k: Tensor<3>, heads: usize, scale: f64) ->
 }
 
 /// Every head's context `p_h·v_h` written side by side as `[B, n, H]` (no transposes), for
-/// probabilities `[B, heads, n, n]` and `v` `[B, n, H]`. With `bf16` (a bf16 product) the
-/// kernel rounds each head's `p_h` to bfloat16 as it reads it, in the forward and the
-/// backward, instead of a rounded copy of the whole `[B, heads, n, n]` tensor, and writes the
-/// context rounded (the output projection's operand); `v` is taken as given (round it first
-/// for a bf16 product). Only for tensors on a flex device ([`on_flex`]).
+/// probabilities `[B, heads, n, n]` and `v` `[B, n, H]`. In a half `precision` (bf16, fp16)
+/// the kernel rounds each head's `p_h` to it as it reads it, in the forward and the backward,
+/// instead of a rounded copy of the whole `[B, heads, n, n]` tensor, and writes the context
+/// rounded (the output projection's operand); `v` is taken as given (round it first). Only for
+/// tensors on a flex device ([`on_flex`]).
 ///
 /// # Panics
 /// When the shapes disagree.
-pub fn attention_context(probs: Tensor<4>, v: Tensor<3>, heads: usize, bf16: bool) -> Tensor<3> {
+pub fn attention_context(
+    probs: Tensor<4>,
+    v: Tensor<3>,
+    heads: usize,
+    precision: Precision,
+) -> Tensor<3> {
     let [b, n, h] = v.dims();
     assert!(
         probs.dims() == [b, heads, n, n] && heads > 0 && h % heads == 0,
@@ -379,7 +391,7 @@ pub fn attention_context(probs: Tensor<4>, v: Tensor<3>, heads: usize, bf16: boo
         probs.into_dispatch(),
         v.into_dispatch(),
         heads,
-        bf16,
+        precision,
     ))
 }
 
@@ -407,7 +419,7 @@ pub fn masked_softmax(scores: Tensor<4>, mask: Tensor<4>) -> Tensor<4> {
 /// Multi-head attention for inference, `softmax(q·kᵀ/√d + mask)·v` per head with
 /// `d = H / heads`: `q`, `k`, `v` are `[B, n, H]` (the projections' outputs, heads side by
 /// side), `mask` the additive key mask `[B, 1, 1, n]`; returns the context `[B, n, H]`,
-/// rounded to bfloat16 when `round_output` (the output projection's operand under bf16). Only
+/// rounded to `output` (the output projection's operand under bf16 or fp16). Only
 /// for tensors on a flex device without autodiff (training takes [`masked_softmax`], which has
 /// a backward).
 ///
@@ -419,7 +431,7 @@ pub fn attention_rows(
     v: Tensor<3>,
     mask: Tensor<4>,
     heads: usize,
-    round_output: bool,
+    output: Precision,
 ) -> Tensor<3> {
     assert!(
         !q.device().is_autodiff(),
@@ -444,7 +456,7 @@ pub fn attention_rows(
         v.into_dispatch(),
         mask.into_dispatch(),
         heads,
-        round_output,
+        output,
     ))
 }
 

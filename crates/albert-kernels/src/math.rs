@@ -5,6 +5,8 @@
 
 use std::mem::MaybeUninit;
 
+use albert_core::precision::Precision;
+
 use super::{CUBIC, TWO_K};
 
 /// Defines `pub(super) fn $name(args) -> ret` that runs the `#[inline(always)]` function
@@ -148,8 +150,19 @@ simd_dispatch! {
 }
 
 simd_dispatch! {
+    /// Every element of `x` rounded to the nearest half (ties to even), as f32, into `out`
+    /// (the same length; every element written).
+    fn round_f16_rows(out: &mut [MaybeUninit<f32>], x: &[f32]) = round_f16_body;
+}
+
+simd_dispatch! {
     /// Every element of `x` rounded to the nearest bfloat16 (ties to even) in place.
     fn round_bf16_in_place(x: &mut [f32]) = round_bf16_in_place_body;
+}
+
+simd_dispatch! {
+    /// Every element of `x` rounded to the nearest half (ties to even) in place.
+    fn round_f16_in_place(x: &mut [f32]) = round_f16_in_place_body;
 }
 
 #[inline(always)]
@@ -159,10 +172,23 @@ fn round_bf16_in_place_body<M: MulAdd>(x: &mut [f32]) {
     }
 }
 
+#[inline(always)]
+fn round_f16_in_place_body<M: MulAdd>(x: &mut [f32]) {
+    for v in x {
+        *v = albert_core::precision::round_f16(*v);
+    }
+}
+
 simd_dispatch! {
     /// `gelu_new` of every element of `x`, rounded to the nearest bfloat16, into `out` (the
     /// same length; every element written): a GELU whose output is a bf16 product's operand.
     fn gelu_bf16_rows(out: &mut [MaybeUninit<f32>], x: &[f32]) = gelu_bf16_body;
+}
+
+simd_dispatch! {
+    /// `gelu_new` of every element of `x`, rounded to the nearest half, into `out` (the same
+    /// length; every element written): a GELU whose output is an fp16 product's operand.
+    fn gelu_f16_rows(out: &mut [MaybeUninit<f32>], x: &[f32]) = gelu_f16_body;
 }
 
 #[inline(always)]
@@ -171,10 +197,53 @@ fn gelu_bf16_body<M: MulAdd>(out: &mut [MaybeUninit<f32>], x: &[f32]) {
 }
 
 #[inline(always)]
+fn gelu_f16_body<M: MulAdd>(out: &mut [MaybeUninit<f32>], x: &[f32]) {
+    gelu_into::<M>(out, x, albert_core::precision::round_f16);
+}
+
+#[inline(always)]
 fn round_bf16_body<M: MulAdd>(out: &mut [MaybeUninit<f32>], x: &[f32]) {
     assert_eq!(out.len(), x.len(), "round_bf16: output length");
     for (o, &v) in out.iter_mut().zip(x) {
         o.write(albert_core::precision::round_bf16(v));
+    }
+}
+
+#[inline(always)]
+fn round_f16_body<M: MulAdd>(out: &mut [MaybeUninit<f32>], x: &[f32]) {
+    assert_eq!(out.len(), x.len(), "round_f16: output length");
+    for (o, &v) in out.iter_mut().zip(x) {
+        o.write(albert_core::precision::round_f16(v));
+    }
+}
+
+/// A row kernel writing `f(x)` of every element of `x` into `out`.
+pub(super) type RowsFn = fn(&mut [MaybeUninit<f32>], &[f32]);
+
+/// The kernel rounding rows to `precision` (`None` in float32: nothing to round).
+pub(super) fn round_rows_in(precision: Precision) -> Option<RowsFn> {
+    match precision {
+        Precision::Fp32 => None,
+        Precision::Bf16 => Some(round_bf16_rows),
+        Precision::Fp16 => Some(round_f16_rows),
+    }
+}
+
+/// The kernel rounding values to `precision` in place (`None` in float32).
+pub(super) fn round_in_place_in(precision: Precision) -> Option<fn(&mut [f32])> {
+    match precision {
+        Precision::Fp32 => None,
+        Precision::Bf16 => Some(round_bf16_in_place),
+        Precision::Fp16 => Some(round_f16_in_place),
+    }
+}
+
+/// The `gelu_new` row kernel whose output is rounded to `precision`.
+pub(super) fn gelu_rows_in(precision: Precision) -> RowsFn {
+    match precision {
+        Precision::Fp32 => gelu_rows,
+        Precision::Bf16 => gelu_bf16_rows,
+        Precision::Fp16 => gelu_f16_rows,
     }
 }
 

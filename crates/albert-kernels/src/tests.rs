@@ -247,7 +247,12 @@ fn head_products_case(device: &Device, b: usize, n: usize, heads: usize, d: usiz
     let context = |fused: bool, round: bool| {
         let (p, v) = (p0.clone().require_grad(), v0.clone().require_grad());
         let c = if fused {
-            attention_context(p.clone(), v.clone(), heads, round)
+            let precision = if round {
+                albert_core::precision::Precision::Bf16
+            } else {
+                albert_core::precision::Precision::Fp32
+            };
+            attention_context(p.clone(), v.clone(), heads, precision)
         } else {
             let pr = if round {
                 p.clone()

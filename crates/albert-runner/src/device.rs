@@ -12,7 +12,7 @@ pub const DEVICE_NAMES: [&str; 4] = ["cpu", "wgpu", "cuda", "remote:ws://HOST:PO
 /// The environment variable holding the token a remote server's `--token` asks for.
 pub const REMOTE_TOKEN_ENV: &str = "ALBERT_REMOTE_TOKEN";
 
-/// The parser of every `--precision` option: `fp32` or `bf16` (listed in `--help`).
+/// The parser of every `--precision` option: `fp32`, `bf16` or `fp16` (listed in `--help`).
 pub fn precision_parser() -> impl clap::builder::TypedValueParser<Value = Precision> {
     use clap::builder::TypedValueParser;
     clap::builder::PossibleValuesParser::new(Precision::ALL.map(Precision::name))
@@ -25,29 +25,31 @@ pub struct DeviceArgs {
     /// cpu (flex), wgpu[:N] or cuda[:N] (remote:ws://HOST:PORT with the `remote` feature).
     #[arg(long, default_value = "cpu")]
     pub device: String,
-    /// Precision of the matrix products: fp32, or bf16 (bf16 operands, f32 accumulation;
-    /// LayerNorm, softmax, GELU and the weights stay f32).
+    /// Precision of the matrix products: fp32, bf16 or fp16 (bf16/half operands, f32
+    /// accumulation; LayerNorm, softmax, GELU and the weights stay f32).
     #[arg(long, default_value = "fp32", value_parser = precision_parser())]
     pub precision: Precision,
 }
 
-/// Whether `device` can run the model's products in `precision`: bf16 needs the installed CPU
-/// kernels (which round to bf16 themselves) or a backend that supports the bf16 dtype for the
-/// cast (CUDA; wgpu where the adapter has it).
+/// Whether `device` can run the model's products in `precision`: bf16 and fp16 need the
+/// installed CPU kernels (which round to them themselves) or a backend that supports the dtype
+/// for the cast and the products (bf16: CUDA, not wgpu; fp16: CUDA, wgpu where the adapter has
+/// `shader-f16`).
 pub fn check_precision(device: &Device, name: &str, precision: Precision) -> Result<()> {
-    let supported = match precision {
-        Precision::Fp32 => true,
-        Precision::Bf16 => {
-            albert_core::ops::installed_kernels().is_some_and(|k| k.supports(device))
-                || device.supports_dtype(burn::tensor::DType::BF16)
-        }
+    let (dtype, what, other) = match precision {
+        Precision::Fp32 => return Ok(()),
+        Precision::Bf16 => (burn::tensor::DType::BF16, "bfloat16", "fp16"),
+        Precision::Fp16 => (burn::tensor::DType::F16, "float16", "bf16"),
     };
-    if supported {
+    if albert_core::ops::installed_kernels().is_some_and(|k| k.supports(device))
+        || device.supports_dtype(dtype)
+    {
         Ok(())
     } else {
         Err(RunnerError::Device(format!(
-            "--device {name}: the backend has no bfloat16 support on this device, so \
-             --precision {precision} cannot run there; use --precision fp32 or --device cpu"
+            "--device {name}: the backend has no {what} support on this device, so \
+             --precision {precision} cannot run there; use --precision fp32, {other} if the \
+             device has it, or --device cpu"
         )))
     }
 }

@@ -161,22 +161,77 @@ pub fn median(xs: &[f64]) -> f64 {
 /// When the file or the entry is missing (the file is part of this crate).
 pub fn pytorch_bf16_deviation(fixture: &str, output: &str) -> f64 {
     static FILE: &str = include_str!("../data/pytorch_bf16_deviation.json");
-    let json: serde_json::Value = serde_json::from_str(FILE).expect("pytorch_bf16_deviation.json");
+    deviation_in(FILE, "bf16", fixture, output)
+}
+
+/// [`pytorch_bf16_deviation`] for PyTorch's fp16 autocast (`torch.autocast(dtype=torch.float16)`
+/// on CPU: `benches/pytorch_bf16_deviation.py --dtype float16`, kept in
+/// `data/pytorch_fp16_deviation.json`).
+///
+/// # Panics
+/// When the file or the entry is missing (the file is part of this crate).
+pub fn pytorch_fp16_deviation(fixture: &str, output: &str) -> f64 {
+    static FILE: &str = include_str!("../data/pytorch_fp16_deviation.json");
+    deviation_in(FILE, "fp16", fixture, output)
+}
+
+/// The largest of `output`'s deviations over the three batches in a deviation `file`.
+fn deviation_in(file: &str, what: &str, fixture: &str, output: &str) -> f64 {
+    let json: serde_json::Value = serde_json::from_str(file).expect("deviation file");
     ["pair", "single", "varied"]
         .iter()
         .map(|batch| {
             json["fixtures"][fixture][batch][output]
                 .as_f64()
                 .unwrap_or_else(|| {
-                    panic!("no PyTorch bf16 deviation for {fixture}/{batch}/{output}")
+                    panic!("no PyTorch {what} deviation for {fixture}/{batch}/{output}")
                 })
         })
         .fold(0.0, f64::max)
 }
 
+/// The largest deviation from float32 the accuracy tests allow a forward in `precision`
+/// (`"bf16"` or `"fp16"`) on `output` of `fixture`: twice what PyTorch's own autocast in that
+/// dtype deviates on the same weights and inputs ([`pytorch_bf16_deviation`],
+/// [`pytorch_fp16_deviation`]).
+///
+/// # Panics
+/// On another precision.
+pub fn half_deviation_bound(precision: &str, fixture: &str, output: &str) -> f64 {
+    2.0 * match precision {
+        "bf16" => pytorch_bf16_deviation(fixture, output),
+        "fp16" => pytorch_fp16_deviation(fixture, output),
+        other => panic!("no deviation bound for precision {other:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// fp16 keeps 11 significant bits to bf16's 8, so PyTorch's fp16 autocast lands several
+    /// times closer to float32 than its bf16 (unit roundoffs 2⁻¹¹ and 2⁻⁸), on every output.
+    #[test]
+    fn fp16_bounds_are_tighter_than_bf16s() {
+        for fixture in ["tiny", "tiny-groups"] {
+            for output in [
+                "last_hidden_state",
+                "pooler_output",
+                "prediction_logits",
+                "sop_logits",
+            ] {
+                let (bf16, fp16) = (
+                    half_deviation_bound("bf16", fixture, output),
+                    half_deviation_bound("fp16", fixture, output),
+                );
+                assert_eq!(bf16, 2.0 * pytorch_bf16_deviation(fixture, output));
+                assert!(
+                    fp16 > 0.0 && fp16 * 2.5 < bf16,
+                    "{fixture} {output}: {fp16} vs {bf16}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn median_of_odd_and_even_counts_skips_non_finite_values() {

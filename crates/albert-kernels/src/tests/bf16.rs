@@ -1,20 +1,44 @@
-//! The bf16 kernels against burn's cast and the float32 kernels: the rounding, bf16 operands
-//! of a product, and the outputs a kernel hands on rounded.
+//! The bf16 and fp16 kernels against burn's cast and the float32 kernels: the rounding, bf16
+//! operands of a product, and the outputs a kernel hands on rounded.
+
+use albert_core::precision::Precision;
 
 use super::*;
 
-/// The fused bf16 rounding against burn's cast to bf16 and back (flex's conversion, `half`'s
-/// round-to-nearest-even), bit for bit, on a non-contiguous view and on values that tie,
-/// overflow and are not finite; its gradient is the incoming gradient unchanged.
+/// The half precisions, with burn's dtype for each.
+const HALVES: [(Precision, burn::tensor::FloatDType); 2] = [
+    (Precision::Bf16, burn::tensor::FloatDType::BF16),
+    (Precision::Fp16, burn::tensor::FloatDType::F16),
+];
+
+/// `xs` rounded to `precision` by burn's cast there and back (flex's conversion, `half`'s
+/// round-to-nearest-even): the reference for the kernels' rounding.
+fn cast_round(xs: &[f32], precision: Precision) -> Vec<f32> {
+    let dtype = HALVES
+        .iter()
+        .find(|(p, _)| *p == precision)
+        .expect("half")
+        .1;
+    let t = Tensor::<1>::from_floats(xs, &Device::flex());
+    values(t.cast(dtype).cast(burn::tensor::FloatDType::F32))
+}
+
+/// The fused rounding to bf16 and to fp16 against burn's cast there and back, bit for bit, on
+/// a non-contiguous view and on values that tie, overflow, underflow and are not finite; its
+/// gradient is the incoming gradient unchanged.
 #[test]
-fn round_bf16_matches_the_cast_and_passes_the_gradient() {
+fn rounding_matches_the_cast_and_passes_the_gradient() {
     use burn::tensor::{Distribution, FloatDType, TensorData};
 
     let device = Device::flex().autodiff();
     let mut special = vec![
-        1.0 + 1.0 / 256.0, // a tie: to even (1.0)
-        1.0 + 3.0 / 256.0, // a tie: to even (up)
-        f32::MAX,          // past bf16's largest: infinity
+        1.0 + 1.0 / 256.0,  // a bf16 tie: to even (1.0)
+        1.0 + 3.0 / 256.0,  // a bf16 tie: to even (up)
+        f32::MAX,           // past the largest: infinity
+        1.0 + 1.0 / 2048.0, // a half tie: to even (1.0)
+        65520.0,            // half: halfway to 2¹⁶, infinity
+        6.0e-5,             // a half subnormal
+        2.980_232_2e-8,     // half: halfway to the smallest subnormal, to 0
         f32::INFINITY,
         -f32::INFINITY,
         -0.0,
@@ -24,30 +48,49 @@ fn round_bf16_matches_the_cast_and_passes_the_gradient() {
     special.resize(5 * 7, 0.5);
     let fixed = Tensor::<2>::from_data(TensorData::new(special, [5, 7]), &device);
     let random = Tensor::<2>::random([7, 5], Distribution::Normal(0.0, 40.0), &device);
-    for x in [fixed.clone(), random.swap_dims(0, 1)] {
-        let fused = values(round_bf16(x.clone()));
-        let cast = values(x.cast(FloatDType::BF16).cast(FloatDType::F32));
-        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&fused), bits(&cast));
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    for (precision, dtype) in HALVES {
+        for x in [fixed.clone(), random.clone().swap_dims(0, 1)] {
+            let fused = values(round(x.clone(), precision));
+            let cast = values(x.cast(dtype).cast(FloatDType::F32));
+            assert_eq!(bits(&fused), bits(&cast), "{precision}");
+        }
+        let x = Tensor::<2>::random([4, 6], Distribution::Normal(0.0, 1.0), &device).require_grad();
+        let w = Tensor::<2>::random([4, 6], Distribution::Normal(0.0, 1.0), &device);
+        let grads = (round(x.clone(), precision) * w.clone()).sum().backward();
+        assert_eq!(
+            values(x.grad(&grads).expect("dx")),
+            values(w),
+            "{precision}"
+        );
     }
     assert_eq!(
-        values(round_bf16(fixed.clone()))[..3],
-        [1.0, 1.0 + 4.0 / 256.0, f32::INFINITY]
+        values(round_bf16(fixed.clone()))[..5],
+        [1.0, 1.0 + 4.0 / 256.0, f32::INFINITY, 1.0, 65536.0]
     );
-
-    let x = Tensor::<2>::random([4, 6], Distribution::Normal(0.0, 1.0), &device).require_grad();
-    let w = Tensor::<2>::random([4, 6], Distribution::Normal(0.0, 1.0), &device);
-    let grads = (round_bf16(x.clone()) * w.clone()).sum().backward();
-    assert_eq!(values(x.grad(&grads).expect("dx")), values(w));
+    assert_eq!(
+        values(round(fixed.clone(), Precision::Fp16))[..7],
+        [
+            1.0 + 1.0 / 256.0,
+            1.0 + 3.0 / 256.0,
+            f32::INFINITY,
+            1.0,
+            f32::INFINITY,
+            1007.0 * 2f32.powi(-24), // 6.0e-5 = 1006.63 · 2⁻²⁴
+            0.0
+        ]
+    );
+    assert_eq!(values(round(fixed.clone(), Precision::Fp32)), values(fixed));
 }
 
-/// Under `autocast(Bf16)` the model's products take rounded operands: `ops::affine` through
-/// the kernels equals the f32 kernel on operands rounded first, and differs from the f32
-/// product (so the precision is not ignored); outside the guard it is the f32 product again.
+/// Under `autocast(Bf16)` (and `Fp16`) the model's products take rounded operands:
+/// `ops::affine` through the kernels equals the f32 kernel on operands rounded first, and
+/// differs from the f32 product (so the precision is not ignored); outside the guard it is the
+/// f32 product again.
 #[test]
-fn affine_in_bf16_rounds_its_operands() {
+fn affine_in_half_precision_rounds_its_operands() {
     use albert_core::ops;
-    use albert_core::precision::{Precision, autocast};
+    use albert_core::precision::autocast;
     use burn::tensor::Distribution;
 
     crate::install();
@@ -56,53 +99,69 @@ fn affine_in_bf16_rounds_its_operands() {
     let w = Tensor::<2>::random([33, 17], Distribution::Normal(0.0, 1.0), &device);
     let b = Tensor::<1>::random([17], Distribution::Normal(0.0, 1.0), &device);
     let f32_product = values(ops::affine(x.clone(), w.clone(), b.clone()));
-    let rounded = values(linear(
-        round_bf16(x.clone()),
-        round_bf16(w.clone()),
-        b.clone(),
-        Precision::Bf16,
-        Precision::Fp32,
-    ));
-    let bf16 = {
-        let _bf16 = autocast(Precision::Bf16);
-        values(ops::affine(x.clone(), w.clone(), b.clone()))
-    };
-    assert_eq!(bf16, rounded);
-    let largest = bf16
-        .iter()
-        .zip(&f32_product)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f32, f32::max);
-    // 33 products of N(0,1) values with 8-bit operands: errors of order 2⁻⁹·√33·|x||w|.
-    assert!(largest > 1e-4 && largest < 0.2, "bf16 vs f32: {largest}");
+    // 33 products of N(0,1) values: errors of order 2⁻ᵖ·√33·|x||w| for p mantissa bits.
+    for (half, bits) in [(Precision::Bf16, 8), (Precision::Fp16, 11)] {
+        let rounded = values(linear(
+            round(x.clone(), half),
+            round(w.clone(), half),
+            b.clone(),
+            half,
+            Precision::Fp32,
+        ));
+        let product = {
+            let _half = autocast(half);
+            values(ops::affine(x.clone(), w.clone(), b.clone()))
+        };
+        assert_eq!(product, rounded, "{half}");
+        let largest = product
+            .iter()
+            .zip(&f32_product)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        let scale = 2f32.powi(-bits) * 33f32.sqrt();
+        assert!(
+            largest > scale / 100.0 && largest < scale * 30.0,
+            "{half} vs f32: {largest} (unit {scale})"
+        );
+    }
     assert_eq!(values(ops::affine(x, w, b)), f32_product);
 }
 
-/// The kernels that hand their output on as a bf16 operand (`round_output` / `bf16`) write
-/// exactly the bfloat16 rounding of their float32 output — the linear layer, GELU, the training
+/// The kernels that hand their output on as a bf16 or fp16 operand write exactly the bfloat16
+/// (half) rounding of their float32 output — the linear layer, GELU, the training
 /// context and the inference attention — and pass the gradient through that rounding: the
 /// input gradients equal the unrounded kernel's bit for bit (for the context, whose
 /// probabilities it also rounds, against the rounded-probabilities product).
 #[test]
 fn kernels_round_the_outputs_they_hand_on() {
+    let device = Device::flex().autodiff();
+    for (half, _) in HALVES {
+        outputs_rounded_to(half, &device);
+    }
+}
+
+/// [`kernels_round_the_outputs_they_hand_on`] for one half precision.
+fn outputs_rounded_to(half: Precision, device: &Device) {
     use burn::tensor::{Distribution, TensorData};
 
-    let device = Device::flex().autodiff();
     let normal = |shape: [usize; 2]| {
-        Tensor::<2>::random(shape, Distribution::Normal(0.0, 1.0), &device)
+        Tensor::<2>::random(shape, Distribution::Normal(0.0, 1.0), device)
             .detach()
             .require_grad()
     };
     let (x, w) = (normal([37, 19]), normal([19, 23]));
-    let b = Tensor::<1>::random([23], Distribution::Normal(0.0, 1.0), &device);
-    let g = Tensor::<2>::random([37, 23], Distribution::Normal(0.0, 1.0), &device);
+    let b = Tensor::<1>::random([23], Distribution::Normal(0.0, 1.0), device);
+    let g = Tensor::<2>::random([37, 23], Distribution::Normal(0.0, 1.0), device);
+    let rounded_to = |xs: &[f32]| cast_round(xs, half);
+    let precision = |round: bool| if round { half } else { Precision::Fp32 };
     let run = |round: bool| {
-        let output = if round {
-            Precision::Bf16
-        } else {
-            Precision::Fp32
-        };
-        let y = linear(x.clone(), w.clone(), b.clone(), Precision::Fp32, output);
+        let y = linear(
+            x.clone(),
+            w.clone(),
+            b.clone(),
+            Precision::Fp32,
+            precision(round),
+        );
         let grads = (y.clone() * g.clone()).sum().backward();
         (
             values(y),
@@ -111,57 +170,39 @@ fn kernels_round_the_outputs_they_hand_on() {
         )
     };
     let (rounded, plain) = (run(true), run(false));
-    assert_eq!(
-        rounded.0,
-        values(round_bf16(Tensor::<1>::from_floats(
-            plain.0.as_slice(),
-            &device
-        )))
-    );
+    assert_eq!(rounded.0, rounded_to(&plain.0));
     assert_ne!(rounded.0, plain.0);
     assert_eq!((rounded.1, rounded.2), (plain.1, plain.2));
 
     let gelu = |round: bool| {
-        let y = gelu_tanh(x.clone(), round);
+        let y = gelu_tanh(x.clone(), precision(round));
         let grads = (y.clone() * x.clone().detach()).sum().backward();
         (values(y), values(x.grad(&grads).unwrap()))
     };
     let (rounded, plain) = (gelu(true), gelu(false));
-    assert_eq!(
-        rounded.0,
-        values(round_bf16(Tensor::<1>::from_floats(
-            plain.0.as_slice(),
-            &device
-        )))
-    );
+    assert_eq!(rounded.0, rounded_to(&plain.0));
     assert_eq!(rounded.1, plain.1);
 
     // The context: its f32 output from rounded probabilities, rounded.
     let (bsz, n, heads, d) = (2, 7, 3, 5);
-    let p = Tensor::<4>::random([bsz, heads, n, n], Distribution::Uniform(0.0, 1.0), &device);
-    let v = Tensor::<3>::random([bsz, n, heads * d], Distribution::Normal(0.0, 1.0), &device);
-    let bf16_context = values(attention_context(p.clone(), v.clone(), heads, true));
+    let p = Tensor::<4>::random([bsz, heads, n, n], Distribution::Uniform(0.0, 1.0), device);
+    let v = Tensor::<3>::random([bsz, n, heads * d], Distribution::Normal(0.0, 1.0), device);
+    let half_context = values(attention_context(p.clone(), v.clone(), heads, half));
     let f32_context = values(attention_context(
-        round_bf16(p.clone()),
+        round(p.clone(), half),
         v.clone(),
         heads,
-        false,
+        Precision::Fp32,
     ));
-    assert_eq!(
-        bf16_context,
-        values(round_bf16(Tensor::<1>::from_floats(
-            f32_context.as_slice(),
-            &device
-        )))
-    );
+    assert_eq!(half_context, rounded_to(&f32_context));
 
     // Inference attention (no autodiff): its float32 context, rounded.
-    let device = Device::flex();
-    let qkv = || Tensor::<3>::random([bsz, n, heads * d], Distribution::Normal(0.0, 1.0), &device);
+    let device = &Device::flex();
+    let qkv = || Tensor::<3>::random([bsz, n, heads * d], Distribution::Normal(0.0, 1.0), device);
     let (q, k, v) = (qkv(), qkv(), qkv());
     let mask = Tensor::<4>::from_data(
         TensorData::new(vec![0.0f32; bsz * n], [bsz, 1, 1, n]),
-        &device,
+        device,
     );
     let rounded = values(attention_rows(
         q.clone(),
@@ -169,15 +210,9 @@ fn kernels_round_the_outputs_they_hand_on() {
         v.clone(),
         mask.clone(),
         heads,
-        true,
+        half,
     ));
-    let plain = values(attention_rows(q, k, v, mask, heads, false));
-    assert_eq!(
-        rounded,
-        values(round_bf16(Tensor::<1>::from_floats(
-            plain.as_slice(),
-            &device
-        )))
-    );
+    let plain = values(attention_rows(q, k, v, mask, heads, Precision::Fp32));
+    assert_eq!(rounded, rounded_to(&plain));
     assert_ne!(rounded, plain);
 }

@@ -150,7 +150,7 @@ pub struct RunSection {
     /// `cpu`, `wgpu[:N]` or `cuda[:N]` (the binary must be built with it); a comma-separated
     /// list (`cuda:0,cuda:1`) trains data-parallel with `batch_size` sequences per device.
     pub device: String,
-    /// The matrix products' precision, `fp32` or `bf16` (autocast: bf16 operands, f32
+    /// The matrix products' precision, `fp32`, `bf16` or `fp16` (autocast: bf16/half operands, f32
     /// accumulation; weights, gradients, optimiser state and checkpoints stay f32; see
     /// `albert_core::precision`).
     pub precision: albert_core::precision::Precision,

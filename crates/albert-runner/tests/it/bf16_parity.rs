@@ -1,11 +1,11 @@
-//! bf16 autocast (`--precision bf16`) on the HF fixtures, through the CPU kernels and the
-//! `albert forward` code path: each output's largest deviation from the float32 reference over
-//! the fixture's batches is at most twice what PyTorch's own
-//! `torch.autocast(dtype=torch.bfloat16)` deviates on the same weights and inputs
-//! (`albert_testdata::pytorch_bf16_deviation`), and large enough to show that the products did
-//! run in bf16 — with the products as the f32 `gemm` on rounded operands (the default), and on
-//! every bf16 product path of `albert_kernels::gemm_bf16` this CPU has (the AVX512-BF16
-//! instruction, its AVX-512F emulation).
+//! bf16 and fp16 autocast (`--precision bf16|fp16`) on the HF fixtures, through the CPU
+//! kernels and the `albert forward` code path: each output's largest deviation from the float32
+//! reference over the fixture's batches is within `albert_testdata::half_deviation_bound` (twice
+//! what PyTorch's own `torch.autocast(dtype=torch.bfloat16)`, or `float16`, deviates on the
+//! same weights and inputs), and large enough to show that the products
+//! did run in the reduced precision — in bf16 with the products as the f32 `gemm` on rounded
+//! operands (the default), and on every bf16 product path of `albert_kernels::gemm_bf16` this
+//! CPU has (the AVX512-BF16 instruction, its AVX-512F emulation).
 
 use albert_core::precision::{Precision, autocast};
 use albert_runner::parity::{compare, model_outputs};
@@ -20,21 +20,23 @@ const OUTPUTS: [&str; 4] = [
 
 fn check(fixture: &str) {
     use albert_kernels::{Bf16Path, with_bf16_path};
-    check_on(fixture, None);
+    check_on(fixture, Precision::Bf16, None);
     for path in [Bf16Path::Native, Bf16Path::Emulated] {
         if path.available() {
-            with_bf16_path(Some(path), || check_on(fixture, Some(path)));
+            with_bf16_path(Some(path), || {
+                check_on(fixture, Precision::Bf16, Some(path))
+            });
         }
     }
 }
 
-fn check_on(fixture: &str, path: Option<albert_kernels::Bf16Path>) {
+fn check_on(fixture: &str, precision: Precision, path: Option<albert_kernels::Bf16Path>) {
     let Some(shared) = albert_testdata::shared() else {
         return;
     };
     let dir = shared.join("fixtures/hf-albert").join(fixture);
     let outputs = {
-        let _bf16 = autocast(Precision::Bf16);
+        let _half = autocast(precision);
         model_outputs(
             albert_heads::HeadKind::Pretraining,
             &dir.join("config.json"),
@@ -57,20 +59,26 @@ fn check_on(fixture: &str, path: Option<albert_kernels::Bf16Path>) {
             .filter(|d| d.name.ends_with(&format!("/{output}")))
             .map(|d| f64::from(d.max_abs_diff))
             .fold(0.0, f64::max);
-        let pytorch = albert_testdata::pytorch_bf16_deviation(fixture, output);
+        let bound = albert_testdata::half_deviation_bound(precision.name(), fixture, output);
         eprintln!(
-            "{fixture} {output} (bf16 product path {path:?}): bf16 deviates {ours:.3e} \
-             (PyTorch autocast {pytorch:.3e})"
+            "{fixture} {output} ({precision}, bf16 product path {path:?}): deviates {ours:.3e} \
+             (bound {bound:.3e})"
         );
         assert!(
-            ours <= 2.0 * pytorch,
-            "{fixture} {output}: bf16 deviates {ours:e}, more than twice PyTorch's {pytorch:e}"
+            ours <= bound,
+            "{fixture} {output}: {precision} deviates {ours:e}, more than {bound:e}"
         );
         if output == "prediction_logits" {
-            // float32 lands within 1e-5 of the reference (hf_parity): 1e-3 only in bf16.
+            // float32 lands within 1e-5 of the reference (hf_parity): 1e-3 only in bf16, 1e-4
+            // in fp16 (three more bits).
+            let floor = if precision == Precision::Bf16 {
+                1e-3
+            } else {
+                1e-4
+            };
             assert!(
-                ours > 1e-3,
-                "{fixture}: bf16 logits match float32; was it bf16?"
+                ours > floor,
+                "{fixture}: {precision} logits within {floor:e} of float32; did it round?"
             );
         }
     }
@@ -84,4 +92,14 @@ fn tiny_bf16_within_twice_pytorch_autocast() {
 #[test]
 fn tiny_groups_bf16_within_twice_pytorch_autocast() {
     check("tiny-groups");
+}
+
+#[test]
+fn tiny_fp16_within_twice_pytorch_autocast() {
+    check_on("tiny", Precision::Fp16, None);
+}
+
+#[test]
+fn tiny_groups_fp16_within_twice_pytorch_autocast() {
+    check_on("tiny-groups", Precision::Fp16, None);
 }
