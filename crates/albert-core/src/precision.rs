@@ -180,23 +180,24 @@ mod tests {
             f32::NEG_INFINITY,
             std::f32::consts::PI,
         ];
-        for x in picked {
-            let want = half::bf16::from_f32(x).to_f32();
-            assert_eq!(round_bf16(x).to_bits(), want.to_bits(), "x = {x:e}");
-        }
+        assert_rounds_as(round_bf16, |x| half::bf16::from_f32(x).to_f32(), &picked);
         assert_eq!(round_bf16(1.0 + 1.0 / 256.0), 1.0);
         assert_eq!(round_bf16(1.0 + 3.0 / 256.0), 1.0 + 4.0 / 256.0);
-        assert!(round_bf16(f32::NAN).is_nan());
-        for i in 0..200_000u32 {
-            let bits = i.wrapping_mul(2_654_435_761); // spread over the whole range
-            let x = f32::from_bits(bits);
+    }
+
+    /// `round` equals `reference` bit for bit on `picked` and on 400,000 bit patterns spread
+    /// over the whole range (NaN only as NaN).
+    fn assert_rounds_as(round: fn(f32) -> f32, reference: fn(f32) -> f32, picked: &[f32]) {
+        let sweep = (0..400_000u32)
+            .map(|i| f32::from_bits(i.wrapping_mul(2_654_435_761).rotate_left(i % 7)));
+        for x in picked.iter().copied().chain(sweep) {
             if x.is_nan() {
-                assert!(round_bf16(x).is_nan());
-                continue;
+                assert!(round(x).is_nan());
+            } else {
+                assert_eq!(round(x).to_bits(), reference(x).to_bits(), "x = {x:e}");
             }
-            let want = half::bf16::from_f32(x).to_f32();
-            assert_eq!(round_bf16(x).to_bits(), want.to_bits(), "bits {bits:#x}");
         }
+        assert!(round(f32::NAN).is_nan());
     }
 
     /// Against `half`'s conversion on hand-picked values (ties, the subnormal range, the
@@ -224,23 +225,9 @@ mod tests {
             f32::NEG_INFINITY,
             std::f32::consts::PI,
         ];
-        for x in picked {
-            let want = half::f16::from_f32(x).to_f32();
-            assert_eq!(round_f16(x).to_bits(), want.to_bits(), "x = {x:e}");
-        }
+        assert_rounds_as(round_f16, |x| half::f16::from_f32(x).to_f32(), &picked);
         assert_eq!(round_f16(1.0 + 1.0 / 2048.0), 1.0);
         assert_eq!(round_f16(65520.0), f32::INFINITY);
-        assert!(round_f16(f32::NAN).is_nan());
-        for i in 0..400_000u32 {
-            let bits = i.wrapping_mul(2_654_435_761).rotate_left(i % 7);
-            let x = f32::from_bits(bits);
-            if x.is_nan() {
-                assert!(round_f16(x).is_nan());
-                continue;
-            }
-            let want = half::f16::from_f32(x).to_f32();
-            assert_eq!(round_f16(x).to_bits(), want.to_bits(), "bits {bits:#x}");
-        }
         assert_eq!(
             Precision::Fp16.round(1.0 + 1.0 / 1024.0),
             1.0 + 1.0 / 1024.0
