@@ -34,8 +34,8 @@ pub trait Kernels: Send + Sync + std::fmt::Debug {
     /// Whether these kernels run tensors on `device`.
     fn supports(&self, device: &Device) -> bool;
     /// `x·w + b` for `x` `[rows, in]`, `w` `[in, out]` (possibly a transposed view), `b` `[out]`,
-    /// handed on in `output` precision: under bf16 rounded as it is written (it is the operand
-    /// of the next product; [`operand`]'s rounding, with its pass-through gradient).
+    /// handed on in `output` precision: under bf16 or fp16 rounded as it is written (it is the
+    /// operand of the next product; [`operand`]'s rounding, with its pass-through gradient).
     /// The operands are in `operands` precision (rounded already: the kernels may run a bf16
     /// product on bf16 units).
     fn linear(
@@ -232,7 +232,7 @@ impl Operand<3> {
 }
 
 /// `x·w + b` on operands already in this thread's precision, the output handed on in
-/// `output` precision (rounded when the next product reads it under bf16).
+/// `output` precision (rounded when the next product reads it under bf16 or fp16).
 fn product(x: Operand, w: Tensor<2>, b: Tensor<1>, output: Precision) -> Tensor<2> {
     let x = x.0;
     match kernels_for(&x.device()) {
@@ -330,8 +330,8 @@ pub fn linear_rows_of(linear: &Linear, x: Operand, b: usize, n: usize) -> Tensor
 }
 
 /// [`linear_rows_of`] whose output is the operand of the next product (the query, key and
-/// value projections, read only by the attention products): under bf16 the kernel rounds it
-/// as it writes it, with no separate pass.
+/// value projections, read only by the attention products): under bf16 or fp16 the kernel
+/// rounds it as it writes it, with no separate pass.
 pub fn linear_rows_operand(linear: &Linear, x: Operand, b: usize, n: usize) -> Operand<3> {
     let y = linear_in(linear, x, precision::current());
     let out = y.dims()[1];
@@ -393,7 +393,7 @@ pub fn activation<const D: usize>(act: HiddenAct, x: Tensor<D>) -> Tensor<D> {
 }
 
 /// [`activation`] whose output is the operand of the next product (the feed-forward's inner
-/// activations): under bf16 the fused GELU rounds as it writes, with no separate pass.
+/// activations): under bf16 or fp16 the fused GELU rounds as it writes, with no separate pass.
 pub fn activation_operand<const D: usize>(act: HiddenAct, x: Tensor<D>) -> Operand<D> {
     let precision = precision::current();
     if let (HiddenAct::GeluTanh, Some(k)) = (act, kernels_for(&x.device())) {
@@ -458,7 +458,7 @@ pub fn attention(
             return (Operand(context), None);
         }
         let probs = kernels.attention_probs(q, k, mask_add, heads);
-        // Under bf16 the kernel rounds the probabilities head by head as it reads them (no
+        // Under bf16 or fp16 the kernel rounds the probabilities head by head as it reads them (no
         // rounded copy of the whole [B, heads, n, n] tensor beside the f32 one the softmax's
         // backward keeps) and the context as it writes it.
         let p = dropout.forward(probs.clone());

@@ -42,9 +42,10 @@
 //!   uses) and the softmax as above.
 //!
 //! Under bf16 (`albert_core::precision`) the linear layers can run their products on the CPU's
-//! bf16 units (`gemm_bf16`: AVX512-BF16 `vdpbf16ps` or its AVX-512F emulation, each shared
-//! weight packed once per forward pass), when [`BF16_GEMM_ENV`] or [`with_bf16_path`] picks a
-//! [`Bf16Path`]; by default bf16 products are the f32 `gemm` on rounded operands.
+//! bf16 units (`gemm_bf16`: AMX tiles, AVX512-BF16 `vdpbf16ps` or its AVX-512F emulation,
+//! each shared weight packed once per forward pass), when [`BF16_GEMM_ENV`] or
+//! [`with_bf16_path`] picks a [`Bf16Path`]; by default bf16 products are the f32 `gemm` on
+//! rounded operands.
 //!
 //! [`on_flex`] says when a tensor can take these kernels; [`DISABLE_ENV`] turns them off at run
 //! time. [`memory`] tunes glibc's allocator for tensor workloads.

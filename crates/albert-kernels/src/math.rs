@@ -137,9 +137,15 @@ fn gelu_body<M: MulAdd>(out: &mut [MaybeUninit<f32>], x: &[f32]) {
 /// `finish(gelu_new(v))` of every element `v` of `x` into `out`.
 #[inline(always)]
 fn gelu_into<M: MulAdd>(out: &mut [MaybeUninit<f32>], x: &[f32], finish: impl Fn(f32) -> f32) {
-    assert_eq!(out.len(), x.len(), "gelu: output length");
+    map_into(out, x, |v| finish(v * sigmoid_of::<M>(u_of(v))));
+}
+
+/// `f(v)` of every element `v` of `x` into `out` (the same length; every element written).
+#[inline(always)]
+fn map_into(out: &mut [MaybeUninit<f32>], x: &[f32], f: impl Fn(f32) -> f32) {
+    assert_eq!(out.len(), x.len(), "albert kernels: output length");
     for (o, &v) in out.iter_mut().zip(x) {
-        o.write(finish(v * sigmoid_of::<M>(u_of(v))));
+        o.write(f(v));
     }
 }
 
@@ -167,16 +173,14 @@ simd_dispatch! {
 
 #[inline(always)]
 fn round_bf16_in_place_body<M: MulAdd>(x: &mut [f32]) {
-    for v in x {
-        *v = albert_core::precision::round_bf16(*v);
-    }
+    x.iter_mut()
+        .for_each(|v| *v = albert_core::precision::round_bf16(*v));
 }
 
 #[inline(always)]
 fn round_f16_in_place_body<M: MulAdd>(x: &mut [f32]) {
-    for v in x {
-        *v = albert_core::precision::round_f16(*v);
-    }
+    x.iter_mut()
+        .for_each(|v| *v = albert_core::precision::round_f16(*v));
 }
 
 simd_dispatch! {
@@ -203,18 +207,12 @@ fn gelu_f16_body<M: MulAdd>(out: &mut [MaybeUninit<f32>], x: &[f32]) {
 
 #[inline(always)]
 fn round_bf16_body<M: MulAdd>(out: &mut [MaybeUninit<f32>], x: &[f32]) {
-    assert_eq!(out.len(), x.len(), "round_bf16: output length");
-    for (o, &v) in out.iter_mut().zip(x) {
-        o.write(albert_core::precision::round_bf16(v));
-    }
+    map_into(out, x, albert_core::precision::round_bf16);
 }
 
 #[inline(always)]
 fn round_f16_body<M: MulAdd>(out: &mut [MaybeUninit<f32>], x: &[f32]) {
-    assert_eq!(out.len(), x.len(), "round_f16: output length");
-    for (o, &v) in out.iter_mut().zip(x) {
-        o.write(albert_core::precision::round_f16(v));
-    }
+    map_into(out, x, albert_core::precision::round_f16);
 }
 
 /// A row kernel writing `f(x)` of every element of `x` into `out`.

@@ -29,7 +29,7 @@ pub struct PretrainArgs {
     /// list of them (data-parallel replicas).
     #[arg(long)]
     pub device: Option<String>,
-    /// Override [run] precision: fp32, bf16 or fp16 (bf16 operands of the products, f32
+    /// Override [run] precision: fp32, bf16 or fp16 (bf16/half operands of the products, f32
     /// accumulation; weights, gradients, optimiser state and checkpoints stay f32).
     #[arg(long, value_parser = crate::device::precision_parser())]
     pub precision: Option<albert_core::precision::Precision>,
