@@ -14,7 +14,9 @@
 #                             #   operands (A, ALBERT_BF16_GEMM=off) against PATH (B: native,
 #                             #   amx or emulated; default native)
 #
-# Records go to $OUT (default: a temporary file). ROUNDS overrides the 3 rounds.
+# Records go to $OUT (default: a temporary file). ROUNDS overrides the 3 rounds. In the env
+# and rev modes, MODEL_ARGS adds arguments to both sides' `model` runs (e.g.
+# MODEL_ARGS="--precision bf16" benches/ab.sh rev HEAD: a change's effect on bf16).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-env}
@@ -25,7 +27,7 @@ out=${OUT:-$tmp/ab.jsonl}
 cargo build --release --quiet -p albert-benches --bin albert-bench
 cp target/release/albert-bench "$tmp/albert-bench-b"
 # Arguments after `model` for each side (the precision mode's).
-args_a=(); args_b=()
+read -r -a args_a <<< "${MODEL_ARGS:-}"; args_b=("${args_a[@]}")
 case "$mode" in
   precision)
     side_a=("$tmp/albert-bench-b"); side_b=("$tmp/albert-bench-b")

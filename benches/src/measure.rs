@@ -38,6 +38,10 @@ pub struct Record {
     /// unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bf16_path: Option<String>,
+    /// For an int8 run on the CPU, how the products ran: `vnni` (AVX512-VNNI), `emulated`
+    /// (AVX-512BW) or `portable` (`ALBERT_INT8_GEMM` forces one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub int8_path: Option<String>,
 }
 
 impl Record {
@@ -64,6 +68,7 @@ impl Record {
             peak_rss_mib: peak_rss_mib(),
             loss: None,
             bf16_path: None,
+            int8_path: None,
         }
     }
 }

@@ -52,8 +52,8 @@ enum What {
         /// cpu, wgpu, cuda (as `albert --device`).
         #[arg(long, default_value = "cpu")]
         device: String,
-        /// Precision of the products: fp32, or bf16 (as `albert --precision`; the record's
-        /// implementation is then `burn-bf16`).
+        /// Precision of the products: fp32, bf16, fp16 or int8 (inference only), as `albert
+        /// --precision`; the record's implementation is then `burn-bf16` etc.
         #[arg(long, default_value = "fp32", value_parser = albert_runner::device::precision_parser())]
         precision: albert_core::precision::Precision,
         /// Untimed iterations first.
@@ -176,6 +176,12 @@ fn run(what: What) -> Result<String, String> {
                     "--max-seq-length {seq} exceeds the model's {max} positions"
                 ));
             }
+            if precision.inference_only() && mode == Mode::Train {
+                return Err(format!(
+                    "--precision {precision} is for inference only: --mode train needs fp32, \
+                     bf16 or fp16"
+                ));
+            }
             let _precision = albert_core::precision::autocast(precision);
             let dev = albert_runner::device::device(&device).map_err(|e| e.to_string())?;
             albert_runner::device::probe(&dev, &device).map_err(|e| e.to_string())?;
@@ -192,6 +198,12 @@ fn run(what: What) -> Result<String, String> {
             let record = run_model(scenario, &dev, &device, warmup, iters);
             match precision {
                 albert_core::precision::Precision::Fp32 => record,
+                p @ albert_core::precision::Precision::Int8 => Record {
+                    implementation: format!("burn-{p}"),
+                    int8_path: (device == "cpu")
+                        .then(|| albert_kernels::int8_path().name().to_string()),
+                    ..record
+                },
                 p => Record {
                     implementation: format!("burn-{p}"),
                     bf16_path: (device == "cpu").then(|| {
@@ -314,12 +326,12 @@ fn run(what: What) -> Result<String, String> {
                     (g, isa.to_string())
                 }
                 albert_core::precision::Precision::Bf16 => bf16_peak_gflops(threads),
-                albert_core::precision::Precision::Fp16 => {
-                    return Err(
-                        "albert-bench peak: --precision fp32 or bf16 (no fp16 peak: \
-                                the CPU kernels run fp16 products in float32)"
-                            .into(),
-                    );
+                p @ (albert_core::precision::Precision::Fp16
+                | albert_core::precision::Precision::Int8) => {
+                    return Err(format!(
+                        "albert-bench peak: --precision fp32 or bf16 (no {p} peak: the CPU \
+                         kernels run fp16 products in float32, and int8 has no peak loop yet)"
+                    ));
                 }
             };
             eprintln!(

@@ -65,8 +65,39 @@ impl AlbertAttention {
         mask_add: Tensor<4>,
         return_probs: bool,
     ) -> (Tensor<3>, Option<Tensor<4>>) {
-        let [b, n, _] = x.dims();
         let rows = ops::Operand::rows(x.clone()); // rounded once for the three projections
+        let summed = self.sublayer(x, rows, mask_add, return_probs);
+        (
+            ops::layer_norm(&self.layer_norm, self.layer_norm_eps, summed.0),
+            summed.1,
+        )
+    }
+
+    /// [`AlbertAttention::forward`] of `x` whose `[B·n, H]` rows are already the projections'
+    /// operand (the previous layer's output, rounded as its LayerNorm wrote it), also handing
+    /// on its output's rows as the next products' operand ([`ops::layer_norm_operand`]).
+    pub fn forward_operand(
+        &self,
+        x: Tensor<3>,
+        rows: ops::Operand,
+        mask_add: Tensor<4>,
+        return_probs: bool,
+    ) -> (Tensor<3>, ops::Operand, Option<Tensor<4>>) {
+        let (summed, probs) = self.sublayer(x, rows, mask_add, return_probs);
+        let (out, out_rows) =
+            ops::layer_norm_operand(&self.layer_norm, self.layer_norm_eps, summed);
+        (out, out_rows, probs)
+    }
+
+    /// `x + dense(attention)` before the LayerNorm, and the probabilities when asked for.
+    fn sublayer(
+        &self,
+        x: Tensor<3>,
+        rows: ops::Operand,
+        mask_add: Tensor<4>,
+        return_probs: bool,
+    ) -> (Tensor<3>, Option<Tensor<4>>) {
+        let [b, n, _] = x.dims();
         // The projections' outputs are the attention products' operands (rounded as they are
         // written under bf16), the context the output projection's.
         let q = ops::linear_rows_operand(&self.query, rows.clone(), b, n);
@@ -82,10 +113,7 @@ impl AlbertAttention {
             return_probs,
         );
         let summed = ops::linear_rows_residual(&self.dense, &self.output_dropout, context, x);
-        (
-            ops::layer_norm(&self.layer_norm, self.layer_norm_eps, summed),
-            probs,
-        )
+        (summed, probs)
     }
 }
 

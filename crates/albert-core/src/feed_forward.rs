@@ -47,9 +47,30 @@ impl AlbertFeedForward {
     /// - `a` (the attention block's output): `[B, n, H]`
     /// - output: `[B, n, H]`
     pub fn forward(&self, a: Tensor<3>) -> Tensor<3> {
-        // The activations are the output projection's operand (rounded as written under bf16).
-        let inner = ops::activation_operand(self.act, ops::linear_rows(&self.ffn, a.clone()));
-        let summed = ops::linear_rows_residual(&self.ffn_output, &self.dropout, inner, a);
+        let rows = ops::Operand::rows(a.clone());
+        let summed = self.sublayer(a, rows);
         ops::layer_norm(&self.full_layer_layer_norm, self.layer_norm_eps, summed)
+    }
+
+    /// [`AlbertFeedForward::forward`] of `a` whose `[B·n, H]` rows are already the first
+    /// product's operand (as the attention block hands them on), also handing on its output's
+    /// rows as the next layer's operand ([`ops::layer_norm_operand`]).
+    pub fn forward_operand(&self, a: Tensor<3>, rows: ops::Operand) -> (Tensor<3>, ops::Operand) {
+        let summed = self.sublayer(a, rows);
+        ops::layer_norm_operand(&self.full_layer_layer_norm, self.layer_norm_eps, summed)
+    }
+
+    /// [`AlbertFeedForward::forward`] of the last layer, whose `a` rows are already an operand.
+    pub fn forward_of(&self, a: Tensor<3>, rows: ops::Operand) -> Tensor<3> {
+        let summed = self.sublayer(a, rows);
+        ops::layer_norm(&self.full_layer_layer_norm, self.layer_norm_eps, summed)
+    }
+
+    /// `a + ffn_output(act(ffn(a)))` before the LayerNorm.
+    fn sublayer(&self, a: Tensor<3>, rows: ops::Operand) -> Tensor<3> {
+        let [b, n, _] = a.dims();
+        // The activations are the output projection's operand (rounded as written under bf16).
+        let inner = ops::activation_operand(self.act, ops::linear_rows_of(&self.ffn, rows, b, n));
+        ops::linear_rows_residual(&self.ffn_output, &self.dropout, inner, a)
     }
 }

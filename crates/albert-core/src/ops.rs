@@ -63,6 +63,17 @@ pub trait Kernels: Send + Sync + std::fmt::Debug {
         beta: Tensor<1>,
         epsilon: f64,
     ) -> Tensor<2>;
+    /// [`Kernels::layer_norm`] and the same values in `output` precision (the operand of the
+    /// products that read them; the float32 values go on to the residual), for inference:
+    /// only called on devices without autodiff, so it needs no backward.
+    fn layer_norm_operand(
+        &self,
+        x: Tensor<2>,
+        gamma: Tensor<1>,
+        beta: Tensor<1>,
+        epsilon: f64,
+        output: Precision,
+    ) -> (Tensor<2>, Tensor<2>);
     /// HF's `gelu_new` element-wise, handed on in `output` precision (as [`Kernels::linear`]).
     fn gelu_tanh(&self, x: Tensor<2>, output: Precision) -> Tensor<2>;
     /// Every element rounded to `precision`'s nearest value, ties to even, kept as f32
@@ -158,7 +169,7 @@ fn in_precision<const D: usize>(t: Tensor<D>, precision: Precision) -> Tensor<D>
 /// The burn dtype of a half precision (`None` for float32).
 fn half_dtype(precision: Precision) -> Option<FloatDType> {
     match precision {
-        Precision::Fp32 => None,
+        Precision::Fp32 | Precision::Int8 => None,
         Precision::Bf16 => Some(FloatDType::BF16),
         Precision::Fp16 => Some(FloatDType::F16),
     }
@@ -284,7 +295,7 @@ impl Drop for SharedWeights {
 /// `linear`'s weight as a product operand: itself in float32; under bf16 rounded, once per
 /// [`shared_weights`] scope.
 fn weight(linear: &Linear) -> Tensor<2> {
-    if precision::current() == Precision::Fp32 {
+    if !precision::current().rounds() {
         return linear.weight.val();
     }
     ROUNDED.with(|r| match r.borrow_mut().as_mut() {
@@ -381,6 +392,27 @@ pub fn layer_norm<const D: usize>(ln: &LayerNorm, epsilon: f64, x: Tensor<D>) ->
             .reshape(dims);
     }
     ln.forward(x)
+}
+
+/// [`layer_norm`] of `x` `[B, n, H]`, and its `[B·n, H]` rows as the operand of the products
+/// that read them (the next sublayer's first products; the values themselves go on to its
+/// residual). Under bf16 or fp16 in inference the installed kernels write both in one pass; in
+/// float32 the operand is the output itself.
+pub fn layer_norm_operand(ln: &LayerNorm, epsilon: f64, x: Tensor<3>) -> (Tensor<3>, Operand) {
+    let precision = precision::current();
+    let device = x.device();
+    if precision.rounds()
+        && !device.is_autodiff()
+        && let (Some(k), Some(beta)) = (kernels_for(&device), &ln.beta)
+    {
+        let [b, n, h] = x.dims();
+        let (y, rows) =
+            k.layer_norm_operand(flatten(x), ln.gamma.val(), beta.val(), epsilon, precision);
+        return (y.reshape([b, n, h]), Operand(rows));
+    }
+    let y = layer_norm(ln, epsilon, x);
+    let rows = Operand::rows(y.clone());
+    (y, rows)
 }
 
 /// Applies `act` element-wise.

@@ -42,27 +42,51 @@ pub enum Precision {
     /// IEEE half precision operands (11 bits of mantissa, finite values up to ±65504), float32
     /// accumulation and everything else float32.
     Fp16,
+    /// Dynamic int8 quantisation of the linear layers, for inference (what PyTorch's
+    /// `quantize_dynamic` does to `nn.Linear`): each weight quantised once per output column,
+    /// each input row at run time, the products summed exactly in int32 and scaled back to
+    /// float32. The attention products and everything else stay float32. Runs on the CPU
+    /// kernels of `albert-kernels` only (elsewhere the products stay float32; the commands
+    /// refuse it there) and never in training ([`Precision::inference_only`]).
+    Int8,
 }
 
 impl Precision {
     /// Every precision, in the order the CLI lists them.
-    pub const ALL: [Precision; 3] = [Precision::Fp32, Precision::Bf16, Precision::Fp16];
+    pub const ALL: [Precision; 4] = [
+        Precision::Fp32,
+        Precision::Bf16,
+        Precision::Fp16,
+        Precision::Int8,
+    ];
 
-    /// The name used on the command line and in configs: `fp32`, `bf16`, `fp16`.
+    /// The name used on the command line and in configs: `fp32`, `bf16`, `fp16`, `int8`.
     pub fn name(self) -> &'static str {
         match self {
             Precision::Fp32 => "fp32",
             Precision::Bf16 => "bf16",
             Precision::Fp16 => "fp16",
+            Precision::Int8 => "int8",
         }
     }
 
+    /// Whether the products' operands are rounded to a half precision (bf16, fp16).
+    pub fn rounds(self) -> bool {
+        matches!(self, Precision::Bf16 | Precision::Fp16)
+    }
+
+    /// Whether this precision is for inference only (int8: its quantisation has no gradient).
+    pub fn inference_only(self) -> bool {
+        self == Precision::Int8
+    }
+
     /// `x` rounded to this precision's nearest value (ties to even), kept as f32: itself in
-    /// float32, [`round_bf16`] or [`round_f16`].
+    /// float32 (and int8, whose quantisation happens inside the product), [`round_bf16`] or
+    /// [`round_f16`].
     #[inline(always)]
     pub fn round(self, x: f32) -> f32 {
         match self {
-            Precision::Fp32 => x,
+            Precision::Fp32 | Precision::Int8 => x,
             Precision::Bf16 => round_bf16(x),
             Precision::Fp16 => round_f16(x),
         }
@@ -82,7 +106,7 @@ impl FromStr for Precision {
         Self::ALL
             .into_iter()
             .find(|p| p.name() == s)
-            .ok_or_else(|| format!("unknown precision {s:?} (expected fp32, bf16 or fp16)"))
+            .ok_or_else(|| format!("unknown precision {s:?} (expected fp32, bf16, fp16 or int8)"))
     }
 }
 

@@ -118,14 +118,23 @@ impl AlbertTransformer {
         let mut attentions = record.attentions.then(Vec::new);
         let mut inner_outputs = record.inner_layer_outputs.then(Vec::new);
 
+        // Each sublayer's input rows as its first products' operand, handed on by the
+        // LayerNorm before it (one pass writes both under bf16 or fp16 in inference).
+        let mut rows = crate::ops::Operand::rows(x.clone());
         for i in 0..layers {
             let attention =
                 &self.attention_groups[group_index(i, layers, self.attention_groups.len())];
             let ffn = &self.ffn_groups[group_index(i, layers, self.ffn_groups.len())];
             let inner = attention.len();
             for (j, (attention, ffn)) in attention.iter().zip(ffn).enumerate() {
-                let (a, probs) = attention.forward(x, mask_add.clone(), record.attentions);
-                x = ffn.forward(a);
+                let (a, a_rows, probs) =
+                    attention.forward_operand(x, rows.clone(), mask_add.clone(), record.attentions);
+                if i + 1 == layers && j + 1 == inner {
+                    // The last layer's output is no product's operand here.
+                    x = ffn.forward_of(a, a_rows);
+                } else {
+                    (x, rows) = ffn.forward_operand(a, a_rows);
+                }
                 if let (Some(all), Some(p)) = (attentions.as_mut(), probs) {
                     all.push(p);
                 }

@@ -497,6 +497,24 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
         Self::from_inner(out)
     }
 
+    fn layer_norm_operand(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+        output: Precision,
+    ) -> FloatTensor<Self> {
+        // Inference only (the public wrapper refuses autodiff devices): untracked.
+        let out = B::layer_norm_operand(
+            x.into_primitive(),
+            gamma.into_primitive(),
+            beta.into_primitive(),
+            epsilon,
+            output,
+        );
+        Self::from_inner(out)
+    }
+
     fn attention_rows(
         q: FloatTensor<Self>,
         k: FloatTensor<Self>,

@@ -8,11 +8,12 @@ use rayon::prelude::*;
 
 use super::AlbertKernels;
 use super::gemm_bf16::{bf16_path, packed_weight};
+use super::gemm_int8::{int8_path, quantised_weight};
 use super::math::{
-    gelu_backward_rows, gelu_rows_in, layer_norm_dx_rows, round_in_place_in, round_rows_in,
-    softmax_backward_rows, softmax_rows,
+    gelu_backward_rows, gelu_rows_in, layer_norm_dx_rows, layer_norm_rows_in, round_in_place_in,
+    round_rows_in, softmax_backward_rows, softmax_rows,
 };
-use super::matmul::{Matrix, Tiles, gemm_new, head_rows, linear_forward, tiled_products};
+use super::matmul::{Matrix, Product, Tiles, gemm_new, head_rows, linear_forward, tiled_products};
 use super::storage::{
     column_sums, contiguous_f32, f32_tensor, last_dim, map_f32, rows_per_task, writable,
     written_f32, zip_f32,
@@ -42,6 +43,41 @@ impl AlbertKernels for Flex {
     ) -> FlexTensor {
         use burn::backend::ops::ModuleOps;
         <Flex as ModuleOps<Flex>>::layer_norm(x, gamma, Some(beta), epsilon)
+    }
+
+    fn layer_norm_operand(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        epsilon: f64,
+        output: Precision,
+    ) -> FlexTensor {
+        let h = last_dim(&x);
+        let (xs, gamma, beta) = (
+            contiguous_f32(&x),
+            contiguous_f32(&gamma),
+            contiguous_f32(&beta),
+        );
+        assert!(
+            gamma.len() == h && beta.len() == h,
+            "layer_norm: γ and β sizes"
+        );
+        let kernel = layer_norm_rows_in(output);
+        let len = xs.len();
+        let mut values: Vec<f32> = Vec::with_capacity(2 * len);
+        let (out, rounded) = values.spare_capacity_mut()[..2 * len].split_at_mut(len);
+        let task = rows_per_task(h) * h;
+        out.par_chunks_mut(task)
+            .zip(rounded.par_chunks_mut(task))
+            .zip(xs.par_chunks(task))
+            .for_each(|((out, rounded), x)| kernel(out, rounded, x, &gamma, &beta, epsilon));
+        // SAFETY: the kernel wrote every element of both halves (equal-length chunks covering
+        // them, its contract).
+        #[allow(unsafe_code)]
+        unsafe {
+            values.set_len(2 * len)
+        };
+        f32_tensor(burn::tensor::Shape::new([2, len / h.max(1), h]), values)
     }
 
     fn layer_norm_backward_input(
@@ -128,7 +164,15 @@ impl AlbertKernels for Flex {
         heads: usize,
         scale: f64,
     ) -> FlexTensor {
-        head_apply(&grad, false, Precision::Fp32, &k, heads, scale as f32)
+        head_apply(
+            &grad,
+            false,
+            Precision::Fp32,
+            &k,
+            heads,
+            scale as f32,
+            Precision::Fp32,
+        )
     }
 
     fn attention_scores_backward_k(
@@ -137,7 +181,15 @@ impl AlbertKernels for Flex {
         heads: usize,
         scale: f64,
     ) -> FlexTensor {
-        head_apply(&grad, true, Precision::Fp32, &q, heads, scale as f32)
+        head_apply(
+            &grad,
+            true,
+            Precision::Fp32,
+            &q,
+            heads,
+            scale as f32,
+            Precision::Fp32,
+        )
     }
 
     fn attention_context(
@@ -146,8 +198,7 @@ impl AlbertKernels for Flex {
         heads: usize,
         precision: Precision,
     ) -> FlexTensor {
-        let context = head_apply(&probs, false, precision, &v, heads, 1.0);
-        round_tensor(context, precision)
+        head_apply(&probs, false, precision, &v, heads, 1.0, precision)
     }
 
     fn attention_context_backward_probs(
@@ -164,7 +215,7 @@ impl AlbertKernels for Flex {
         heads: usize,
         precision: Precision,
     ) -> FlexTensor {
-        head_apply(&probs, true, precision, &grad, heads, 1.0)
+        head_apply(&probs, true, precision, &grad, heads, 1.0, Precision::Fp32)
     }
 
     fn masked_softmax(scores: FlexTensor, mask: FlexTensor) -> FlexTensor {
@@ -230,15 +281,18 @@ impl AlbertKernels for Flex {
             "attention_rows: n mask values per item"
         );
         let scale = 1.0 / (d as f32).sqrt();
-        let mut out = tiled_products(&Tiles::Heads(&rows), |task| {
-            // One head's n × n scores and softmax: the probabilities of its context block.
-            let (qb, kb) = (rows.block(&qs, task, d), rows.block(&ks, task, d));
-            let mut scores = gemm_new(&qb, &kb.t(), scale, false);
-            let item = task / heads;
-            softmax_rows(&mut scores, n, 0, n * n, &mask[item * n..(item + 1) * n], 1);
-            (Matrix::owned(scores, n, n), rows.block(&vs, task, d), 1.0)
-        });
-        round_values(&mut out, output);
+        let out = tiled_products(
+            &Tiles::Heads(&rows),
+            |task| {
+                // One head's n × n scores and softmax: the probabilities of its context block.
+                let (qb, kb) = (rows.block(&qs, task, d), rows.block(&ks, task, d));
+                let mut scores = gemm_new(&qb, &kb.t(), scale, false);
+                let item = task / heads;
+                softmax_rows(&mut scores, n, 0, n * n, &mask[item * n..(item + 1) * n], 1);
+                (Matrix::owned(scores, n, n), rows.block(&vs, task, d), 1.0)
+            },
+            round_in_place_in(output),
+        );
         f32_tensor(q.layout().shape().clone(), out)
     }
 }
@@ -254,16 +308,21 @@ fn head_outer(a: &FlexTensor, b: &FlexTensor, heads: usize, scale: f32) -> FlexT
         rows: n,
         cols: n,
     };
-    let out = tiled_products(&tiles, |task| {
-        let bb = rows.block(&bv, task, d);
-        (rows.block(&av, task, d), bb.transposed(), scale)
-    });
+    let out = tiled_products(
+        &tiles,
+        |task| {
+            let bb = rows.block(&bv, task, d);
+            (rows.block(&av, task, d), bb.transposed(), scale)
+        },
+        None,
+    );
     f32_tensor(burn::tensor::Shape::new([rows.items, heads, n, n]), out)
 }
 
 /// `scale·m_h·r_h` (`m_hᵀ` when `transpose`) for every (item, head), with `m`
 /// `[B, heads, n, n]` and `r` `[B, n, H]`, written side by side as `[B, n, H]` (the context
-/// `p·v` and the gradients `dS·k`, `dSᵀ·q`, `pᵀ·dC`); each `m_h` rounded to `round` first.
+/// `p·v` and the gradients `dS·k`, `dSᵀ·q`, `pᵀ·dC`); each `m_h` rounded to `round` first,
+/// the output rounded to `output` as each task writes its block.
 fn head_apply(
     m: &FlexTensor,
     transpose: bool,
@@ -271,24 +330,29 @@ fn head_apply(
     r: &FlexTensor,
     heads: usize,
     scale: f32,
+    output: Precision,
 ) -> FlexTensor {
     let rows = head_rows(r, heads);
     let (n, d) = (rows.n, rows.hidden / heads);
     let (mv, rv) = (contiguous_f32(m), contiguous_f32(r));
-    let out = tiled_products(&Tiles::Heads(&rows), |task| {
-        let mb = match round_in_place_in(round) {
-            Some(round) => {
-                // This task's n × n block rounded as it is read (cache-resident, one task's
-                // copy).
-                let mut rounded = mv[task * n * n..(task + 1) * n * n].to_vec();
-                round(&mut rounded);
-                Matrix::owned(rounded, n, n)
-            }
-            None => Matrix::block(&mv, task * n * n, n, n, n),
-        };
-        let mb = if transpose { mb.transposed() } else { mb };
-        (mb, rows.block(&rv, task, d), scale)
-    });
+    let out = tiled_products(
+        &Tiles::Heads(&rows),
+        |task| {
+            let mb = match round_in_place_in(round) {
+                Some(round) => {
+                    // This task's n × n block rounded as it is read (cache-resident, one
+                    // task's copy).
+                    let mut rounded = mv[task * n * n..(task + 1) * n * n].to_vec();
+                    round(&mut rounded);
+                    Matrix::owned(rounded, n, n)
+                }
+                None => Matrix::block(&mv, task * n * n, n, n, n),
+            };
+            let mb = if transpose { mb.transposed() } else { mb };
+            (mb, rows.block(&rv, task, d), scale)
+        },
+        round_in_place_in(output),
+    );
     f32_tensor(r.layout().shape().clone(), out)
 }
 
@@ -312,26 +376,19 @@ fn linear_tensor(
         .then(bf16_path)
         .flatten()
         .map(|path| (packed_weight(w), path));
-    let packed = packed.as_ref().map(|(p, path)| (&**p, *path));
-    let mut out = linear_forward(&xm, &wm, &bias, r.as_deref(), packed);
-    round_values(&mut out, output);
+    let quantised = (operands == Precision::Int8).then(|| quantised_weight(w));
+    let product = match (&packed, &quantised) {
+        (_, Some(q)) => Product::Int8(q, int8_path()),
+        (Some((p, path)), None) => Product::Bf16(p, *path),
+        (None, None) => Product::F32,
+    };
+    let out = linear_forward(
+        &xm,
+        &wm,
+        &bias,
+        r.as_deref(),
+        product,
+        round_in_place_in(output),
+    );
     f32_tensor(burn::tensor::Shape::new([rows, bias.len()]), out)
-}
-
-/// Every value rounded to `precision` in place, in parallel chunks (a fresh output, still
-/// warm); nothing in float32.
-fn round_values(values: &mut [f32], precision: Precision) {
-    if let Some(round) = round_in_place_in(precision) {
-        values.par_chunks_mut(super::CHUNK).for_each(round);
-    }
-}
-
-/// `t` (a fresh f32 tensor this kernel made) with every value rounded to `precision` in place.
-fn round_tensor(t: FlexTensor, precision: Precision) -> FlexTensor {
-    if precision == Precision::Fp32 {
-        return t;
-    }
-    let mut t = writable(t);
-    round_values(t.storage_mut::<f32>(), precision);
-    t
 }

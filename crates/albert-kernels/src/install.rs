@@ -47,6 +47,17 @@ impl Kernels for FlexKernels {
         crate::layer_norm(x, gamma, beta, epsilon)
     }
 
+    fn layer_norm_operand(
+        &self,
+        x: Tensor<2>,
+        gamma: Tensor<1>,
+        beta: Tensor<1>,
+        epsilon: f64,
+        output: Precision,
+    ) -> (Tensor<2>, Tensor<2>) {
+        crate::layer_norm_operand(x, gamma, beta, epsilon, output)
+    }
+
     fn gelu_tanh(&self, x: Tensor<2>, output: Precision) -> Tensor<2> {
         crate::gelu_tanh(x, output)
     }

@@ -57,15 +57,18 @@ use burn::tensor::{Device, Tensor};
 mod autodiff;
 mod flex;
 mod gemm_bf16;
+mod gemm_int8;
 mod install;
 mod math;
 mod matmul;
 pub mod memory;
 mod storage;
+mod weight_cache;
 
 #[cfg(target_arch = "x86_64")]
 pub use gemm_bf16::amx_peak_loop;
 pub use gemm_bf16::{BF16_GEMM_ENV, Bf16Path, amx_bf16_usable, bf16_path, with_bf16_path};
+pub use gemm_int8::{INT8_GEMM_ENV, Int8Path, int8_path, with_int8_path};
 pub use install::{FlexKernels, install};
 pub use math::exp_approx;
 
@@ -189,6 +192,17 @@ pub trait AlbertKernels: Backend {
         heads: usize,
         precision: Precision,
     ) -> FloatTensor<Self>;
+    /// The LayerNorm of `x` `[rows, features]` ([`AlbertKernels::fused_layer_norm`]) as
+    /// `[2, rows, features]`: the float32 values, then the same values rounded to `output`
+    /// (the operand of the products that read them), written in one pass. Not tracked by
+    /// autodiff (see [`layer_norm_operand`]).
+    fn layer_norm_operand(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+        output: Precision,
+    ) -> FloatTensor<Self>;
     /// Multi-head attention for inference: `q`, `k`, `v` and the output are `[B, n, H]` rows
     /// (heads side by side), `mask` the additive key mask (`n` values per item); the output
     /// rounded to `output`. Not tracked by autodiff (see [`attention_rows`]).
@@ -252,6 +266,46 @@ pub fn layer_norm<const D: usize>(
         beta.into_dispatch(),
         epsilon,
     ))
+}
+
+/// `LayerNorm(x)` for inference, and the same values rounded to `output` (the operand of the
+/// products that read the LayerNorm's output, while the float32 values go on to the residual):
+/// one pass writes both, where the LayerNorm and a rounding pass would read and write the rows
+/// twice. `x` is `[rows, features]`. Only for tensors on a flex device without autodiff (the
+/// rounded values would need the rounding's pass-through gradient: training takes
+/// [`layer_norm`] and [`round`]).
+///
+/// # Panics
+/// On an autodiff device, or when `γ` or `β` is not `features` long.
+pub fn layer_norm_operand(
+    x: Tensor<2>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    epsilon: f64,
+    output: Precision,
+) -> (Tensor<2>, Tensor<2>) {
+    assert!(
+        !x.device().is_autodiff(),
+        "layer_norm_operand is inference only: it has no backward"
+    );
+    let [rows, h] = x.dims();
+    assert!(
+        gamma.dims() == [h] && beta.dims() == [h],
+        "layer_norm_operand: γ {:?} and β {:?} for {h} features",
+        gamma.dims(),
+        beta.dims()
+    );
+    let both: Tensor<3> = Tensor::from_dispatch(<Dispatch as AlbertKernels>::layer_norm_operand(
+        x.into_dispatch(),
+        gamma.into_dispatch(),
+        beta.into_dispatch(),
+        epsilon,
+        output,
+    ));
+    // Two views of the one buffer: no copy.
+    let values = both.clone().narrow(0, 0, 1).reshape([rows, h]);
+    let rounded = both.narrow(0, 1, 1).reshape([rows, h]);
+    (values, rounded)
 }
 
 /// `x·w + b` through the fused kernel (one `gemm` whose output starts as the bias rows, or

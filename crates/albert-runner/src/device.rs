@@ -26,7 +26,8 @@ pub struct DeviceArgs {
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// Precision of the matrix products: fp32, bf16 or fp16 (bf16/half operands, f32
-    /// accumulation; LayerNorm, softmax, GELU and the weights stay f32).
+    /// accumulation; LayerNorm, softmax, GELU and the weights stay f32), or int8 for inference
+    /// on the CPU (the linear layers dynamically quantised to int8).
     #[arg(long, default_value = "fp32", value_parser = precision_parser())]
     pub precision: Precision,
 }
@@ -34,16 +35,22 @@ pub struct DeviceArgs {
 /// Whether `device` can run the model's products in `precision`: bf16 and fp16 need the
 /// installed CPU kernels (which round to them themselves) or a backend that supports the dtype
 /// for the cast and the products (bf16: CUDA, not wgpu; fp16: CUDA, wgpu where the adapter has
-/// `shader-f16`).
+/// `shader-f16`); int8 needs the CPU kernels.
 pub fn check_precision(device: &Device, name: &str, precision: Precision) -> Result<()> {
+    let kernels = albert_core::ops::installed_kernels().is_some_and(|k| k.supports(device));
     let (dtype, what, other) = match precision {
         Precision::Fp32 => return Ok(()),
+        Precision::Int8 if kernels => return Ok(()),
+        Precision::Int8 => {
+            return Err(RunnerError::Device(format!(
+                "--device {name}: --precision int8 (dynamic int8 quantisation) runs on the CPU \
+                 kernels only; use --device cpu, or --precision fp32, bf16 or fp16 here"
+            )));
+        }
         Precision::Bf16 => (burn::tensor::DType::BF16, "bfloat16", "fp16"),
         Precision::Fp16 => (burn::tensor::DType::F16, "float16", "bf16"),
     };
-    if albert_core::ops::installed_kernels().is_some_and(|k| k.supports(device))
-        || device.supports_dtype(dtype)
-    {
+    if kernels || device.supports_dtype(dtype) {
         Ok(())
     } else {
         Err(RunnerError::Device(format!(

@@ -290,6 +290,14 @@ fn settings(args: &FinetuneArgs, max_positions: usize) -> Result<FinetuneConfig>
 impl FinetuneArgs {
     /// Runs `albert finetune`.
     pub fn run(&self) -> Result<()> {
+        if self.on.precision.inference_only() {
+            return Err(RunnerError::Usage(format!(
+                "--precision {} is for inference only (its quantisation has no gradient): \
+                 fine-tune in fp32, bf16 or fp16, then run the fine-tuned model with \
+                 --precision {}",
+                self.on.precision, self.on.precision
+            )));
+        }
         let _precision = albert_core::precision::autocast(self.on.precision);
         let dir = model_dir(&self.model)?;
         let device = first_device(&self.on.device)?;

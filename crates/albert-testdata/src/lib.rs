@@ -175,6 +175,18 @@ pub fn pytorch_fp16_deviation(fixture: &str, output: &str) -> f64 {
     deviation_in(FILE, "fp16", fixture, output)
 }
 
+/// [`pytorch_bf16_deviation`] for PyTorch's dynamic int8 quantisation of the linear layers
+/// (`torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)` on CPU:
+/// `benches/pytorch_bf16_deviation.py --dtype qint8`, kept in
+/// `data/pytorch_int8_deviation.json`).
+///
+/// # Panics
+/// When the file or the entry is missing (the file is part of this crate).
+pub fn pytorch_int8_deviation(fixture: &str, output: &str) -> f64 {
+    static FILE: &str = include_str!("../data/pytorch_int8_deviation.json");
+    deviation_in(FILE, "int8", fixture, output)
+}
+
 /// The largest of `output`'s deviations over the three batches in a deviation `file`.
 fn deviation_in(file: &str, what: &str, fixture: &str, output: &str) -> f64 {
     let json: serde_json::Value = serde_json::from_str(file).expect("deviation file");
@@ -191,18 +203,32 @@ fn deviation_in(file: &str, what: &str, fixture: &str, output: &str) -> f64 {
 }
 
 /// The largest deviation from float32 the accuracy tests allow a forward in `precision`
-/// (`"bf16"` or `"fp16"`) on `output` of `fixture`: twice what PyTorch's own autocast in that
-/// dtype deviates on the same weights and inputs ([`pytorch_bf16_deviation`],
-/// [`pytorch_fp16_deviation`]).
+/// (`"bf16"`, `"fp16"` or `"int8"`) on `output` of `fixture`: twice what PyTorch deviates in
+/// the same mode on the same weights and inputs — its autocast in that dtype, or its dynamic
+/// int8 quantisation ([`pytorch_bf16_deviation`], [`pytorch_fp16_deviation`],
+/// [`pytorch_int8_deviation`]).
 ///
 /// # Panics
 /// On another precision.
-pub fn half_deviation_bound(precision: &str, fixture: &str, output: &str) -> f64 {
+pub fn deviation_bound(precision: &str, fixture: &str, output: &str) -> f64 {
     2.0 * match precision {
         "bf16" => pytorch_bf16_deviation(fixture, output),
         "fp16" => pytorch_fp16_deviation(fixture, output),
+        "int8" => pytorch_int8_deviation(fixture, output),
         other => panic!("no deviation bound for precision {other:?}"),
     }
+}
+
+/// The smallest deviation from float32 that shows a forward in `precision` (`"bf16"`, `"fp16"`
+/// or `"int8"`) really rounded (quantised) its operands, on `output` of `fixture`: a quarter of
+/// what PyTorch deviates in that mode ([`deviation_bound`] is twice it). Rounding every
+/// product's operands moves the outputs on the order of PyTorch's own deviation; a run that
+/// silently stayed in float32 lands within 1e-5 of the reference.
+///
+/// # Panics
+/// On another precision.
+pub fn deviation_floor(precision: &str, fixture: &str, output: &str) -> f64 {
+    deviation_bound(precision, fixture, output) / 8.0
 }
 
 #[cfg(test)]
@@ -221,8 +247,8 @@ mod tests {
                 "sop_logits",
             ] {
                 let (bf16, fp16) = (
-                    half_deviation_bound("bf16", fixture, output),
-                    half_deviation_bound("fp16", fixture, output),
+                    deviation_bound("bf16", fixture, output),
+                    deviation_bound("fp16", fixture, output),
                 );
                 assert_eq!(bf16, 2.0 * pytorch_bf16_deviation(fixture, output));
                 assert!(

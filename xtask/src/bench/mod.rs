@@ -53,10 +53,12 @@ pub struct BenchArgs {
     /// Also run benches/pytorch_bench.py (needs `pip install torch transformers`).
     #[arg(long)]
     pub compare_pytorch: bool,
-    /// Precisions of the model scenarios, comma-separated: fp32, bf16. bf16 runs ours with
-    /// `--precision bf16`, PyTorch under `torch.autocast(bfloat16)` and, for inference on the
-    /// CPU, PyTorch's dynamic int8 quantisation too; the peak is then also measured in bf16.
-    #[arg(long, value_delimiter = ',', default_value = "fp32", value_parser = ["fp32", "bf16"])]
+    /// Precisions of the model scenarios, comma-separated: fp32, bf16, int8. bf16 runs ours
+    /// with `--precision bf16`, PyTorch under `torch.autocast(bfloat16)` and, for inference on
+    /// the CPU, PyTorch's dynamic int8 quantisation too; the peak is then also measured in
+    /// bf16. int8 (inference scenarios on the CPU only) runs ours with `--precision int8`
+    /// against PyTorch's dynamic int8.
+    #[arg(long, value_delimiter = ',', default_value = "fp32", value_parser = ["fp32", "bf16", "int8"])]
     pub precisions: Vec<String>,
     /// Python interpreter for --compare-pytorch.
     #[arg(long, default_value = "python3")]
@@ -131,11 +133,20 @@ fn model_runs(
     rep: usize,
 ) -> Vec<(Command, String)> {
     let name = case_name(case);
+    if precision == "int8" && case.1 != "infer" {
+        // Dynamic int8 is for inference only, ours and PyTorch's.
+        return Vec::new();
+    }
     let mut runs: Vec<(Command, String)> = args
         .devices
         .iter()
-        // burn's wgpu backend has no bf16 (docs/precision.md): only float32 runs there.
-        .filter(|d| precision == "fp32" || d.as_str() != "wgpu")
+        // burn's wgpu backend has no bf16 (docs/precision.md): only float32 runs there; int8
+        // runs on the CPU kernels only.
+        .filter(|d| match precision {
+            "fp32" => true,
+            "int8" => d.as_str() == "cpu",
+            _ => d.as_str() != "wgpu",
+        })
         .map(|d| {
             let mut c = Command::new(exe);
             c.args(model_args(case, precision)).args(["--device", d]);
@@ -145,7 +156,9 @@ fn model_runs(
     if pytorch {
         let script = root().join("benches/pytorch_bench.py");
         let mut modes = vec![precision];
-        if precision == "bf16" && case.1 == "infer" {
+        // Under bf16, PyTorch's int8 too (its other fast CPU mode), unless int8 runs anyway.
+        if precision == "bf16" && case.1 == "infer" && !args.precisions.iter().any(|p| p == "int8")
+        {
             modes.push("int8");
         }
         for (i, mode) in modes.into_iter().enumerate() {
@@ -297,6 +310,9 @@ pub fn bench(mut args: BenchArgs) -> anyhow::Result<()> {
     let exe = build_bench(&features)?;
     if args.precisions.iter().any(|p| p == "bf16") && args.devices.iter().any(|d| d == "wgpu") {
         eprintln!("note: bf16 runs on cpu and cuda only (wgpu has no bf16): wgpu runs fp32");
+    }
+    if args.precisions.iter().any(|p| p == "int8") && args.devices.iter().any(|d| d != "cpu") {
+        eprintln!("note: int8 runs on the cpu only (inference scenarios)");
     }
 
     let mut cases = model_cases(args.suite);

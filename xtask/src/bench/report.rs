@@ -126,6 +126,10 @@ const BF16_TARGETS: [(&str, &str, f64); 5] = [
     ("tiny-train-32x128", "pytorch-bf16", 1.2),
 ];
 
+/// Our int8 against PyTorch's: (scenario, minimum speed ratio). Not one of issue 14's targets
+/// (those are for bf16), the comparison a user choosing a CPU inference mode makes.
+const INT8_TARGETS: [(&str, f64); 2] = [("base-infer-8x128", 1.0), ("tiny-infer-32x128", 1.0)];
+
 /// On a CPU without bf16 units, or with bf16 units slower than its FMAs, our bf16 may be at
 /// most 10% slower than our float32.
 const NO_BF16_UNITS_MIN: f64 = 1.0 / 1.1;
@@ -200,6 +204,19 @@ impl Report<'_> {
                 }
                 out.insert(format!("{sc}/{d}/bf16"), json!({ "speed_vs": speed }));
             }
+            for d in self.devices {
+                if self.find(&sc, "burn-int8", d).is_none() {
+                    continue;
+                }
+                let mut speed = serde_json::Map::new();
+                for theirs in ["burn", "pytorch-int8"] {
+                    if self.find(&sc, theirs, d).is_some() {
+                        let r = paired(self.records, &sc, d, "median_s", ("burn-int8", theirs));
+                        speed.insert(theirs.into(), json!(r));
+                    }
+                }
+                out.insert(format!("{sc}/{d}/int8"), json!({ "speed_vs": speed }));
+            }
         }
         Value::Object(out)
     }
@@ -251,9 +268,11 @@ impl Report<'_> {
             .bf16_peak
             .as_ref()
             .map_or(f64::NAN, |p| p.0.max(self.peak_gflops));
+        // (int8 products have no measured peak.)
         let precisions = [
             ("burn", "pytorch", self.peak_gflops, ""),
             ("burn-bf16", "pytorch-bf16", bf16_peak, ", bf16"),
+            ("burn-int8", "pytorch-int8", f64::NAN, ", int8"),
         ];
         for sc in self.model_scenarios() {
             for d in self.devices {
@@ -354,6 +373,25 @@ impl Report<'_> {
                 if r >= min { "yes" } else { "no" }
             );
         }
+        for (sc, min) in INT8_TARGETS {
+            if self.find(sc, "burn-int8", "cpu").is_none()
+                || self.find(sc, "pytorch-int8", "cpu").is_none()
+            {
+                continue;
+            }
+            let r = paired(
+                self.records,
+                sc,
+                "cpu",
+                "median_s",
+                ("burn-int8", "pytorch-int8"),
+            );
+            let _ = writeln!(
+                s,
+                "| {sc} int8 speed ≥ {min:.1}× PyTorch dynamic int8 (not an issue target) | {r:.2}× | {} |",
+                if r >= min { "yes" } else { "no" }
+            );
+        }
         if let Some((gflops, isa)) = &self.bf16_peak
             && (isa.starts_with("no bf16 units") || *gflops < self.peak_gflops)
         {
@@ -399,54 +437,6 @@ impl Report<'_> {
             );
         }
         s
-    }
-
-    /// The bf16 rows side by side with our float32 and PyTorch's two fast CPU modes (bf16
-    /// autocast, dynamic int8), when bf16 was measured.
-    fn bf16_table(&self, s: &mut String) {
-        let mut rows = Vec::new();
-        for sc in self.model_scenarios() {
-            for d in self.devices {
-                let Some(b) = self.find(&sc, "burn-bf16", d) else {
-                    continue;
-                };
-                let mut cells = vec![
-                    self.find(&sc, "burn", d)
-                        .map_or("–".into(), |f| fmt_num(f.median_s * 1e3)),
-                    fmt_num(b.median_s * 1e3),
-                ];
-                for theirs in ["burn", "pytorch-bf16", "pytorch-int8"] {
-                    let side = self.find(&sc, theirs, d);
-                    if theirs != "burn" {
-                        cells.push(side.map_or("–".into(), |p| fmt_num(p.median_s * 1e3)));
-                    }
-                    cells.push(side.map_or("–".into(), |_| {
-                        let r = paired(self.records, &sc, d, "median_s", ("burn-bf16", theirs));
-                        format!("{r:.2}×")
-                    }));
-                }
-                rows.push(format!("| {sc} | {d} | {} |", cells.join(" | ")));
-            }
-        }
-        if rows.is_empty() {
-            return;
-        }
-        let _ = writeln!(
-            s,
-            "\nbf16 (ours: `--precision bf16`, bf16 operands and f32 accumulation) against our \
-             float32 and PyTorch's fast CPU modes; each ratio is our bf16 speed ÷ that column's, \
-             paired as above (> 1: ours is faster).\n"
-        );
-        let _ = writeln!(
-            s,
-            "| scenario | backend | ours fp32 ms | ours bf16 ms | bf16 ÷ fp32 | {} ms | ratio | {} ms | ratio |",
-            pytorch_mode("pytorch-bf16"),
-            pytorch_mode("pytorch-int8")
-        );
-        let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|---:|");
-        for r in rows {
-            let _ = writeln!(s, "{r}");
-        }
     }
 
     /// Two panels: burn ÷ PyTorch speed per scenario (1.0 and the targets marked), and peak
@@ -561,6 +551,8 @@ impl Report<'_> {
         s
     }
 }
+
+mod bf16;
 
 #[cfg(test)]
 mod tests;

@@ -38,12 +38,13 @@
 //! its first layer application and reused by the other `num_hidden_layers − 1`.
 
 use std::cell::Cell;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
 use super::matmul::Matrix;
+use super::weight_cache::WeightCache;
 
 /// The environment variable that picks the bf16 product path: `off` (default), `amx` (AMX
 /// tiles where the CPU has them, else off), `native` (AVX512-BF16 where the CPU has it, else
@@ -146,51 +147,13 @@ pub fn with_bf16_path<T>(path: Option<Bf16Path>, f: impl FnOnce() -> T) -> T {
     f()
 }
 
-/// A packed weight and the tensor it was packed from (holding its storage).
-struct Packed {
-    source: FlexTensor,
-    packed: Arc<PackedB>,
-}
-
 /// The packed weights still in use ([`packed_weight`]).
-static PACKED: Mutex<Vec<Packed>> = Mutex::new(Vec::new());
+static PACKED: WeightCache<PackedB> = WeightCache::new();
 
-/// `w` packed ([`PackedB::new`]), from the cache when the same view of the same storage was
-/// packed before and is still held by someone other than the cache. Entries whose storage only
-/// the cache still holds are dropped first.
+/// `w` packed ([`PackedB::new`]), once for as long as the same view of the same storage is
+/// held by someone other than the cache ([`WeightCache`]).
 pub(super) fn packed_weight(w: &FlexTensor) -> Arc<PackedB> {
-    let same = |t: &FlexTensor| {
-        Arc::ptr_eq(&t.data_arc(), &w.data_arc())
-            && t.layout().start_offset() == w.layout().start_offset()
-            && t.layout().shape() == w.layout().shape()
-            && t.layout().strides() == w.layout().strides()
-    };
-    let mut cache = PACKED.lock().unwrap_or_else(|e| e.into_inner());
-    // Drop the entries whose storage only cache entries still hold (several views of one
-    // weight hold it several times).
-    let held_elsewhere: Vec<bool> = cache
-        .iter()
-        .map(|e| {
-            let storage = e.source.data_arc();
-            let in_cache = cache
-                .iter()
-                .filter(|o| Arc::ptr_eq(&o.source.data_arc(), &storage))
-                .count();
-            // Less the `storage` handle itself.
-            Arc::strong_count(&storage) - 1 > in_cache
-        })
-        .collect();
-    let mut keep = held_elsewhere.into_iter();
-    cache.retain(|_| keep.next().unwrap_or(false));
-    if let Some(e) = cache.iter().find(|e| same(&e.source)) {
-        return Arc::clone(&e.packed);
-    }
-    let packed = Arc::new(PackedB::new(&Matrix::of(w)));
-    cache.push(Packed {
-        source: w.clone(),
-        packed: Arc::clone(&packed),
-    });
-    packed
+    PACKED.get(w, |w| PackedB::new(&Matrix::of(w)))
 }
 
 /// The pair word of inner indices `2p` and `2p + 1` of a line of `k` values read by `get`:

@@ -149,30 +149,34 @@ fn outputs_rounded_to(half: Precision, device: &Device) {
             .detach()
             .require_grad()
     };
-    let (x, w) = (normal([37, 19]), normal([19, 23]));
-    let b = Tensor::<1>::random([23], Distribution::Normal(0.0, 1.0), device);
-    let g = Tensor::<2>::random([37, 23], Distribution::Normal(0.0, 1.0), device);
     let rounded_to = |xs: &[f32]| cast_round(xs, half);
     let precision = |round: bool| if round { half } else { Precision::Fp32 };
-    let run = |round: bool| {
-        let y = linear(
-            x.clone(),
-            w.clone(),
-            b.clone(),
-            Precision::Fp32,
-            precision(round),
-        );
-        let grads = (y.clone() * g.clone()).sum().backward();
-        (
-            values(y),
-            values(x.grad(&grads).unwrap()),
-            values(w.grad(&grads).unwrap()),
-        )
-    };
-    let (rounded, plain) = (run(true), run(false));
-    assert_eq!(rounded.0, rounded_to(&plain.0));
-    assert_ne!(rounded.0, plain.0);
-    assert_eq!((rounded.1, rounded.2), (plain.1, plain.2));
+    // One thread's product, and one large enough to be split into row blocks across threads.
+    for (rows, inner, out) in [(37, 19, 23), (301, 64, 400)] {
+        let (x, w) = (normal([rows, inner]), normal([inner, out]));
+        let b = Tensor::<1>::random([out], Distribution::Normal(0.0, 1.0), device);
+        let g = Tensor::<2>::random([rows, out], Distribution::Normal(0.0, 1.0), device);
+        let run = |round: bool| {
+            let y = linear(
+                x.clone(),
+                w.clone(),
+                b.clone(),
+                Precision::Fp32,
+                precision(round),
+            );
+            let grads = (y.clone() * g.clone()).sum().backward();
+            (
+                values(y),
+                values(x.grad(&grads).unwrap()),
+                values(w.grad(&grads).unwrap()),
+            )
+        };
+        let (rounded, plain) = (run(true), run(false));
+        assert_eq!(rounded.0, rounded_to(&plain.0), "{rows}×{inner}×{out}");
+        assert_ne!(rounded.0, plain.0);
+        assert_eq!((rounded.1, rounded.2), (plain.1, plain.2));
+    }
+    let x = normal([37, 19]);
 
     let gelu = |round: bool| {
         let y = gelu_tanh(x.clone(), precision(round));
@@ -215,4 +219,43 @@ fn outputs_rounded_to(half: Precision, device: &Device) {
     let plain = values(attention_rows(q, k, v, mask, heads, Precision::Fp32));
     assert_eq!(rounded, rounded_to(&plain));
     assert_ne!(rounded, plain);
+}
+
+/// The inference LayerNorm that also writes its output as a product's operand
+/// (`ops::layer_norm_operand` with the kernels installed): its float32 values match burn's
+/// LayerNorm module (within float32 rounding: the kernel computes the statistics its own way),
+/// and its operand is exactly their bf16 / half rounding; in float32 the operand is the output.
+/// On an autodiff device it takes the LayerNorm and the rounding with their gradients.
+#[test]
+fn layer_norm_hands_on_its_rounded_output() {
+    use albert_core::init::layer_norm as new_layer_norm;
+    use albert_core::ops;
+    use albert_core::precision::autocast;
+    use burn::tensor::Distribution;
+    assert!(install());
+    let (b, n, h, eps) = (3, 41, 96, 1e-12);
+    for device in [Device::flex(), Device::flex().autodiff()] {
+        let mut ln = new_layer_norm(h, eps, &device);
+        ln.gamma = ln
+            .gamma
+            .map(|_| Tensor::random([h], Distribution::Uniform(0.5, 1.5), &device));
+        ln.beta = ln
+            .beta
+            .map(|b| b.map(|_| Tensor::random([h], Distribution::Normal(0.0, 0.3), &device)));
+        let x = Tensor::<3>::random([b, n, h], Distribution::Normal(1.0, 2.0), &device);
+        let reference = values(ln.forward(x.clone()));
+        for precision in [Precision::Fp32, Precision::Bf16, Precision::Fp16] {
+            let _scope = autocast(precision);
+            let (y, rows) = ops::layer_norm_operand(&ln, eps, x.clone());
+            assert_eq!(rows.dims(), [b * n, h]);
+            let (y, rows) = (values(y), values(rows.into_tensor()));
+            assert_close("layer_norm_operand values", &y, &reference);
+            if precision == Precision::Fp32 {
+                assert_eq!(rows, y);
+            } else {
+                assert_eq!(rows, cast_round(&y, precision), "{precision:?}");
+                assert_ne!(rows, y);
+            }
+        }
+    }
 }

@@ -152,7 +152,7 @@ pub struct RunSection {
     pub device: String,
     /// The matrix products' precision, `fp32`, `bf16` or `fp16` (autocast: bf16/half operands, f32
     /// accumulation; weights, gradients, optimiser state and checkpoints stay f32; see
-    /// `albert_core::precision`).
+    /// `albert_core::precision`). Not `int8`, which is for inference only.
     pub precision: albert_core::precision::Precision,
     /// Start from this HF-layout model directory's weights (`config.json` +
     /// `model.safetensors`, e.g. an earlier run's `model/`) instead of a random initialisation:
@@ -281,6 +281,13 @@ impl PretrainConfig {
         if r.log_every == 0 {
             return err("[run] log_every must be positive".into());
         }
+        if r.precision.inference_only() {
+            return err(format!(
+                "[run] precision {} is for inference only (its quantisation has no gradient): \
+                 pretrain in fp32, bf16 or fp16",
+                r.precision
+            ));
+        }
         if !(r.clip_norm >= 0.0 && r.clip_norm.is_finite()) {
             return err(format!("[run] clip_norm {} must be >= 0", r.clip_norm));
         }
@@ -408,6 +415,10 @@ mod tests {
             (
                 "[data]\ncorpus = [\"c\"]\ntokenizer = \"t\"\n[model]\nsharing = \"half\"\n",
                 "sharing",
+            ),
+            (
+                "[data]\ncorpus = [\"c\"]\ntokenizer = \"t\"\n[run]\nprecision = \"int8\"\n",
+                "inference only",
             ),
             ("not toml [", "config.toml"),
         ] {

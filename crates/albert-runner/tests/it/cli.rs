@@ -443,3 +443,50 @@ fn fill_mask_reads_many_texts() {
         "line 2: no [MASK]",
     );
 }
+
+/// `--precision int8` is for inference: fine-tuning refuses it before reading anything, with
+/// the way out in the message; and it runs the fixtures' forward on the CPU (its accuracy is
+/// `bf16_parity`'s).
+#[test]
+fn int8_runs_inference_and_refuses_training() {
+    fails(
+        &[
+            "finetune",
+            "--task",
+            "classification",
+            "--model",
+            "no-such-model",
+            "--train",
+            "no-such.tsv",
+            "--dev",
+            "no-such.tsv",
+            "--out",
+            "no-such-out",
+            "--precision",
+            "int8",
+        ],
+        "--precision int8 is for inference only",
+    );
+    let Some(shared) = albert_testdata::shared() else {
+        return;
+    };
+    let dir = shared.join("fixtures/hf-albert/tiny");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = tmp.path().join("int8.safetensors");
+    ok(&[
+        "forward",
+        "--config",
+        s(&dir.join("config.json")),
+        "--weights",
+        s(&dir.join("model.safetensors")),
+        "--head",
+        "pretraining",
+        "--inputs",
+        s(&dir.join("inputs.json")),
+        "--out",
+        s(&out),
+        "--precision",
+        "int8",
+    ]);
+    assert!(!outputs(&out).is_empty());
+}

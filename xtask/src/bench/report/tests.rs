@@ -142,3 +142,40 @@ fn bf16_rows_and_targets() {
         assert!(md.contains(&want), "{want}\n{md}");
     }
 }
+
+/// int8 rows pair ours with PyTorch's dynamic int8 (no peak: "–") and report that
+/// comparison as a target line of its own: ours 0.45 s against PyTorch's 0.9 s, 2.00×.
+#[test]
+fn int8_rows_and_target() {
+    let mut r = Vec::new();
+    for _ in 0..3 {
+        r.push(record("burn", "base-infer-8x128", 1.2, 100.0));
+        r.push(record("burn-int8", "base-infer-8x128", 0.45, 80.0));
+        r.push(record("pytorch-int8", "base-infer-8x128", 0.9, 300.0));
+    }
+    let devices = vec!["cpu".to_string()];
+    let report = Report {
+        machine: json!({"cpu": "test", "isa": "AVX-512", "threads": 2, "memory_gib": 1.0, "os": "linux", "rustc": "rustc"}),
+        torch: Some("2.15".into()),
+        peak_gflops: 100.0,
+        peak_isa: "AVX-512 FMA".into(),
+        bf16_peak: None,
+        summaries: summarise(&r),
+        records: &r,
+        devices: &devices,
+        command: "cargo xtask bench --precisions fp32,int8".into(),
+    };
+    let md = report.markdown();
+    for want in [
+        "| base-infer-8x128 | cpu, int8 | 450.0 |",
+        "| 900.0 |",
+        "| base-infer-8x128 int8 speed ≥ 1.0× PyTorch dynamic int8 (not an issue target) | 2.00× | yes |",
+    ] {
+        assert!(md.contains(want), "{want}\n{md}");
+    }
+    let ratios = report.ratios_json();
+    assert_eq!(
+        ratios["base-infer-8x128/cpu/int8"]["speed_vs"]["pytorch-int8"],
+        0.9 / 0.45
+    );
+}

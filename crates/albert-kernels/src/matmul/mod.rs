@@ -8,8 +8,11 @@ use std::borrow::Cow;
 
 use burn_flex::FlexTensor;
 
-use super::gemm_bf16::{Bf16Path, PackedB, gemm_bf16_add};
-use super::storage::{contiguous_f32, rows_per_task, written_vec};
+use super::storage::contiguous_f32;
+
+mod linear;
+
+pub(super) use linear::{Product, linear_forward};
 
 /// Below this many multiply-adds a product runs on one thread (flex's own threshold).
 const PARALLEL_WORK: usize = 192 * 192 * 192;
@@ -73,6 +76,16 @@ impl<'a> Matrix<'a> {
         debug_assert!(r < self.rows && c < self.cols);
         let at = self.offset as isize + r as isize * self.row_stride + c as isize * self.col_stride;
         self.data[at as usize]
+    }
+
+    /// Row `r` as a slice when its elements are adjacent (column stride 1).
+    pub(super) fn row(&self, r: usize) -> Option<&[f32]> {
+        assert!(r < self.rows, "albert kernels: row {r} of {}", self.rows);
+        if self.col_stride != 1 && self.cols > 1 {
+            return None;
+        }
+        let start = (self.offset as isize + r as isize * self.row_stride) as usize;
+        Some(&self.data[start..start + self.cols])
     }
 
     /// The transpose (the same storage, strides swapped).
@@ -163,6 +176,19 @@ impl<'a> Matrix<'a> {
         }
     }
 
+    /// Rows `first … first + rows − 1` (the same storage).
+    fn row_block(&self, first: usize, rows: usize) -> Matrix<'_> {
+        assert!(first + rows <= self.rows, "albert kernels: row block");
+        Matrix {
+            data: Cow::Borrowed(&self.data),
+            offset: (self.offset as isize + first as isize * self.row_stride) as usize,
+            rows,
+            cols: self.cols,
+            row_stride: self.row_stride,
+            col_stride: self.col_stride,
+        }
+    }
+
     /// Panics unless every element the strides address lies inside the storage.
     fn check(&self) {
         if self.rows == 0 || self.cols == 0 {
@@ -178,75 +204,6 @@ impl<'a> Matrix<'a> {
             self.cols
         );
     }
-}
-
-/// Below this ratio of output columns to inner dimension, a linear layer's bias is the initial
-/// value of its output; at or above it (the MLM decoder: 30000 columns from 128), the bias is
-/// one more inner dimension, so that the wide output is written once instead of filled, read
-/// back and written again.
-const WIDE_OUTPUT: usize = 4;
-
-/// `x·w + bias` (row-major `[x.rows, w.cols]`), `bias` holding `w.cols` values, plus
-/// `residual` (row-major, the output's shape) when given; the product on a bf16 path with `w`
-/// packed when `bf16` is given (the operands then hold bfloat16 values).
-///
-/// # Panics
-/// When the shapes disagree or a view runs past its storage.
-pub(super) fn linear_forward(
-    x: &Matrix<'_>,
-    w: &Matrix<'_>,
-    bias: &[f32],
-    residual: Option<&[f32]>,
-    bf16: Option<(&PackedB, Bf16Path)>,
-) -> Vec<f32> {
-    let n = bias.len();
-    assert_eq!(n, w.cols, "albert kernels: bias size");
-    if let Some(r) = residual {
-        assert_eq!(r.len(), x.rows * n, "albert kernels: residual size");
-    } else if bf16.is_none() && w.cols >= WIDE_OUTPUT * (x.cols + 1) {
-        return gemm_new(&x.with_ones_column(), &w.with_row(bias), 1.0, true);
-    }
-    // The bias rows (plus the residual's), written by parallel tasks of whole rows (not a serial
-    // fill while the other cores wait; docs/benchmarks.md, change 16), then accumulated into.
-    // SAFETY: every task is whole `n`-long rows (its length a multiple of `n`), and each row
-    // is written element by element from `bias` (zipped with the residual's row of the same
-    // length, checked above).
-    #[allow(unsafe_code)]
-    let mut out = unsafe {
-        written_vec(
-            x.rows * n,
-            rows_per_task(n) * n,
-            |at, rows| match residual {
-                Some(r) => {
-                    let r = &r[at..at + rows.len()];
-                    for (row, r) in rows.chunks_mut(n).zip(r.chunks(n)) {
-                        for ((o, &b), &r) in row.iter_mut().zip(bias).zip(r) {
-                            o.write(r + b);
-                        }
-                    }
-                }
-                None => {
-                    for row in rows.chunks_mut(n) {
-                        for (o, &b) in row.iter_mut().zip(bias) {
-                            o.write(b);
-                        }
-                    }
-                }
-            },
-        )
-    };
-    match bf16 {
-        Some((packed, path)) => {
-            assert_eq!(
-                packed.dims(),
-                [w.rows, w.cols],
-                "albert kernels: packed weight"
-            );
-            gemm_bf16_add(&mut out, x, packed, path);
-        }
-        None => gemm_add(&mut out, x, w),
-    }
-    out
 }
 
 /// `scale · lhs·rhs` as a new row-major buffer, written once by the product (no zero fill
@@ -479,8 +436,10 @@ impl Tiles<'_> {
 }
 
 /// A new buffer holding, in every task's tile, `scale·lhs·rhs` of the operands
-/// `operands(task)` returns; tasks run in parallel, each product on one thread, and the
-/// buffer is written once (no zero fill first).
+/// `operands(task)` returns, each tile then passed row by row to `finish` when given (the
+/// rounding of an output that is a product's operand, done by the task while its tile is in
+/// cache, not as a pass of its own); tasks run in parallel, each product on one thread, and
+/// the buffer is written once (no zero fill first).
 ///
 /// # Panics
 /// When a product's shape is not its tile's, an operand view runs past its storage, or `H` is
@@ -488,6 +447,7 @@ impl Tiles<'_> {
 pub(super) fn tiled_products<'a>(
     tiles: &Tiles<'_>,
     operands: impl Fn(usize) -> (Matrix<'a>, Matrix<'a>, f32) + Sync,
+    finish: Option<fn(&mut [f32])>,
 ) -> Vec<f32> {
     use rayon::prelude::*;
     if let Tiles::Heads(h) = tiles {
@@ -530,6 +490,17 @@ pub(super) fn tiled_products<'a>(
                 scale,
                 gemm::Parallelism::None,
             );
+        }
+        if let Some(finish) = finish {
+            for r in 0..rows {
+                let at = offset + r * row_stride;
+                assert!(at + cols <= len, "albert kernels: tile row");
+                // SAFETY: row `r` of this task's tile (inside the allocation, checked), which
+                // no other task touches (see above) and the product has just written.
+                #[allow(unsafe_code)]
+                let row = unsafe { std::slice::from_raw_parts_mut(base.at(at, len), cols) };
+                finish(row);
+            }
         }
     });
     // SAFETY: every task completed (a panic in one propagates before this line), so all

@@ -9,7 +9,7 @@ use albert_core::precision::Precision;
 
 use super::{CUBIC, TWO_K};
 
-/// Defines `pub(super) fn $name(args) -> ret` that runs the `#[inline(always)]` function
+/// Defines `pub(crate) fn $name(args) -> ret` that runs the `#[inline(always)]` function
 /// `$body` compiled for AVX-512F or AVX2 + FMA when the CPU has them (detected at run time,
 /// cached by std), else as built (the crate targets baseline x86-64, as a portable binary
 /// must). `$body` is inlined into one `#[target_feature]` copy per level, so the helpers it
@@ -17,7 +17,7 @@ use super::{CUBIC, TWO_K};
 macro_rules! simd_dispatch {
     ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? = $body:ident;) => {
         $(#[$doc])*
-        pub(super) fn $name($($arg: $ty),*) $(-> $ret)? {
+        pub(crate) fn $name($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f,fma")]
@@ -47,6 +47,12 @@ macro_rules! simd_dispatch {
         }
     };
 }
+
+mod int8;
+mod layer_norm;
+
+pub(super) use int8::{int8_scales, quantise_row, round_even_small};
+pub(super) use layer_norm::layer_norm_rows_in;
 
 /// How a kernel body computes `a·b + c`: [`Fused`] (one instruction, one rounding) in the
 /// copies compiled for AVX2 + FMA or AVX-512, [`Plain`] in the baseline copy, where a fused
@@ -221,7 +227,7 @@ pub(super) type RowsFn = fn(&mut [MaybeUninit<f32>], &[f32]);
 /// The kernel rounding rows to `precision` (`None` in float32: nothing to round).
 pub(super) fn round_rows_in(precision: Precision) -> Option<RowsFn> {
     match precision {
-        Precision::Fp32 => None,
+        Precision::Fp32 | Precision::Int8 => None,
         Precision::Bf16 => Some(round_bf16_rows),
         Precision::Fp16 => Some(round_f16_rows),
     }
@@ -230,7 +236,7 @@ pub(super) fn round_rows_in(precision: Precision) -> Option<RowsFn> {
 /// The kernel rounding values to `precision` in place (`None` in float32).
 pub(super) fn round_in_place_in(precision: Precision) -> Option<fn(&mut [f32])> {
     match precision {
-        Precision::Fp32 => None,
+        Precision::Fp32 | Precision::Int8 => None,
         Precision::Bf16 => Some(round_bf16_in_place),
         Precision::Fp16 => Some(round_f16_in_place),
     }
@@ -239,7 +245,7 @@ pub(super) fn round_in_place_in(precision: Precision) -> Option<fn(&mut [f32])> 
 /// The `gelu_new` row kernel whose output is rounded to `precision`.
 pub(super) fn gelu_rows_in(precision: Precision) -> RowsFn {
     match precision {
-        Precision::Fp32 => gelu_rows,
+        Precision::Fp32 | Precision::Int8 => gelu_rows,
         Precision::Bf16 => gelu_bf16_rows,
         Precision::Fp16 => gelu_f16_rows,
     }

@@ -1,0 +1,129 @@
+//! The inference LayerNorm that also writes its output rounded to a product precision.
+
+use std::mem::MaybeUninit;
+
+use albert_core::precision::Precision;
+
+use super::{Fused, MulAdd, Plain, row_stats};
+
+/// A LayerNorm row kernel writing the normalised rows of `x` (`γ`, `β`, `ε`) into the first
+/// output and the same values rounded to a product precision into the second.
+pub(crate) type LayerNormRowsFn =
+    fn(&mut [MaybeUninit<f32>], &mut [MaybeUninit<f32>], &[f32], &[f32], &[f32], f64);
+
+simd_dispatch! {
+    /// `(x − μ)·r·γ + β` of every `γ.len()`-long row of `x` into `out` and, rounded to the
+    /// nearest bfloat16, into `rounded` (both `x`'s length; every element written).
+    fn layer_norm_bf16_rows(
+        out: &mut [MaybeUninit<f32>],
+        rounded: &mut [MaybeUninit<f32>],
+        x: &[f32],
+        gamma: &[f32],
+        beta: &[f32],
+        epsilon: f64,
+    ) = layer_norm_bf16_body;
+}
+
+simd_dispatch! {
+    /// [`layer_norm_bf16_rows`] rounding to half.
+    fn layer_norm_f16_rows(
+        out: &mut [MaybeUninit<f32>],
+        rounded: &mut [MaybeUninit<f32>],
+        x: &[f32],
+        gamma: &[f32],
+        beta: &[f32],
+        epsilon: f64,
+    ) = layer_norm_f16_body;
+}
+
+simd_dispatch! {
+    /// [`layer_norm_bf16_rows`] without rounding (both outputs the float32 values).
+    fn layer_norm_f32_rows(
+        out: &mut [MaybeUninit<f32>],
+        rounded: &mut [MaybeUninit<f32>],
+        x: &[f32],
+        gamma: &[f32],
+        beta: &[f32],
+        epsilon: f64,
+    ) = layer_norm_f32_body;
+}
+
+#[inline(always)]
+fn layer_norm_bf16_body<M: MulAdd>(
+    out: &mut [MaybeUninit<f32>],
+    rounded: &mut [MaybeUninit<f32>],
+    x: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    epsilon: f64,
+) {
+    let round = albert_core::precision::round_bf16;
+    layer_norm_into::<M>(out, rounded, x, gamma, beta, epsilon, round);
+}
+
+#[inline(always)]
+fn layer_norm_f16_body<M: MulAdd>(
+    out: &mut [MaybeUninit<f32>],
+    rounded: &mut [MaybeUninit<f32>],
+    x: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    epsilon: f64,
+) {
+    let round = albert_core::precision::round_f16;
+    layer_norm_into::<M>(out, rounded, x, gamma, beta, epsilon, round);
+}
+
+#[inline(always)]
+fn layer_norm_f32_body<M: MulAdd>(
+    out: &mut [MaybeUninit<f32>],
+    rounded: &mut [MaybeUninit<f32>],
+    x: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    epsilon: f64,
+) {
+    layer_norm_into::<M>(out, rounded, x, gamma, beta, epsilon, |v| v);
+}
+
+/// The LayerNorm rows of `x` into `out` and `round` of them into `rounded`.
+#[inline(always)]
+fn layer_norm_into<M: MulAdd>(
+    out: &mut [MaybeUninit<f32>],
+    rounded: &mut [MaybeUninit<f32>],
+    x: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    epsilon: f64,
+    round: impl Fn(f32) -> f32,
+) {
+    let h = gamma.len();
+    assert!(
+        out.len() == x.len()
+            && rounded.len() == x.len()
+            && beta.len() == h
+            && x.len().is_multiple_of(h.max(1)),
+        "layer_norm: lengths"
+    );
+    for ((o, q), x) in out
+        .chunks_mut(h)
+        .zip(rounded.chunks_mut(h))
+        .zip(x.chunks(h))
+    {
+        let (mean, r) = row_stats(x, epsilon);
+        for ((((o, q), &v), &g), &b) in o.iter_mut().zip(q).zip(x).zip(gamma).zip(beta) {
+            let y = M::mul_add((v - mean) * r, g, b);
+            o.write(y);
+            q.write(round(y));
+        }
+    }
+}
+
+/// The LayerNorm row kernel whose second output is rounded to `precision`.
+pub(crate) fn layer_norm_rows_in(precision: Precision) -> LayerNormRowsFn {
+    match precision {
+        Precision::Fp32 | Precision::Int8 => layer_norm_f32_rows,
+        Precision::Bf16 => layer_norm_bf16_rows,
+        Precision::Fp16 => layer_norm_f16_rows,
+    }
+}

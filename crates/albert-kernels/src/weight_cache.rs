@@ -1,0 +1,67 @@
+//! Weights converted once for the product kernels that read them (bf16 pairs, int8 quads),
+//! kept for as long as the weight itself is alive.
+
+use std::sync::{Arc, Mutex};
+
+use burn_flex::FlexTensor;
+
+/// A converted weight and the tensor it was converted from (holding its storage).
+struct Entry<T> {
+    source: FlexTensor,
+    converted: Arc<T>,
+}
+
+/// Converted weights by the weight tensor they came from: the same view of the same storage
+/// is converted once for as long as someone other than the cache holds it — ALBERT's shared
+/// layers apply one weight `num_hidden_layers` times per forward pass, and a model kept for
+/// serving holds its weights across passes.
+pub(super) struct WeightCache<T> {
+    entries: Mutex<Vec<Entry<T>>>,
+}
+
+impl<T> WeightCache<T> {
+    /// An empty cache.
+    pub(super) const fn new() -> Self {
+        Self {
+            entries: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// `convert(w)`, from the cache when the same view of the same storage was converted
+    /// before and is still held by someone other than the cache. Entries whose storage only
+    /// the cache still holds are dropped first.
+    pub(super) fn get(&self, w: &FlexTensor, convert: impl FnOnce(&FlexTensor) -> T) -> Arc<T> {
+        let same = |t: &FlexTensor| {
+            Arc::ptr_eq(&t.data_arc(), &w.data_arc())
+                && t.layout().start_offset() == w.layout().start_offset()
+                && t.layout().shape() == w.layout().shape()
+                && t.layout().strides() == w.layout().strides()
+        };
+        let mut cache = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        // Drop the entries whose storage only cache entries still hold (several views of one
+        // weight hold it several times).
+        let held_elsewhere: Vec<bool> = cache
+            .iter()
+            .map(|e| {
+                let storage = e.source.data_arc();
+                let in_cache = cache
+                    .iter()
+                    .filter(|o| Arc::ptr_eq(&o.source.data_arc(), &storage))
+                    .count();
+                // Less the `storage` handle itself.
+                Arc::strong_count(&storage) - 1 > in_cache
+            })
+            .collect();
+        let mut keep = held_elsewhere.into_iter();
+        cache.retain(|_| keep.next().unwrap_or(false));
+        if let Some(e) = cache.iter().find(|e| same(&e.source)) {
+            return Arc::clone(&e.converted);
+        }
+        let converted = Arc::new(convert(w));
+        cache.push(Entry {
+            source: w.clone(),
+            converted: Arc::clone(&converted),
+        });
+        converted
+    }
+}
