@@ -126,3 +126,41 @@ fn quantised_weights_are_kept_while_their_weight_lives() {
     let other = FlexTensor::from_data(TensorData::new(values(12, 4), [3, 4]));
     assert!(!Arc::ptr_eq(&first, &quantised_weight(&other)));
 }
+
+/// A NaN or an infinity in an input row makes that row's outputs NaN, in a weight column that
+/// column's (as float32 products would), on every path; the other outputs are unchanged.
+#[test]
+fn non_finite_values_give_nan_not_silent_numbers() {
+    let (m, k, n) = (5, 9, 7);
+    let (a, b) = (values(m * k, 11), values(k * n, 12));
+    let start = vec![0.5f32; m * n];
+    let run = |a: &[f32], b: &[f32], path| {
+        let packed = PackedI8::new(&Matrix::block(b, 0, k, n, n));
+        let mut dst = start.clone();
+        gemm_int8_add(&mut dst, &Matrix::block(a, 0, m, k, k), &packed, path);
+        dst
+    };
+    for path in Int8Path::ALL.into_iter().filter(|p| p.available()) {
+        let clean = run(&a, &b, path);
+        assert!(clean.iter().all(|v| v.is_finite()));
+        let mut a_nan = a.clone();
+        a_nan[2 * k + 3] = f32::NAN;
+        let mut b_inf = b.clone();
+        b_inf[4 * n + 5] = f32::INFINITY;
+        for (got, bad_row, bad_col) in [
+            (run(&a_nan, &b, path), Some(2), None),
+            (run(&a, &b_inf, path), None, Some(5)),
+        ] {
+            for i in 0..m {
+                for j in 0..n {
+                    let (g, c) = (got[i * n + j], clean[i * n + j]);
+                    if Some(i) == bad_row || Some(j) == bad_col {
+                        assert!(g.is_nan(), "{path:?} [{i}, {j}]: {g}");
+                    } else {
+                        assert_eq!(g, c, "{path:?} [{i}, {j}]");
+                    }
+                }
+            }
+        }
+    }
+}

@@ -6,7 +6,8 @@ simd_dispatch! {
     /// `line` quantised to int8 symmetrically (`round(v · 127 / max|v|)`, ties to even) and
     /// stored as `q + 128` bytes, four to a word (little-endian), into `words` (the bytes past
     /// the line's end `128`, i.e. zero), through `bytes` (scratch of `4·words.len()`); returns
-    /// the scale `max|v| / 127` (0 for a zero line).
+    /// the scale `max|v| / 127` ([`int8_scales`]: 0 for a zero line, NaN for a line with a
+    /// NaN or an infinity, so that the products it enters are NaN as in float32).
     fn quantise_row(words: &mut [u32], bytes: &mut [u8], line: &[f32]) -> f32 = quantise_row_body;
 }
 
@@ -16,17 +17,20 @@ fn quantise_row_body<M: MulAdd>(words: &mut [u32], bytes: &mut [u8], line: &[f32
         bytes.len() == 4 * words.len() && bytes.len() >= line.len(),
         "quantise_row: lengths"
     );
+    // The largest magnitude, a NaN counted as an infinity (`f32::max` would skip it), so
+    // that a line holding either gets a NaN scale. Vectorises.
+    let magnitude = |v: f32| if v.is_nan() { f32::INFINITY } else { v.abs() };
     let mut acc = [0.0f32; LANES];
     let mut chunks = line.chunks_exact(LANES);
     for c in &mut chunks {
         for (a, &v) in acc.iter_mut().zip(c) {
-            *a = a.max(v.abs());
+            *a = a.max(magnitude(v));
         }
     }
     let amax = chunks
         .remainder()
         .iter()
-        .fold(lane_tree(acc, f32::max), |m, v| m.max(v.abs()));
+        .fold(lane_tree(acc, f32::max), |m, &v| m.max(magnitude(v)));
     let (scale, inv) = int8_scales(amax);
     // `q + 128` from the bits of `v·inv + 1.5·2²³`, whose low bits hold `q` (two's
     // complement): integer operations only, so the loop vectorises.
@@ -47,11 +51,22 @@ fn quantise_row_body<M: MulAdd>(words: &mut [u32], bytes: &mut [u8], line: &[f32
 /// the low mantissa bits.
 const ROUND_MAGIC: f32 = 12_582_912.0;
 
-/// The int8 scale `max|v| / 127` of a line and its inverse `127 / max|v|` (both 0 for a zero
-/// or non-finite maximum).
+/// The bits of `|v|`: ordered as the magnitudes are, a NaN above every infinity above every
+/// finite value (an integer maximum over them vectorises, and finds a NaN where `f32::max`
+/// would skip it).
+#[inline(always)]
+pub(crate) fn abs_bits(v: f32) -> u32 {
+    v.to_bits() & 0x7fff_ffff
+}
+
+/// The int8 scale `max|v| / 127` of a line and its inverse `127 / max|v|`: both 0 for a zero
+/// line; for a line holding a NaN or an infinity (`amax` not finite) the scale is NaN, so the
+/// line's products come out NaN, as they would in float32, instead of silently finite.
 #[inline(always)]
 pub(crate) fn int8_scales(amax: f32) -> (f32, f32) {
-    if amax > 0.0 && amax.is_finite() {
+    if !amax.is_finite() {
+        (f32::NAN, 0.0)
+    } else if amax > 0.0 {
         (amax / 127.0, 127.0 / amax)
     } else {
         (0.0, 0.0)

@@ -51,7 +51,7 @@ macro_rules! simd_dispatch {
 mod int8;
 mod layer_norm;
 
-pub(super) use int8::{int8_scales, quantise_row, round_even_small};
+pub(super) use int8::{abs_bits, int8_scales, quantise_row, round_even_small};
 pub(super) use layer_norm::layer_norm_rows_in;
 
 /// How a kernel body computes `a·b + c`: [`Fused`] (one instruction, one rounding) in the
@@ -370,7 +370,7 @@ const LANES: usize = 16;
 /// dependent steps on whole registers instead of fifteen scalar ones in a chain, which cost
 /// as much as the vectorised loop itself on 128-value rows.
 #[inline(always)]
-fn lane_tree(mut v: [f32; LANES], op: impl Fn(f32, f32) -> f32) -> f32 {
+fn lane_tree<T: Copy>(mut v: [T; LANES], op: impl Fn(T, T) -> T) -> T {
     let mut width = LANES / 2;
     while width > 0 {
         for i in 0..width {
