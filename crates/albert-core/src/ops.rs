@@ -79,6 +79,10 @@ pub trait Kernels: Send + Sync + std::fmt::Debug {
     /// Every element rounded to `precision`'s nearest value, ties to even, kept as f32
     /// ([`Precision::round`]); the gradient passes through unchanged.
     fn round(&self, x: Tensor<2>, precision: Precision) -> Tensor<2>;
+    /// A model's weight `w` in `precision` (rounded as [`Kernels::round`] rounds), converted
+    /// once for as long as the weight lives, for inference: only called on devices without
+    /// autodiff.
+    fn weight_operand(&self, w: Tensor<2>, precision: Precision) -> Tensor<2>;
     /// `softmax(q_h·k_hᵀ/√d + mask)` for every head (`d = H / heads`), `[B, heads, n, n]`.
     fn attention_probs(
         &self,
@@ -204,6 +208,13 @@ pub fn affine(x: Tensor<2>, w: Tensor<2>, b: Tensor<1>) -> Tensor<2> {
     product(Operand::new(x), operand(w), b, Precision::Fp32)
 }
 
+/// [`affine`] whose `w` is a model weight (or a view of one, as the tied MLM decoder's
+/// transposed embedding table): in inference it is converted to the product precision once
+/// for as long as it lives, as a linear layer's weight is.
+pub fn affine_weight(x: Tensor<2>, w: Tensor<2>, b: Tensor<1>) -> Tensor<2> {
+    product(Operand::new(x), weight_operand(w, None), b, Precision::Fp32)
+}
+
 /// A product's input as an operand of this thread's precision: rounded once however many
 /// products read it (the query, key and value projections of one input), or rounded by the
 /// operation that produced it ([`linear_rows_operand`], [`activation_operand`], [`attention`])
@@ -292,18 +303,33 @@ impl Drop for SharedWeights {
     }
 }
 
-/// `linear`'s weight as a product operand: itself in float32; under bf16 rounded, once per
-/// [`shared_weights`] scope.
+/// `linear`'s weight as a product operand ([`weight_operand`]).
 fn weight(linear: &Linear) -> Tensor<2> {
-    if !precision::current().rounds() {
-        return linear.weight.val();
+    weight_operand(linear.weight.val(), Some(linear.weight.id))
+}
+
+/// A model weight as a product operand: itself in float32 (and int8, which the kernels
+/// quantise); under bf16 or fp16 rounded — in inference on installed kernels once for as long
+/// as the weight lives ([`Kernels::weight_operand`]: a model served for many requests rounds
+/// its weights once), else once per [`shared_weights`] scope when the weight is a parameter
+/// (`id`).
+fn weight_operand(w: Tensor<2>, id: Option<ParamId>) -> Tensor<2> {
+    let precision = precision::current();
+    if !precision.rounds() {
+        return w;
     }
+    let device = w.device();
+    if !device.is_autodiff()
+        && let Some(k) = kernels_for(&device)
+    {
+        return k.weight_operand(w, precision);
+    }
+    let Some(id) = id else {
+        return operand(w);
+    };
     ROUNDED.with(|r| match r.borrow_mut().as_mut() {
-        Some(cache) => cache
-            .entry(linear.weight.id)
-            .or_insert_with(|| operand(linear.weight.val()))
-            .clone(),
-        None => operand(linear.weight.val()),
+        Some(cache) => cache.entry(id).or_insert_with(|| operand(w)).clone(),
+        None => operand(w),
     })
 }
 

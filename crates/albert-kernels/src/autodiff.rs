@@ -69,6 +69,11 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
         prep.stateless(B::round(x.into_primitive(), precision))
     }
 
+    fn round_weight(w: FloatTensor<Self>, precision: Precision) -> FloatTensor<Self> {
+        // Inference only (the public wrapper refuses autodiff devices): untracked.
+        Self::from_inner(B::round_weight(w.into_primitive(), precision))
+    }
+
     fn fused_layer_norm(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,

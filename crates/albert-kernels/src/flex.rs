@@ -18,6 +18,7 @@ use super::storage::{
     column_sums, contiguous_f32, f32_tensor, last_dim, map_f32, rows_per_task, writable,
     written_f32, zip_f32,
 };
+use super::weight_cache::WeightCache;
 
 impl AlbertKernels for Flex {
     fn gelu_tanh(x: FlexTensor, output: Precision) -> FlexTensor {
@@ -33,6 +34,10 @@ impl AlbertKernels for Flex {
             Some(round) => map_f32(&x, round),
             None => x,
         }
+    }
+
+    fn round_weight(w: FlexTensor, precision: Precision) -> FlexTensor {
+        rounded_weight(&w, precision)
     }
 
     fn fused_layer_norm(
@@ -391,4 +396,20 @@ fn linear_tensor(
         round_in_place_in(output),
     );
     f32_tensor(burn::tensor::Shape::new([rows, bias.len()]), out)
+}
+
+/// The weights rounded to bfloat16 and to half for inference ([`rounded_weight`]).
+static ROUNDED_BF16: WeightCache<FlexTensor> = WeightCache::new();
+static ROUNDED_F16: WeightCache<FlexTensor> = WeightCache::new();
+
+/// `w` rounded to `precision`, once for as long as the same view of the same storage is held
+/// by someone other than the cache ([`WeightCache`]); `w` itself in float32 and int8.
+pub(super) fn rounded_weight(w: &FlexTensor, precision: Precision) -> FlexTensor {
+    let cache = match precision {
+        Precision::Bf16 => &ROUNDED_BF16,
+        Precision::Fp16 => &ROUNDED_F16,
+        Precision::Fp32 | Precision::Int8 => return w.clone(),
+    };
+    let round = round_rows_in(precision).expect("a half precision rounds");
+    FlexTensor::clone(&cache.get(w, |w| map_f32(w, round)))
 }

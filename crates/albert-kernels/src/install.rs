@@ -66,6 +66,10 @@ impl Kernels for FlexKernels {
         crate::round(x, precision)
     }
 
+    fn weight_operand(&self, w: Tensor<2>, precision: Precision) -> Tensor<2> {
+        crate::round_weight(w, precision)
+    }
+
     fn attention_probs(
         &self,
         q: Tensor<3>,

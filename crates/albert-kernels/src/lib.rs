@@ -92,6 +92,10 @@ pub trait AlbertKernels: Backend {
     /// bf16 or fp16 product's operand. The gradient passes through unchanged (the gradient of
     /// a cast).
     fn round(x: FloatTensor<Self>, precision: Precision) -> FloatTensor<Self>;
+    /// A weight `w` rounded to `precision` ([`AlbertKernels::round`]), once for as long as
+    /// `w`'s storage lives (a model's weight, for inference: every later call returns the
+    /// same rounded tensor). Not tracked by autodiff (see [`round_weight`]).
+    fn round_weight(w: FloatTensor<Self>, precision: Precision) -> FloatTensor<Self>;
     /// `(x − μ)/√(σ² + ε)·γ + β` over the last axis.
     fn fused_layer_norm(
         x: FloatTensor<Self>,
@@ -243,6 +247,25 @@ pub fn gelu_tanh<const D: usize>(x: Tensor<D>, output: Precision) -> Tensor<D> {
 pub fn round<const D: usize>(x: Tensor<D>, precision: Precision) -> Tensor<D> {
     Tensor::from_dispatch(<Dispatch as AlbertKernels>::round(
         x.into_dispatch(),
+        precision,
+    ))
+}
+
+/// A model's weight rounded to `precision` for inference: [`round`], done once for as long as
+/// the weight's storage lives (kept by the kernels; later calls return the same rounded
+/// tensor), where a forward pass under bf16 or fp16 would otherwise round every weight again.
+/// Only for tensors on a flex device without autodiff (training rounds per forward pass,
+/// with the rounding's pass-through gradient).
+///
+/// # Panics
+/// On an autodiff device.
+pub fn round_weight(w: Tensor<2>, precision: Precision) -> Tensor<2> {
+    assert!(
+        !w.device().is_autodiff(),
+        "round_weight is for inference: it has no backward"
+    );
+    Tensor::from_dispatch(<Dispatch as AlbertKernels>::round_weight(
+        w.into_dispatch(),
         precision,
     ))
 }

@@ -51,7 +51,7 @@ impl AlbertMlmHead {
             ops::activation(self.act, ops::linear(&self.dense, hidden)),
         );
         let decoder = word_embeddings.weight.val().transpose(); // [E, V]
-        ops::affine(t, decoder, self.bias.val())
+        ops::affine_weight(t, decoder, self.bias.val())
     }
 
     /// Logits at every position, as HF computes them.

@@ -259,3 +259,32 @@ fn layer_norm_hands_on_its_rounded_output() {
         }
     }
 }
+
+/// A weight rounded for inference (`round_weight`, what `ops` asks for on a device without
+/// autodiff) is rounded once while the weight lives: the second call returns the same rounded
+/// storage, a view of the weight (the tied decoder's transpose) its own rounding, and every
+/// result equals burn's cast there and back.
+#[test]
+fn inference_weights_are_rounded_once() {
+    use burn::tensor::TensorData;
+    use burn_flex::FlexTensor;
+    let xs: Vec<f32> = (0..35).map(|i| 1.0 + i as f32 / 1000.0).collect();
+    let w = FlexTensor::from_data(TensorData::new(xs.clone(), [5, 7]));
+    for (half, _) in HALVES {
+        let first = crate::flex::rounded_weight(&w, half);
+        let again = crate::flex::rounded_weight(&w, half);
+        assert!(std::sync::Arc::ptr_eq(&first.data_arc(), &again.data_arc()));
+        let got: Vec<f32> = first.storage::<f32>().to_vec();
+        assert_eq!(got, cast_round(&xs, half));
+        let t = crate::flex::rounded_weight(&w.transpose(0, 1), half);
+        assert!(!std::sync::Arc::ptr_eq(&first.data_arc(), &t.data_arc()));
+        assert_eq!(t.layout().shape().dims::<2>(), [7, 5]);
+    }
+    // Through the tensor API (the path `ops` takes), the same values.
+    let device = Device::flex();
+    let tw = Tensor::<2>::from_data(TensorData::new(xs.clone(), [5, 7]), &device);
+    assert_eq!(
+        values(round_weight(tw, Precision::Bf16)),
+        cast_round(&xs, Precision::Bf16)
+    );
+}
