@@ -8,6 +8,8 @@
 //!   grants the tile state, else AVX512-BF16 dot products (`vdpbf16ps`, 16 lanes × 2 pairs),
 //!   else no bf16 unit: bf16 products then run on the f32 units, and the figure is the f32 one.
 //!   [`BF16_ISA_ENV`] forces a lower path, for A/B runs.
+//! - [`int8_peak_gops`], int8 products with int32 accumulation (what `--precision int8` runs
+//!   on): AVX512-VNNI `vpdpbusd` (16 lanes × 4 byte products), where the CPU has it.
 
 use std::time::Instant;
 
@@ -82,6 +84,23 @@ fn bf16_kernel() -> Option<(Kernel, f64, u64, &'static str)> {
         }
     }
     let _ = allow;
+    None
+}
+
+/// Peak int8 GOPS (byte products with int32 accumulation, two operations per multiply-add)
+/// of `threads` threads and the instruction that reached it; `None` without AVX512-VNNI (the
+/// int8 products then run on an emulation or portable loops, docs/precision.md).
+pub fn int8_peak_gops(threads: usize) -> Option<(f64, String)> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("avx512f") {
+            // CHAINS dot products of 16 lanes × 4 bytes per iteration.
+            let ops = (CHAINS * 16 * 4 * 2) as f64;
+            let gops = timed_gflops(x86::avx512vnni, ops, 50_000_000, threads);
+            return Some((gops, "AVX512-VNNI vpdpbusd".into()));
+        }
+    }
+    let _ = threads;
     None
 }
 
@@ -164,6 +183,30 @@ mod x86 {
         _mm512_cvtss_f32(acc[0])
     }
 
+    /// `iters` rounds of [`super::CHAINS`] independent `vpdpbusd` on bytes of 1: every lane
+    /// ends at `4 · iters`. Returns lane 0 of the first chain (as f32).
+    pub fn avx512vnni(iters: u64) -> f32 {
+        // SAFETY: only chosen after detecting `avx512vnni` and `avx512f`.
+        unsafe { avx512vnni_impl(iters) }
+    }
+
+    #[target_feature(enable = "avx512vnni,avx512f")]
+    fn avx512vnni_impl(iters: u64) -> f32 {
+        let ones = _mm512_set1_epi8(1);
+        let mut acc = [_mm512_setzero_si512(); CHAINS];
+        for _ in 0..iters {
+            for x in &mut acc {
+                *x = _mm512_dpbusd_epi32(*x, ones, ones);
+            }
+        }
+        std::hint::black_box(
+            acc.iter()
+                .map(|x| _mm512_reduce_add_epi32(*x))
+                .fold(0i32, i32::wrapping_add),
+        );
+        _mm_cvtsi128_si32(_mm512_castsi512_si128(acc[0])) as f32
+    }
+
     #[target_feature(enable = "avx2,fma")]
     fn avx2_impl(iters: u64) -> f32 {
         let a = _mm256_set1_ps(0.999_999);
@@ -212,5 +255,24 @@ mod tests {
         };
         let gflops = timed_gflops(kernel, flop, 2_000, 1);
         assert!(gflops.is_finite() && gflops > 0.0, "{label}: {gflops}");
+    }
+
+    /// The int8 peak runs `vpdpbusd` where the CPU has AVX512-VNNI, and its kernel computes the
+    /// sums the operation count assumes.
+    #[test]
+    fn int8_peak_measures_vpdpbusd_where_there() {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let vnni =
+                is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("avx512f");
+            if vnni {
+                assert_eq!(x86::avx512vnni(1000), 4.0 * 1000.0);
+            }
+            let peak = vnni.then(|| {
+                let ops = (CHAINS * 16 * 4 * 2) as f64;
+                timed_gflops(x86::avx512vnni, ops, 2_000, 1)
+            });
+            assert!(peak.is_none_or(|g| g.is_finite() && g > 0.0));
+        }
     }
 }

@@ -7,7 +7,7 @@
 //! albert-bench tokenize [--tokenizer FILE] [--corpus FILE]
 //! albert-bench instances [--tokenizer FILE] [--corpus FILE] [--max-seq-length 128]
 //! albert-bench matmul --m 1024 --k 768 --n 3072 [--iters 15]
-//! albert-bench peak [--precision bf16]
+//! albert-bench peak [--precision bf16|int8]
 //! albert-bench serve [--model models/albert-mini-mixed] [--requests 2000] [--concurrency 1,8,32]
 //! ```
 
@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use albert_benches::measure::{Record, run_model, time_iterations};
-use albert_benches::peak::{bf16_peak_gflops, peak_gflops};
+use albert_benches::peak::{bf16_peak_gflops, int8_peak_gops, peak_gflops};
 use albert_benches::scenario::{Mode, Scenario, Size};
 use albert_benches::{repo_dir, shared_dir};
 use albert_pretrain::data::{DataConfig, TokenizedCorpus, epoch_instances};
@@ -115,9 +115,10 @@ enum What {
         iters: usize,
     },
     /// The machine's peak multiply-add rate on every core: f32 FMA, or with `--precision bf16`
-    /// bf16 dot products (AMX tiles, AVX512-BF16; the f32 figure on a CPU without bf16 units).
+    /// bf16 dot products (AMX tiles, AVX512-BF16; the f32 figure on a CPU without bf16 units),
+    /// or with `--precision int8` byte dot products (AVX512-VNNI; "gflops" then counts GOPS).
     Peak {
-        /// fp32 or bf16.
+        /// fp32, bf16 or int8.
         #[arg(long, default_value = "fp32", value_parser = albert_runner::device::precision_parser())]
         precision: albert_core::precision::Precision,
     },
@@ -326,12 +327,20 @@ fn run(what: What) -> Result<String, String> {
                     (g, isa.to_string())
                 }
                 albert_core::precision::Precision::Bf16 => bf16_peak_gflops(threads),
-                p @ (albert_core::precision::Precision::Fp16
-                | albert_core::precision::Precision::Int8) => {
-                    return Err(format!(
-                        "albert-bench peak: --precision fp32 or bf16 (no {p} peak: the CPU \
-                         kernels run fp16 products in float32, and int8 has no peak loop yet)"
-                    ));
+                albert_core::precision::Precision::Int8 => match int8_peak_gops(threads) {
+                    Some(peak) => peak,
+                    None => {
+                        return Err("albert-bench peak --precision int8: this CPU has no \
+                                    AVX512-VNNI (the int8 products run on an emulation)"
+                            .into());
+                    }
+                },
+                albert_core::precision::Precision::Fp16 => {
+                    return Err(
+                        "albert-bench peak: --precision fp32, bf16 or int8 (no fp16 \
+                                peak: the CPU kernels run fp16 products in float32)"
+                            .into(),
+                    );
                 }
             };
             eprintln!(

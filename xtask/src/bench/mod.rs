@@ -380,6 +380,12 @@ pub fn bench(mut args: BenchArgs) -> anyhow::Result<()> {
     if bf16 && bf16_peak.is_empty() && !cases.is_empty() {
         bf16_peak.push(bf16_peak_run(&exe)?);
     }
+    // The int8 rows' "% of peak": the byte dot-product peak, where the CPU has one.
+    let int8_peak: Vec<Value> = if args.precisions.iter().any(|p| p == "int8") {
+        int8_peak_run(&exe).into_iter().collect()
+    } else {
+        Vec::new()
+    };
     let peak_of = |runs: &[Value]| {
         let gflops = median(&runs.iter().map(|p| f(p, "gflops")).collect::<Vec<_>>());
         let isa = runs
@@ -398,6 +404,7 @@ pub fn bench(mut args: BenchArgs) -> anyhow::Result<()> {
         peak_gflops,
         peak_isa,
         bf16_peak: (!bf16_peak.is_empty()).then(|| peak_of(&bf16_peak)),
+        int8_peak: (!int8_peak.is_empty()).then(|| peak_of(&int8_peak)),
         summaries,
         records: &records,
         devices: &args.devices,
@@ -415,6 +422,7 @@ pub fn bench(mut args: BenchArgs) -> anyhow::Result<()> {
         "peak_gflops": peak_gflops,
         "peak": peak,
         "bf16_peak": bf16_peak,
+        "int8_peak": int8_peak,
         "command": report.command,
         "records": records,
         "ratios": report.ratios_json(),
@@ -443,6 +451,16 @@ fn command_line(args: &BenchArgs) -> String {
         s.push_str(" --compare-pytorch");
     }
     s
+}
+
+/// One `albert-bench peak --precision int8` process's record, `None` where the CPU has no
+/// int8 dot-product instruction (the process says so and fails).
+fn int8_peak_run(exe: &Path) -> Option<Value> {
+    let mut c = Command::new(exe);
+    c.args(["peak", "--precision", "int8"]);
+    record_of(c, "burn peak, int8")
+        .map_err(|e| eprintln!("  no int8 peak: {e:#}"))
+        .ok()
 }
 
 /// One `albert-bench peak --precision bf16` process's record.

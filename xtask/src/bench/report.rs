@@ -102,6 +102,9 @@ pub(super) struct Report<'a> {
     /// The bf16 peak (`albert-bench peak --precision bf16`) and its instruction set, when bf16
     /// was measured.
     pub bf16_peak: Option<(f64, String)>,
+    /// The int8 peak in GOPS (`albert-bench peak --precision int8`) and its instruction, when
+    /// int8 was measured on a CPU that has one.
+    pub int8_peak: Option<(f64, String)>,
     pub summaries: Vec<Summary>,
     pub records: &'a [Value],
     pub devices: &'a [String],
@@ -228,7 +231,7 @@ impl Report<'_> {
         let _ = writeln!(
             s,
             "Machine: {} ({}, {} threads, {} GiB RAM, {}); {}; PyTorch: {}. Measured FMA peak: \
-             {} GFLOP/s ({}){}.\n",
+             {} GFLOP/s ({}){}{}.\n",
             m["cpu"].as_str().unwrap_or(""),
             m["isa"].as_str().unwrap_or(""),
             m["threads"],
@@ -240,6 +243,10 @@ impl Report<'_> {
             self.peak_isa,
             match &self.bf16_peak {
                 Some((g, isa)) => format!("; bf16 peak: {} GFLOP/s ({isa})", fmt_num(*g)),
+                None => String::new(),
+            },
+            match &self.int8_peak {
+                Some((g, isa)) => format!("; int8 peak: {} GOPS ({isa})", fmt_num(*g)),
                 None => String::new(),
             }
         );
@@ -268,11 +275,12 @@ impl Report<'_> {
             .bf16_peak
             .as_ref()
             .map_or(f64::NAN, |p| p.0.max(self.peak_gflops));
-        // (int8 products have no measured peak.)
+        // int8 "% of peak": integer operations against the byte dot-product peak (GOPS).
+        let int8_peak = self.int8_peak.as_ref().map_or(f64::NAN, |p| p.0);
         let precisions = [
             ("burn", "pytorch", self.peak_gflops, ""),
             ("burn-bf16", "pytorch-bf16", bf16_peak, ", bf16"),
-            ("burn-int8", "pytorch-int8", f64::NAN, ", int8"),
+            ("burn-int8", "pytorch-int8", int8_peak, ", int8"),
         ];
         for sc in self.model_scenarios() {
             for d in self.devices {
