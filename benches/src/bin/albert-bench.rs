@@ -8,7 +8,7 @@
 //! albert-bench instances [--tokenizer FILE] [--corpus FILE] [--max-seq-length 128]
 //! albert-bench matmul --m 1024 --k 768 --n 3072 [--iters 15]
 //! albert-bench peak [--precision bf16|int8]
-//! albert-bench serve [--model models/albert-mini-mixed] [--requests 2000] [--concurrency 1,8,32]
+//! albert-bench serve [--model models/albert-mini-mixed] [--requests 2000] [--concurrency 1,8,32] [--precision int8]
 //! ```
 
 use std::path::PathBuf;
@@ -84,6 +84,10 @@ enum What {
         /// cpu, wgpu, cuda (as `albert --device`).
         #[arg(long, default_value = "cpu")]
         device: String,
+        /// Precision of the products: fp32, bf16, fp16 or int8 (as `albert serve
+        /// --precision`).
+        #[arg(long, default_value = "fp32", value_parser = albert_runner::device::precision_parser())]
+        precision: albert_core::precision::Precision,
     },
     /// Tokenizer encode throughput over a corpus, on every core.
     Tokenize {
@@ -308,6 +312,7 @@ fn run(what: What) -> Result<String, String> {
             max_batch,
             max_wait_ms,
             device,
+            precision,
         } => {
             let model = model.unwrap_or_else(|| repo_dir().join("models/albert-mini-mixed"));
             let bench = albert_benches::serve::ServeBench {
@@ -316,6 +321,7 @@ fn run(what: What) -> Result<String, String> {
                 max_batch,
                 max_wait_ms,
                 device,
+                precision,
             };
             return albert_benches::serve::run(&model, &bench).map(|v| v.to_string());
         }
