@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use albert_core::checkpoint::{LoadReport, MissingPolicy, export_hf, load_hf, tensor_shapes};
+use albert_core::checkpoint::{
+    LoadReport, MissingPolicy, StoreDtype, export_hf_as, load_hf, tensor_shapes,
+};
 use albert_core::init::ParamInit;
 use albert_core::{AlbertForPreTraining, HfConfig, ParamCounts, pretraining_heads};
 use albert_heads::{
@@ -33,6 +35,17 @@ pub struct ExportArgs {
     /// Which model (default: the config's `architectures`, else pretraining).
     #[arg(long, value_parser = crate::models::head_parser())]
     pub head: Option<String>,
+    /// How the weights are stored: fp32 (exact), or bf16 / fp16 (half the size, each value
+    /// rounded to the nearest; every loader here and transformers read them).
+    #[arg(long, default_value = "fp32", value_parser = dtype_parser())]
+    pub dtype: StoreDtype,
+}
+
+/// `--dtype`: one of [`StoreDtype::ALL`] by name.
+fn dtype_parser() -> impl clap::builder::TypedValueParser<Value = StoreDtype> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(StoreDtype::ALL.map(StoreDtype::name))
+        .map(|s| s.parse::<StoreDtype>().expect("a listed dtype"))
 }
 
 impl ExportArgs {
@@ -44,10 +57,11 @@ impl ExportArgs {
         let (model, report) =
             AnyModel::load(kind, &hf, &self.weights, MissingPolicy::Error, &device)?;
         eprint!("{report}");
-        let n = model.export(&hf, &self.out)?;
+        let n = model.export_as(&hf, &self.out, self.dtype)?;
         eprintln!(
-            "wrote {} ({n} tensors) and config.json to {}",
+            "wrote {} ({n} tensors, {}) and config.json to {}",
             kind.hf_architecture(),
+            self.dtype.name(),
             self.out.display()
         );
         Ok(())
@@ -208,6 +222,11 @@ impl AnyModel {
 
     /// Writes the model as an HF directory with `architectures = [kind's HF class]`.
     pub fn export(&self, hf: &HfConfig, dir: &Path) -> Result<usize> {
+        self.export_as(hf, dir, StoreDtype::F32)
+    }
+
+    /// [`AnyModel::export`] with the weights stored as `dtype`.
+    pub fn export_as(&self, hf: &HfConfig, dir: &Path, dtype: StoreDtype) -> Result<usize> {
         let mut hf = hf.clone();
         hf.architectures = vec![self.kind().hf_architecture().to_string()];
         // HF sizes a head from `len(id2label)` (2 when absent): write the count the weights
@@ -230,11 +249,11 @@ impl AnyModel {
             hf.problem_type = Some("regression".into());
         }
         let written = match self {
-            AnyModel::Pretraining(m) => export_hf(m, &hf, dir)?,
-            AnyModel::SequenceClassification(m) => export_hf(m, &hf, dir)?,
-            AnyModel::TokenClassification(m) => export_hf(m, &hf, dir)?,
-            AnyModel::QuestionAnswering(m) => export_hf(m, &hf, dir)?,
-            AnyModel::MultipleChoice(m) => export_hf(m, &hf, dir)?,
+            AnyModel::Pretraining(m) => export_hf_as(m, &hf, dir, dtype)?,
+            AnyModel::SequenceClassification(m) => export_hf_as(m, &hf, dir, dtype)?,
+            AnyModel::TokenClassification(m) => export_hf_as(m, &hf, dir, dtype)?,
+            AnyModel::QuestionAnswering(m) => export_hf_as(m, &hf, dir, dtype)?,
+            AnyModel::MultipleChoice(m) => export_hf_as(m, &hf, dir, dtype)?,
         };
         Ok(written.len())
     }

@@ -7,7 +7,7 @@ use std::path::Path;
 use burn::module::Module;
 
 use super::params::{ParamInfo, param_values, transpose};
-use super::safetensors_io::{OutTensor, write_safetensors};
+use super::safetensors_io::{OutTensor, StoreDtype, write_safetensors_as};
 use crate::config::{SharingMode, group_index};
 use crate::error::{AlbertError, Result};
 use crate::hf_config::HfConfig;
@@ -88,6 +88,17 @@ pub fn export_hf<M: Module>(
     hf: &HfConfig,
     dir: impl AsRef<Path>,
 ) -> Result<Vec<OutTensor>> {
+    export_hf_as(module, hf, dir, StoreDtype::F32)
+}
+
+/// [`export_hf`] with the weights stored as `dtype` (bf16 or fp16: half the size, each value
+/// rounded to the nearest; transformers loads such a file and widens it to the model's dtype).
+pub fn export_hf_as<M: Module>(
+    module: &M,
+    hf: &HfConfig,
+    dir: impl AsRef<Path>,
+    dtype: StoreDtype,
+) -> Result<Vec<OutTensor>> {
     let dir = dir.as_ref();
     let config = &hf.config;
     let tensors = hf_tensors(module, config.num_hidden_layers, config.sharing)?;
@@ -105,7 +116,12 @@ pub fn export_hf<M: Module>(
     }
     std::fs::create_dir_all(dir).map_err(|e| AlbertError::io(dir, e))?;
     let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
-    write_safetensors(dir.join("model.safetensors"), &tensors, Some(metadata))?;
+    write_safetensors_as(
+        dir.join("model.safetensors"),
+        &tensors,
+        Some(metadata),
+        dtype,
+    )?;
     crate::io::write_atomic(dir.join("config.json"), hf.to_json_string()?.as_bytes())?;
     Ok(tensors)
 }

@@ -13,7 +13,7 @@ mod run_dir;
 mod safetensors_io;
 mod tf;
 
-pub use export::export_hf;
+pub use export::{export_hf, export_hf_as};
 pub use formats::{model_files, read_checkpoint};
 pub use load::{LoadReport, Mismatch, MissingPolicy, load_hf};
 pub use params::{ParamInfo, param_infos, param_values};
@@ -21,6 +21,7 @@ pub use pytorch::read_pytorch;
 pub use record::{load_record, save_record};
 pub use run_dir::CheckpointDir;
 pub use safetensors_io::{
-    FileTensor, OutTensor, TensorValues, read_safetensors, tensor_shapes, write_safetensors,
+    FileTensor, OutTensor, StoreDtype, TensorValues, read_safetensors, tensor_shapes,
+    write_safetensors, write_safetensors_as,
 };
 pub use tf::{hf_name_of_tf, read_tf_checkpoint};

@@ -183,6 +183,63 @@ pub struct OutTensor {
     pub values: Vec<f32>,
 }
 
+/// The float type a checkpoint's tensors are stored in: float32 (the default, exact), or
+/// bfloat16 / IEEE half (half the size; every value rounded to the nearest, ties to even —
+/// loading widens them back to f32 exactly).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StoreDtype {
+    /// 4 bytes per value.
+    #[default]
+    F32,
+    /// 2 bytes per value, float32's range, 8 significant bits.
+    Bf16,
+    /// 2 bytes per value, range ±65504, 11 significant bits (larger values become infinite).
+    F16,
+}
+
+impl StoreDtype {
+    /// Every dtype, as the CLI lists them.
+    pub const ALL: [StoreDtype; 3] = [StoreDtype::F32, StoreDtype::Bf16, StoreDtype::F16];
+
+    /// The CLI's name: `fp32`, `bf16`, `fp16`.
+    pub fn name(self) -> &'static str {
+        match self {
+            StoreDtype::F32 => "fp32",
+            StoreDtype::Bf16 => "bf16",
+            StoreDtype::F16 => "fp16",
+        }
+    }
+
+    /// `v`'s little-endian bytes in this dtype.
+    fn push_bytes(self, v: f32, out: &mut Vec<u8>) {
+        match self {
+            StoreDtype::F32 => out.extend(v.to_le_bytes()),
+            StoreDtype::Bf16 => out.extend(half::bf16::from_f32(v).to_le_bytes()),
+            StoreDtype::F16 => out.extend(half::f16::from_f32(v).to_le_bytes()),
+        }
+    }
+
+    /// The safetensors dtype.
+    fn safetensors(self) -> Dtype {
+        match self {
+            StoreDtype::F32 => Dtype::F32,
+            StoreDtype::Bf16 => Dtype::BF16,
+            StoreDtype::F16 => Dtype::F16,
+        }
+    }
+}
+
+impl std::str::FromStr for StoreDtype {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|d| d.name() == s)
+            .ok_or_else(|| format!("unknown dtype {s:?} (expected fp32, bf16 or fp16)"))
+    }
+}
+
 /// Writes float32 tensors to a safetensors file atomically, with `metadata` in its header
 /// (`transformers` needs `{"format": "pt"}` to load a file).
 pub fn write_safetensors(
@@ -190,14 +247,42 @@ pub fn write_safetensors(
     tensors: &[OutTensor],
     metadata: Option<HashMap<String, String>>,
 ) -> Result<()> {
+    write_safetensors_as(path, tensors, metadata, StoreDtype::F32)
+}
+
+/// [`write_safetensors`] storing the values as `dtype`. An fp16 file refuses values beyond
+/// half precision's range (they would become infinite), naming the tensor.
+pub fn write_safetensors_as(
+    path: impl AsRef<Path>,
+    tensors: &[OutTensor],
+    metadata: Option<HashMap<String, String>>,
+    dtype: StoreDtype,
+) -> Result<()> {
     let path = path.as_ref();
+    if dtype == StoreDtype::F16
+        && let Some(t) = tensors
+            .iter()
+            .find(|t| t.values.iter().any(|v| v.is_finite() && v.abs() > 65504.0))
+    {
+        return Err(AlbertError::Export(format!(
+            "{}: tensor {} has values beyond fp16's range (±65504); store it as bf16 or fp32",
+            path.display(),
+            t.name
+        )));
+    }
     let bytes: Vec<Vec<u8>> = tensors
         .iter()
-        .map(|t| t.values.iter().flat_map(|v| v.to_le_bytes()).collect())
+        .map(|t| {
+            let mut b = Vec::with_capacity(t.values.len() * 4);
+            for &v in &t.values {
+                dtype.push_bytes(v, &mut b);
+            }
+            b
+        })
         .collect();
     let mut views = Vec::with_capacity(tensors.len());
     for (t, b) in tensors.iter().zip(&bytes) {
-        let view = TensorView::new(Dtype::F32, t.shape.clone(), b)
+        let view = TensorView::new(dtype.safetensors(), t.shape.clone(), b)
             .map_err(|e| AlbertError::Export(format!("tensor {}: {e}", t.name)))?;
         views.push((t.name.as_str(), view));
     }
@@ -250,4 +335,54 @@ pub fn tensor_shapes(
         shapes.insert(name.clone(), shape);
     }
     Ok(shapes)
+}
+
+#[cfg(test)]
+mod store_dtype_tests {
+    use super::*;
+
+    /// A file written as bf16 / fp16 holds that dtype (its header says so), two bytes a value,
+    /// and reads back as each value's nearest bfloat16 / half (ties to even); fp16 refuses a
+    /// value beyond its range, naming the tensor and the file.
+    #[test]
+    fn half_dtypes_round_trip_and_fp16_refuses_its_overflow() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let values = vec![1.0, 1.0 + 1.0 / 256.0, -3.3, 1e-3, 0.0, 1.0e4, 7.0e-8];
+        let t = OutTensor {
+            name: "w".into(),
+            shape: vec![values.len()],
+            values: values.clone(),
+        };
+        for (dtype, st, round) in [
+            (
+                StoreDtype::Bf16,
+                Dtype::BF16,
+                crate::precision::round_bf16 as fn(f32) -> f32,
+            ),
+            (StoreDtype::F16, Dtype::F16, crate::precision::round_f16),
+        ] {
+            let path = tmp.path().join(format!("{}.safetensors", dtype.name()));
+            write_safetensors_as(&path, std::slice::from_ref(&t), None, dtype).expect("write");
+            let bytes = std::fs::read(&path).expect("read");
+            let file = SafeTensors::deserialize(&bytes).expect("parse");
+            let view = file.tensor("w").expect("w");
+            assert_eq!(view.dtype(), st);
+            assert_eq!(view.data().len(), 2 * values.len());
+            let back = read_safetensors(&path).expect("read back");
+            let want: Vec<f32> = values.iter().map(|&v| round(v)).collect();
+            assert_eq!(back[0].values, TensorValues::F32(want));
+        }
+        let big = OutTensor {
+            name: "big".into(),
+            shape: vec![1],
+            values: vec![1.0e5],
+        };
+        let path = tmp.path().join("big.safetensors");
+        let e = write_safetensors_as(&path, &[big], None, StoreDtype::F16).expect_err("refused");
+        let msg = e.to_string();
+        assert!(msg.contains("big") && msg.contains("fp16"), "{msg}");
+        assert!(!path.exists(), "nothing written");
+        assert_eq!("bf16".parse::<StoreDtype>(), Ok(StoreDtype::Bf16));
+        assert!("int8".parse::<StoreDtype>().is_err());
+    }
 }

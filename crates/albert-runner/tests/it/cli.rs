@@ -490,3 +490,89 @@ fn int8_runs_inference_and_refuses_training() {
     ]);
     assert!(!outputs(&out).is_empty());
 }
+
+/// `albert export --dtype bf16` (and fp16) stores the weights in two bytes each: the file is
+/// about half the float32 export's size, every value is the nearest bfloat16 (half) of the
+/// original, and a float32 forward pass from it lands within the same bound as a forward in
+/// that precision (twice PyTorch's autocast deviation; every tensor is rounded here, the
+/// embeddings, LayerNorms and biases too, which autocast keeps in float32) while still moving
+/// the outputs (it did round).
+#[test]
+fn export_stores_bf16_and_fp16_weights() {
+    let Some(shared) = albert_testdata::shared() else {
+        return;
+    };
+    let dir = shared.join("fixtures/hf-albert/tiny");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let export = |dtype: &str| {
+        let out = tmp.path().join(dtype);
+        ok(&[
+            "export",
+            "--config",
+            s(&dir.join("config.json")),
+            "--weights",
+            s(&dir.join("model.safetensors")),
+            "--out",
+            s(&out),
+            "--dtype",
+            dtype,
+        ]);
+        out
+    };
+    let full = export("fp32");
+    let size = |d: &Path| {
+        std::fs::metadata(d.join("model.safetensors"))
+            .expect("size")
+            .len()
+    };
+    let original = read_safetensors(full.join("model.safetensors")).expect("read");
+    for (dtype, precision) in [("bf16", "bf16"), ("fp16", "fp16")] {
+        let half = export(dtype);
+        let ratio = size(&half) as f64 / size(&full) as f64;
+        assert!((0.45..0.55).contains(&ratio), "{dtype}: size ratio {ratio}");
+        let stored = read_safetensors(half.join("model.safetensors")).expect("read");
+        assert_eq!(stored.len(), original.len());
+        for (a, b) in original.iter().zip(&stored) {
+            let (TensorValues::F32(a), TensorValues::F32(b)) = (&a.values, &b.values) else {
+                panic!("float tensors");
+            };
+            let want: Vec<f32> = a
+                .iter()
+                .map(|&v| match dtype {
+                    "bf16" => albert_core::precision::round_bf16(v),
+                    _ => albert_core::precision::round_f16(v),
+                })
+                .collect();
+            assert_eq!(&want, b, "{dtype} {}", a.len());
+        }
+        let out = tmp.path().join(format!("{dtype}.out.safetensors"));
+        ok(&[
+            "forward",
+            "--config",
+            s(&half.join("config.json")),
+            "--weights",
+            s(&half.join("model.safetensors")),
+            "--head",
+            "pretraining",
+            "--inputs",
+            s(&dir.join("inputs.json")),
+            "--out",
+            s(&out),
+        ]);
+        let report = compare(&dir.join("expected.safetensors"), &outputs(&out), |n| {
+            n.ends_with("/prediction_logits") && !n.starts_with("long/")
+        })
+        .expect("compare");
+        let worst = report
+            .compared
+            .iter()
+            .map(|d| f64::from(d.max_abs_diff))
+            .fold(0.0, f64::max);
+        let bound = albert_testdata::deviation_bound(precision, "tiny", "prediction_logits");
+        eprintln!("{dtype} export: size {ratio:.3} of fp32, logits within {worst:.3e}");
+        assert!(
+            worst <= bound && worst > 1e-6,
+            "{dtype}: logits {worst:e} (bound {bound:e})"
+        );
+    }
+}
