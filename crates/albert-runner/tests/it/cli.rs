@@ -473,21 +473,7 @@ fn int8_runs_inference_and_refuses_training() {
     let dir = shared.join("fixtures/hf-albert/tiny");
     let tmp = tempfile::tempdir().expect("tmp");
     let out = tmp.path().join("int8.safetensors");
-    ok(&[
-        "forward",
-        "--config",
-        s(&dir.join("config.json")),
-        "--weights",
-        s(&dir.join("model.safetensors")),
-        "--head",
-        "pretraining",
-        "--inputs",
-        s(&dir.join("inputs.json")),
-        "--out",
-        s(&out),
-        "--precision",
-        "int8",
-    ]);
+    forward_pretraining(&dir, &dir, &out, &["--precision", "int8"]);
     assert!(!outputs(&out).is_empty());
 }
 
@@ -546,19 +532,7 @@ fn export_stores_bf16_and_fp16_weights() {
             assert_eq!(&want, b, "{dtype} {}", a.len());
         }
         let out = tmp.path().join(format!("{dtype}.out.safetensors"));
-        ok(&[
-            "forward",
-            "--config",
-            s(&half.join("config.json")),
-            "--weights",
-            s(&half.join("model.safetensors")),
-            "--head",
-            "pretraining",
-            "--inputs",
-            s(&dir.join("inputs.json")),
-            "--out",
-            s(&out),
-        ]);
+        forward_pretraining(&half, &dir, &out, &[]);
         let report = compare(&dir.join("expected.safetensors"), &outputs(&out), |n| {
             n.ends_with("/prediction_logits") && !n.starts_with("long/")
         })
@@ -575,4 +549,26 @@ fn export_stores_bf16_and_fp16_weights() {
             "{dtype}: logits {worst:e} (bound {bound:e})"
         );
     }
+}
+
+/// `albert forward --head pretraining` of the model directory `model` (`config.json`,
+/// `model.safetensors`) on `fixture`'s `inputs.json` into `out`, with `extra` arguments.
+fn forward_pretraining(model: &Path, fixture: &Path, out: &Path, extra: &[&str]) {
+    let (config, weights) = (model.join("config.json"), model.join("model.safetensors"));
+    let inputs = fixture.join("inputs.json");
+    let mut args = vec![
+        "forward",
+        "--config",
+        s(&config),
+        "--weights",
+        s(&weights),
+        "--head",
+        "pretraining",
+        "--inputs",
+        s(&inputs),
+        "--out",
+        s(out),
+    ];
+    args.extend_from_slice(extra);
+    ok(&args);
 }

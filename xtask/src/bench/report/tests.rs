@@ -91,18 +91,13 @@ fn bf16_rows_and_targets() {
         r.push(record("pytorch-int8", "base-infer-8x128", 0.9, 300.0));
     }
     let devices = vec!["cpu".to_string()];
-    let report = Report {
-        machine: json!({"cpu": "test", "isa": "AVX-512", "threads": 2, "memory_gib": 1.0, "os": "linux", "rustc": "rustc"}),
-        torch: Some("2.15".into()),
-        peak_gflops: 100.0,
-        peak_isa: "AVX-512 FMA".into(),
-        bf16_peak: Some((100.0, "no bf16 units: AVX-512 FMA".into())),
-        int8_peak: None,
-        summaries: summarise(&r),
-        records: &r,
-        devices: &devices,
-        command: "cargo xtask bench --precisions fp32,bf16".into(),
-    };
+    let report = avx512_report(
+        &r,
+        &devices,
+        Some((100.0, "no bf16 units: AVX-512 FMA".into())),
+        None,
+        "cargo xtask bench --precisions fp32,bf16",
+    );
     let md = report.markdown();
     for want in [
         "bf16 peak: 100.0 GFLOP/s (no bf16 units: AVX-512 FMA)",
@@ -156,18 +151,13 @@ fn int8_rows_and_target() {
         r.push(record("pytorch-int8", "base-infer-8x128", 0.9, 300.0));
     }
     let devices = vec!["cpu".to_string()];
-    let report = Report {
-        machine: json!({"cpu": "test", "isa": "AVX-512", "threads": 2, "memory_gib": 1.0, "os": "linux", "rustc": "rustc"}),
-        torch: Some("2.15".into()),
-        peak_gflops: 100.0,
-        peak_isa: "AVX-512 FMA".into(),
-        bf16_peak: None,
-        int8_peak: Some((1000.0, "AVX512-VNNI vpdpbusd".into())),
-        summaries: summarise(&r),
-        records: &r,
-        devices: &devices,
-        command: "cargo xtask bench --precisions fp32,int8".into(),
-    };
+    let report = avx512_report(
+        &r,
+        &devices,
+        None,
+        Some((1000.0, "AVX512-VNNI vpdpbusd".into())),
+        "cargo xtask bench --precisions fp32,int8",
+    );
     let md = report.markdown();
     let gops = report
         .find("base-infer-8x128", "burn-int8", "cpu")
@@ -191,4 +181,26 @@ fn int8_rows_and_target() {
         ratios["base-infer-8x128/cpu/int8"]["speed_vs"]["pytorch-int8"],
         0.9 / 0.45
     );
+}
+
+/// A report of `records` on a 2-thread AVX-512 test machine (FMA peak 100 GFLOP/s).
+fn avx512_report<'a>(
+    records: &'a [Value],
+    devices: &'a [String],
+    bf16_peak: Option<(f64, String)>,
+    int8_peak: Option<(f64, String)>,
+    command: &str,
+) -> Report<'a> {
+    Report {
+        machine: json!({"cpu": "test", "isa": "AVX-512", "threads": 2, "memory_gib": 1.0, "os": "linux", "rustc": "rustc"}),
+        torch: Some("2.15".into()),
+        peak_gflops: 100.0,
+        peak_isa: "AVX-512 FMA".into(),
+        bf16_peak,
+        int8_peak,
+        summaries: summarise(records),
+        records,
+        devices,
+        command: command.into(),
+    }
 }
