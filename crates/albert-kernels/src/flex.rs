@@ -67,7 +67,8 @@ impl AlbertKernels for Flex {
             gamma.len() == h && beta.len() == h,
             "layer_norm: γ and β sizes"
         );
-        let kernel = layer_norm_rows_in(output);
+        let kernel = layer_norm_rows_in(output)
+            .expect("layer_norm_operand rounds to bf16 or fp16 (the wrapper checks)");
         let len = xs.len();
         let mut values: Vec<f32> = Vec::with_capacity(2 * len);
         let (out, rounded) = values.spare_capacity_mut()[..2 * len].split_at_mut(len);

@@ -11,80 +11,50 @@ use super::{Fused, LANES, MulAdd, Plain, lane_tree};
 pub(crate) type LayerNormRowsFn =
     fn(&mut [MaybeUninit<f32>], &mut [MaybeUninit<f32>], &[f32], &[f32], &[f32], f64);
 
-simd_dispatch! {
+/// Defines the row kernel `$name` (run-time SIMD dispatch of `$body`): the LayerNorm rows of
+/// `x` into the first output and `$round` of them into the second.
+macro_rules! layer_norm_rounding {
+    ($(#[$doc:meta])* $name:ident, $body:ident, $round:path) => {
+        simd_dispatch! {
+            $(#[$doc])*
+            fn $name(
+                out: &mut [MaybeUninit<f32>],
+                rounded: &mut [MaybeUninit<f32>],
+                x: &[f32],
+                gamma: &[f32],
+                beta: &[f32],
+                epsilon: f64,
+            ) = $body;
+        }
+
+        #[inline(always)]
+        fn $body<M: MulAdd>(
+            out: &mut [MaybeUninit<f32>],
+            rounded: &mut [MaybeUninit<f32>],
+            x: &[f32],
+            gamma: &[f32],
+            beta: &[f32],
+            epsilon: f64,
+        ) {
+            layer_norm_into::<M>(out, rounded, x, gamma, beta, epsilon, $round);
+        }
+    };
+}
+
+layer_norm_rounding!(
     /// `(x − μ)·r·γ + β` of every `γ.len()`-long row of `x` into `out` and, rounded to the
     /// nearest bfloat16, into `rounded` (both `x`'s length; every element written).
-    fn layer_norm_bf16_rows(
-        out: &mut [MaybeUninit<f32>],
-        rounded: &mut [MaybeUninit<f32>],
-        x: &[f32],
-        gamma: &[f32],
-        beta: &[f32],
-        epsilon: f64,
-    ) = layer_norm_bf16_body;
-}
+    layer_norm_bf16_rows,
+    layer_norm_bf16_body,
+    albert_core::precision::round_bf16
+);
 
-simd_dispatch! {
+layer_norm_rounding!(
     /// [`layer_norm_bf16_rows`] rounding to half.
-    fn layer_norm_f16_rows(
-        out: &mut [MaybeUninit<f32>],
-        rounded: &mut [MaybeUninit<f32>],
-        x: &[f32],
-        gamma: &[f32],
-        beta: &[f32],
-        epsilon: f64,
-    ) = layer_norm_f16_body;
-}
-
-simd_dispatch! {
-    /// [`layer_norm_bf16_rows`] without rounding (both outputs the float32 values).
-    fn layer_norm_f32_rows(
-        out: &mut [MaybeUninit<f32>],
-        rounded: &mut [MaybeUninit<f32>],
-        x: &[f32],
-        gamma: &[f32],
-        beta: &[f32],
-        epsilon: f64,
-    ) = layer_norm_f32_body;
-}
-
-#[inline(always)]
-fn layer_norm_bf16_body<M: MulAdd>(
-    out: &mut [MaybeUninit<f32>],
-    rounded: &mut [MaybeUninit<f32>],
-    x: &[f32],
-    gamma: &[f32],
-    beta: &[f32],
-    epsilon: f64,
-) {
-    let round = albert_core::precision::round_bf16;
-    layer_norm_into::<M>(out, rounded, x, gamma, beta, epsilon, round);
-}
-
-#[inline(always)]
-fn layer_norm_f16_body<M: MulAdd>(
-    out: &mut [MaybeUninit<f32>],
-    rounded: &mut [MaybeUninit<f32>],
-    x: &[f32],
-    gamma: &[f32],
-    beta: &[f32],
-    epsilon: f64,
-) {
-    let round = albert_core::precision::round_f16;
-    layer_norm_into::<M>(out, rounded, x, gamma, beta, epsilon, round);
-}
-
-#[inline(always)]
-fn layer_norm_f32_body<M: MulAdd>(
-    out: &mut [MaybeUninit<f32>],
-    rounded: &mut [MaybeUninit<f32>],
-    x: &[f32],
-    gamma: &[f32],
-    beta: &[f32],
-    epsilon: f64,
-) {
-    layer_norm_into::<M>(out, rounded, x, gamma, beta, epsilon, |v| v);
-}
+    layer_norm_f16_rows,
+    layer_norm_f16_body,
+    albert_core::precision::round_f16
+);
 
 /// The LayerNorm rows of `x` into `out` and `round` of them into `rounded`.
 #[inline(always)]
@@ -119,12 +89,13 @@ fn layer_norm_into<M: MulAdd>(
     }
 }
 
-/// The LayerNorm row kernel whose second output is rounded to `precision`.
-pub(crate) fn layer_norm_rows_in(precision: Precision) -> LayerNormRowsFn {
+/// The LayerNorm row kernel whose second output is rounded to `precision` (`None` where
+/// nothing is rounded: float32, int8).
+pub(crate) fn layer_norm_rows_in(precision: Precision) -> Option<LayerNormRowsFn> {
     match precision {
-        Precision::Fp32 | Precision::Int8 => layer_norm_f32_rows,
-        Precision::Bf16 => layer_norm_bf16_rows,
-        Precision::Fp16 => layer_norm_f16_rows,
+        Precision::Fp32 | Precision::Int8 => None,
+        Precision::Bf16 => Some(layer_norm_bf16_rows),
+        Precision::Fp16 => Some(layer_norm_f16_rows),
     }
 }
 
