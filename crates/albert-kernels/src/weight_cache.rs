@@ -39,21 +39,18 @@ impl<T> WeightCache<T> {
         };
         let mut cache = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         // Drop the entries whose storage only cache entries still hold (several views of one
-        // weight hold it several times).
-        let held_elsewhere: Vec<bool> = cache
-            .iter()
-            .map(|e| {
-                let storage = e.source.data_arc();
-                let in_cache = cache
-                    .iter()
-                    .filter(|o| Arc::ptr_eq(&o.source.data_arc(), &storage))
-                    .count();
-                // Less the `storage` handle itself.
-                Arc::strong_count(&storage) - 1 > in_cache
-            })
-            .collect();
-        let mut keep = held_elsewhere.into_iter();
-        cache.retain(|_| keep.next().unwrap_or(false));
+        // weight hold it several times): one count of the entries per storage, then one pass.
+        let mut in_cache: std::collections::HashMap<*const _, usize> = Default::default();
+        for e in cache.iter() {
+            *in_cache
+                .entry(Arc::as_ptr(&e.source.data_arc()))
+                .or_default() += 1;
+        }
+        cache.retain(|e| {
+            let storage = e.source.data_arc();
+            // Less the `storage` handle itself.
+            Arc::strong_count(&storage) - 1 > in_cache[&Arc::as_ptr(&storage)]
+        });
         if let Some(e) = cache.iter().find(|e| same(&e.source)) {
             return Arc::clone(&e.converted);
         }
