@@ -414,3 +414,9 @@ pub(super) fn rounded_weight(w: &FlexTensor, precision: Precision) -> FlexTensor
     let round = round_rows_in(precision).expect("a half precision rounds");
     FlexTensor::clone(&cache.get(w, |w| map_f32(w, round)))
 }
+
+/// Empties [`rounded_weight`]'s caches.
+pub(super) fn release_rounded_weights() {
+    ROUNDED_BF16.clear();
+    ROUNDED_F16.clear();
+}

@@ -270,6 +270,18 @@ pub fn round_weight(w: Tensor<2>, precision: Precision) -> Tensor<2> {
     ))
 }
 
+/// Drops every weight the kernels converted and keep for reuse — rounded to bf16 or fp16 for
+/// inference ([`round_weight`]), quantised to int8 (`--precision int8`), packed for a bf16
+/// product path — and their hold on the weights they came from. The kernels keep a conversion
+/// for as long as its weight is held elsewhere and notice a dropped weight at their next
+/// conversion; call this after dropping a model when no other model will run in bf16, fp16
+/// or int8 soon, to free its memory at once. Later products convert again as needed.
+pub fn release_converted_weights() {
+    flex::release_rounded_weights();
+    gemm_int8::release_quantised_weights();
+    gemm_bf16::release_packed_weights();
+}
+
 /// [`round`] to bfloat16.
 pub fn round_bf16<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     round(x, Precision::Bf16)

@@ -27,6 +27,15 @@ impl<T> WeightCache<T> {
         }
     }
 
+    /// Drops every entry: the converted weights, and the cache's hold on the weights they came
+    /// from (which otherwise lasts until the next conversion finds them unused elsewhere).
+    pub(super) fn clear(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
     /// `convert(w)`, from the cache when the same view of the same storage was converted
     /// before and is still held by someone other than the cache. Entries whose storage only
     /// the cache still holds are dropped first.
@@ -60,5 +69,33 @@ impl<T> WeightCache<T> {
             converted: Arc::clone(&converted),
         });
         converted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::TensorData;
+
+    /// A conversion is kept while the weight is held elsewhere, made again for another tensor,
+    /// and `clear` lets go of the weight (its storage is then held by its owner alone).
+    #[test]
+    fn conversions_are_kept_until_cleared() {
+        let cache: WeightCache<usize> = WeightCache::new();
+        let w = FlexTensor::from_data(TensorData::new(vec![1.0f32; 6], [2, 3]));
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let convert = |_: &FlexTensor| calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let first = cache.get(&w, convert);
+        assert!(Arc::ptr_eq(&first, &cache.get(&w, convert)));
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(
+            Arc::strong_count(&w.data_arc()) > 2,
+            "the cache holds the weight"
+        );
+        cache.clear();
+        // `w` itself and this call's handle.
+        assert_eq!(Arc::strong_count(&w.data_arc()), 2);
+        let _ = cache.get(&w, convert);
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 }

@@ -156,6 +156,11 @@ pub(super) fn packed_weight(w: &FlexTensor) -> Arc<PackedB> {
     PACKED.get(w, |w| PackedB::new(&Matrix::of(w)))
 }
 
+/// Empties [`packed_weight`]'s cache.
+pub(super) fn release_packed_weights() {
+    PACKED.clear();
+}
+
 /// The pair word of inner indices `2p` and `2p + 1` of a line of `k` values read by `get`:
 /// each value's bfloat16 (its upper 16 bits: round first for a bf16 product) in the low and
 /// high half, zeros past `k`.

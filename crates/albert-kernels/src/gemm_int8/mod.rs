@@ -223,6 +223,11 @@ pub(super) fn quantised_weight(w: &FlexTensor) -> Arc<PackedI8> {
     QUANTISED.get(w, |w| PackedI8::new(&Matrix::of(w)))
 }
 
+/// Empties [`quantised_weight`]'s cache.
+pub(super) fn release_quantised_weights() {
+    QUANTISED.clear();
+}
+
 /// Rows `row0 .. row0 + rows` of `a` quantised per row: `quads` words per row of
 /// `q + 128` bytes (zeros past `a`'s columns, which the offset sums leave out), and each row's
 /// scale.
