@@ -100,9 +100,8 @@ impl AlbertAttention {
         let [b, n, _] = x.dims();
         // The projections' outputs are the attention products' operands (rounded as they are
         // written under bf16), the context the output projection's.
-        let q = ops::linear_rows_operand(&self.query, rows.clone(), b, n);
-        let k = ops::linear_rows_operand(&self.key, rows.clone(), b, n);
-        let v = ops::linear_rows_operand(&self.value, rows, b, n);
+        let [q, k, v] =
+            ops::linear3_rows_operand([&self.query, &self.key, &self.value], rows, b, n);
         let (context, probs) = ops::attention(
             q,
             k,

@@ -46,6 +46,16 @@ pub trait Kernels: Send + Sync + std::fmt::Debug {
         operands: Precision,
         output: Precision,
     ) -> Tensor<2>;
+    /// [`Kernels::linear`] of three layers of one width on the same input `x` (the query, key
+    /// and value projections), for inference: only called on devices without autodiff.
+    fn linear3(
+        &self,
+        x: Tensor<2>,
+        w: [Tensor<2>; 3],
+        b: [Tensor<1>; 3],
+        operands: Precision,
+        output: Precision,
+    ) -> [Tensor<2>; 3];
     /// `residual + x·w + b`, `residual` `[rows, out]`, the operands in `operands` precision.
     fn linear_residual(
         &self,
@@ -373,6 +383,31 @@ pub fn linear_rows_operand(linear: &Linear, x: Operand, b: usize, n: usize) -> O
     let y = linear_in(linear, x, precision::current());
     let out = y.dims()[1];
     Operand(y.reshape([b, n, out]))
+}
+
+/// [`linear_rows_operand`] of three layers on the same input rows — the query, key and value
+/// projections — handed on as the attention products' operands. In inference on installed
+/// kernels the three run in one pass over the rows ([`Kernels::linear3`]: under int8 the input
+/// is quantised once, not three times).
+pub fn linear3_rows_operand(
+    layers: [&Linear; 3],
+    x: Operand,
+    b: usize,
+    n: usize,
+) -> [Operand<3>; 3] {
+    let device = x.0.device();
+    let width = layers[0].weight.dims()[1];
+    if !device.is_autodiff()
+        && let Some(k) = kernels_for(&device)
+        && let [Some(b0), Some(b1), Some(b2)] = layers.map(|l| l.bias.as_ref())
+        && layers.iter().all(|l| l.weight.dims()[1] == width)
+    {
+        let precision = precision::current();
+        let w = layers.map(weight);
+        let outs = k.linear3(x.0, w, [b0.val(), b1.val(), b2.val()], precision, precision);
+        return outs.map(|y| Operand(y.reshape([b, n, width])));
+    }
+    layers.map(|l| linear_rows_operand(l, x.clone(), b, n))
 }
 
 /// `residual + dropout(linear(x))` at every position (a transformer sublayer's output before its

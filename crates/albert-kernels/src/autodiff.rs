@@ -69,6 +69,31 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
         prep.stateless(B::round(x.into_primitive(), precision))
     }
 
+    fn fused_linear3(
+        x: FloatTensor<Self>,
+        w0: FloatTensor<Self>,
+        w1: FloatTensor<Self>,
+        w2: FloatTensor<Self>,
+        b0: FloatTensor<Self>,
+        b1: FloatTensor<Self>,
+        b2: FloatTensor<Self>,
+        operands: Precision,
+        output: Precision,
+    ) -> FloatTensor<Self> {
+        // Inference only (the public wrapper refuses autodiff devices): untracked.
+        Self::from_inner(B::fused_linear3(
+            x.into_primitive(),
+            w0.into_primitive(),
+            w1.into_primitive(),
+            w2.into_primitive(),
+            b0.into_primitive(),
+            b1.into_primitive(),
+            b2.into_primitive(),
+            operands,
+            output,
+        ))
+    }
+
     fn round_weight(w: FloatTensor<Self>, precision: Precision) -> FloatTensor<Self> {
         // Inference only (the public wrapper refuses autodiff devices): untracked.
         Self::from_inner(B::round_weight(w.into_primitive(), precision))

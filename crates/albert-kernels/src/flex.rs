@@ -8,12 +8,14 @@ use rayon::prelude::*;
 
 use super::AlbertKernels;
 use super::gemm_bf16::{bf16_path, packed_weight};
-use super::gemm_int8::{int8_path, quantised_weight};
+use super::gemm_int8::{gemm_int8_many, int8_path, quantised_weight};
 use super::math::{
     gelu_backward_rows, gelu_rows_in, layer_norm_dx_rows, layer_norm_rows_in, round_in_place_in,
     round_rows_in, softmax_backward_rows, softmax_rows,
 };
-use super::matmul::{Matrix, Product, Tiles, gemm_new, head_rows, linear_forward, tiled_products};
+use super::matmul::{
+    Matrix, Product, Tiles, gemm_new, head_rows, linear_forward, linear_rows_many, tiled_products,
+};
 use super::storage::{
     column_sums, contiguous_f32, f32_tensor, last_dim, map_f32, rows_per_task, writable,
     written_f32, zip_f32,
@@ -34,6 +36,55 @@ impl AlbertKernels for Flex {
             Some(round) => map_f32(&x, round),
             None => x,
         }
+    }
+
+    fn fused_linear3(
+        x: FlexTensor,
+        w0: FlexTensor,
+        w1: FlexTensor,
+        w2: FlexTensor,
+        b0: FlexTensor,
+        b1: FlexTensor,
+        b2: FlexTensor,
+        operands: Precision,
+        output: Precision,
+    ) -> FlexTensor {
+        let (ws, bs) = ([w0, w1, w2], [b0, b1, b2]);
+        let xm = Matrix::of(&x);
+        let rows = x.layout().shape()[0];
+        let biases: Vec<_> = bs.iter().map(contiguous_f32).collect();
+        let out = biases[0].len();
+        assert!(
+            biases.iter().all(|b| b.len() == out),
+            "fused_linear3: three outputs of one width"
+        );
+        let values = if operands == Precision::Int8 {
+            let quantised: Vec<_> = ws.iter().map(quantised_weight).collect();
+            let layers: Vec<_> = quantised
+                .iter()
+                .zip(&biases)
+                .map(|(q, b)| (&**q, &**b))
+                .collect();
+            gemm_int8_many(&xm, &layers, int8_path())
+        } else if operands == Precision::Bf16 && bf16_path().is_some() {
+            // The bf16 units' path packs each weight on its own: three products.
+            let layers = ws.iter().zip(&bs);
+            layers
+                .flat_map(|(w, b)| {
+                    let t = linear_tensor(&x, w, b, None, operands, output);
+                    t.storage::<f32>().to_vec()
+                })
+                .collect()
+        } else {
+            let weights: Vec<_> = ws.iter().map(Matrix::of).collect();
+            let layers: Vec<_> = weights
+                .iter()
+                .zip(&biases)
+                .map(|(w, b)| (w, &**b))
+                .collect();
+            linear_rows_many(&xm, &layers, round_in_place_in(output))
+        };
+        f32_tensor(burn::tensor::Shape::new([3, rows, out]), values)
     }
 
     fn round_weight(w: FlexTensor, precision: Precision) -> FlexTensor {

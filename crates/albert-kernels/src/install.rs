@@ -26,6 +26,17 @@ impl Kernels for FlexKernels {
         crate::linear(x, w, b, operands, output)
     }
 
+    fn linear3(
+        &self,
+        x: Tensor<2>,
+        w: [Tensor<2>; 3],
+        b: [Tensor<1>; 3],
+        operands: Precision,
+        output: Precision,
+    ) -> [Tensor<2>; 3] {
+        crate::linear3(x, w, b, operands, output)
+    }
+
     fn linear_residual(
         &self,
         x: Tensor<2>,

@@ -58,6 +58,7 @@ mod autodiff;
 mod flex;
 mod gemm_bf16;
 mod gemm_int8;
+mod inference;
 mod install;
 mod math;
 mod matmul;
@@ -69,6 +70,9 @@ mod weight_cache;
 pub use gemm_bf16::amx_peak_loop;
 pub use gemm_bf16::{BF16_GEMM_ENV, Bf16Path, amx_bf16_usable, bf16_path, with_bf16_path};
 pub use gemm_int8::{INT8_GEMM_ENV, Int8Path, int8_path, with_int8_path};
+pub use inference::{
+    attention_rows, layer_norm_operand, linear3, release_converted_weights, round_weight,
+};
 pub use install::{FlexKernels, install};
 pub use math::exp_approx;
 
@@ -127,6 +131,22 @@ pub trait AlbertKernels: Backend {
         x: FloatTensor<Self>,
         w: FloatTensor<Self>,
         b: FloatTensor<Self>,
+        operands: Precision,
+        output: Precision,
+    ) -> FloatTensor<Self>;
+    /// Three linear layers of the same input and output width, `x·w_j + b_j`, as
+    /// `[3, rows, out]` (the query, key and value projections): one pass over the rows for
+    /// all three (under int8 one quantisation of `x`). Not tracked by autodiff (see
+    /// [`linear3`]).
+    #[allow(clippy::too_many_arguments)]
+    fn fused_linear3(
+        x: FloatTensor<Self>,
+        w0: FloatTensor<Self>,
+        w1: FloatTensor<Self>,
+        w2: FloatTensor<Self>,
+        b0: FloatTensor<Self>,
+        b1: FloatTensor<Self>,
+        b2: FloatTensor<Self>,
         operands: Precision,
         output: Precision,
     ) -> FloatTensor<Self>;
@@ -251,37 +271,6 @@ pub fn round<const D: usize>(x: Tensor<D>, precision: Precision) -> Tensor<D> {
     ))
 }
 
-/// A model's weight rounded to `precision` for inference: [`round`], done once for as long as
-/// the weight's storage lives (kept by the kernels; later calls return the same rounded
-/// tensor), where a forward pass under bf16 or fp16 would otherwise round every weight again.
-/// Only for tensors on a flex device without autodiff (training rounds per forward pass,
-/// with the rounding's pass-through gradient).
-///
-/// # Panics
-/// On an autodiff device.
-pub fn round_weight(w: Tensor<2>, precision: Precision) -> Tensor<2> {
-    assert!(
-        !w.device().is_autodiff(),
-        "round_weight is for inference: it has no backward"
-    );
-    Tensor::from_dispatch(<Dispatch as AlbertKernels>::round_weight(
-        w.into_dispatch(),
-        precision,
-    ))
-}
-
-/// Drops every weight the kernels converted and keep for reuse — rounded to bf16 or fp16 for
-/// inference ([`round_weight`]), quantised to int8 (`--precision int8`), packed for a bf16
-/// product path — and their hold on the weights they came from. The kernels keep a conversion
-/// for as long as its weight is held elsewhere and notice a dropped weight at their next
-/// conversion; call this after dropping a model when no other model will run in bf16, fp16
-/// or int8 soon, to free its memory at once. Later products convert again as needed.
-pub fn release_converted_weights() {
-    flex::release_rounded_weights();
-    gemm_int8::release_quantised_weights();
-    gemm_bf16::release_packed_weights();
-}
-
 /// [`round`] to bfloat16.
 pub fn round_bf16<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     round(x, Precision::Bf16)
@@ -301,51 +290,6 @@ pub fn layer_norm<const D: usize>(
         beta.into_dispatch(),
         epsilon,
     ))
-}
-
-/// `LayerNorm(x)` for inference, and the same values rounded to `output` (the operand of the
-/// products that read the LayerNorm's output, while the float32 values go on to the residual):
-/// one pass writes both, where the LayerNorm and a rounding pass would read and write the rows
-/// twice. `x` is `[rows, features]`. Only for tensors on a flex device without autodiff (the
-/// rounded values would need the rounding's pass-through gradient: training takes
-/// [`layer_norm`] and [`round`]).
-///
-/// # Panics
-/// On an autodiff device, or when `γ` or `β` is not `features` long.
-pub fn layer_norm_operand(
-    x: Tensor<2>,
-    gamma: Tensor<1>,
-    beta: Tensor<1>,
-    epsilon: f64,
-    output: Precision,
-) -> (Tensor<2>, Tensor<2>) {
-    assert!(
-        !x.device().is_autodiff(),
-        "layer_norm_operand is inference only: it has no backward"
-    );
-    let [rows, h] = x.dims();
-    assert!(
-        gamma.dims() == [h] && beta.dims() == [h],
-        "layer_norm_operand: γ {:?} and β {:?} for {h} features",
-        gamma.dims(),
-        beta.dims()
-    );
-    if !output.rounds() {
-        // Nothing to round: the output is its own operand.
-        let y = layer_norm(x, gamma, beta, epsilon);
-        return (y.clone(), y);
-    }
-    let both: Tensor<3> = Tensor::from_dispatch(<Dispatch as AlbertKernels>::layer_norm_operand(
-        x.into_dispatch(),
-        gamma.into_dispatch(),
-        beta.into_dispatch(),
-        epsilon,
-        output,
-    ));
-    // Two views of the one buffer: no copy.
-    let values = both.clone().narrow(0, 0, 1).reshape([rows, h]);
-    let rounded = both.narrow(0, 1, 1).reshape([rows, h]);
-    (values, rounded)
 }
 
 /// `x·w + b` through the fused kernel (one `gemm` whose output starts as the bias rows, or
@@ -508,50 +452,6 @@ pub fn masked_softmax(scores: Tensor<4>, mask: Tensor<4>) -> Tensor<4> {
     Tensor::from_dispatch(<Dispatch as AlbertKernels>::masked_softmax(
         scores.into_dispatch(),
         mask.into_dispatch(),
-    ))
-}
-
-/// Multi-head attention for inference, `softmax(q·kᵀ/√d + mask)·v` per head with
-/// `d = H / heads`: `q`, `k`, `v` are `[B, n, H]` (the projections' outputs, heads side by
-/// side), `mask` the additive key mask `[B, 1, 1, n]`; returns the context `[B, n, H]`,
-/// rounded to `output` (the output projection's operand under bf16 or fp16). Only
-/// for tensors on a flex device without autodiff (training takes [`masked_softmax`], which has
-/// a backward).
-///
-/// # Panics
-/// On an autodiff device, or when the shapes disagree.
-pub fn attention_rows(
-    q: Tensor<3>,
-    k: Tensor<3>,
-    v: Tensor<3>,
-    mask: Tensor<4>,
-    heads: usize,
-    output: Precision,
-) -> Tensor<3> {
-    assert!(
-        !q.device().is_autodiff(),
-        "attention_rows is inference only: it has no backward"
-    );
-    let [b, n, h] = q.dims();
-    assert!(
-        k.dims() == [b, n, h] && v.dims() == [b, n, h] && heads > 0 && h % heads == 0,
-        "attention_rows: q {:?}, k {:?}, v {:?} with {heads} heads",
-        q.dims(),
-        k.dims(),
-        v.dims()
-    );
-    assert_eq!(
-        mask.dims(),
-        [b, 1, 1, n],
-        "attention_rows: the mask must be [B, 1, 1, n]"
-    );
-    Tensor::from_dispatch(<Dispatch as AlbertKernels>::attention_rows(
-        q.into_dispatch(),
-        k.into_dispatch(),
-        v.into_dispatch(),
-        mask.into_dispatch(),
-        heads,
-        output,
     ))
 }
 

@@ -186,3 +186,29 @@ pub(super) fn zip_f32(
         })
     }
 }
+
+/// Rows `first .. first + rows` (`bias.len()` values each, row-major) of the allocation at
+/// `base`, each written with `bias`: a linear layer's output block, initialised.
+///
+/// # Safety
+/// `base` must be valid for writes of those elements, and nothing else may access them while
+/// the returned slice lives.
+#[allow(unsafe_code)]
+pub(super) unsafe fn bias_rows<'a>(
+    base: *mut f32,
+    first: usize,
+    rows: usize,
+    bias: &[f32],
+) -> &'a mut [f32] {
+    let n = bias.len();
+    // SAFETY: the caller's contract; the elements are only written until they all are.
+    let block: &mut [MaybeUninit<f32>] =
+        unsafe { std::slice::from_raw_parts_mut(base.add(first * n).cast(), rows * n) };
+    for row in block.chunks_mut(n.max(1)) {
+        for (o, &b) in row.iter_mut().zip(bias) {
+            o.write(b);
+        }
+    }
+    // SAFETY: every element was written just above.
+    unsafe { &mut *(std::ptr::from_mut(block) as *mut [f32]) }
+}

@@ -34,6 +34,7 @@ use rayon::prelude::*;
 
 use super::math::{abs_bits, int8_scales, quantise_row, round_even_small};
 use super::matmul::Matrix;
+use super::storage::bias_rows;
 use super::weight_cache::WeightCache;
 
 /// The environment variable that forces an int8 product path: `vnni`, `emulated` or
@@ -282,18 +283,111 @@ pub(super) fn gemm_int8_add(dst: &mut [f32], a: &Matrix<'_>, b: &PackedI8, path:
                 rows,
                 b,
             };
-            match path {
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: the path is available on this CPU (asserted above).
+            run_task(task, path);
+        });
+}
+
+/// `bias_j + a·b_j` for every layer `(b_j, bias_j)` of `layers` — the same input read by
+/// several linear layers, such as the query, key and value projections — with the input
+/// quantised once per task of rows for all of them (where separate products would quantise
+/// it once per layer), in one parallel pass. Returns the outputs one after another in one
+/// buffer (layer `j`'s `[m, n_j]` rows after those of the layers before it).
+///
+/// # Panics
+/// When the shapes disagree, or `path` is not available on this CPU.
+pub(super) fn gemm_int8_many(
+    a: &Matrix<'_>,
+    layers: &[(&PackedI8, &[f32])],
+    path: Int8Path,
+) -> Vec<f32> {
+    let (m, k) = (a.rows(), a.cols());
+    for (b, bias) in layers {
+        assert_eq!(
+            b.k, k,
+            "albert kernels: int8 product inner dimensions differ"
+        );
+        assert_eq!(b.n, bias.len(), "albert kernels: bias size");
+    }
+    assert!(
+        path.available(),
+        "albert kernels: {path:?} int8 path not on this CPU"
+    );
+    let len: usize = layers.iter().map(|(b, _)| m * b.n).sum();
+    let mut all: Vec<f32> = Vec::with_capacity(len);
+    let base = OutPtr(all.as_mut_ptr());
+    let quads = k.div_ceil(4);
+    (0..m.div_ceil(ROWS_PER_TASK))
+        .into_par_iter()
+        .for_each(|t| {
+            let (first, rows) = (t * ROWS_PER_TASK, ROWS_PER_TASK.min(m - t * ROWS_PER_TASK));
+            let (words, row_scales) = quantise_rows(a, first, rows, quads);
+            let mut offset = 0;
+            for (b, bias) in layers {
+                let n = b.n;
+                assert!(
+                    offset + (first + rows) * n <= len,
+                    "albert kernels: row block"
+                );
+                // SAFETY: rows `first .. first + rows` of this layer's output (inside the
+                // allocation of `len` elements, checked), which no other task touches: the tasks
+                // partition the rows.
                 #[allow(unsafe_code)]
-                Int8Path::Vnni => unsafe { avx512::task_vnni(task) },
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: as above.
-                #[allow(unsafe_code)]
-                Int8Path::Emulated => unsafe { avx512::task_emulated(task) },
-                _ => task_portable(task),
+                let out = unsafe { bias_rows(base.get().add(offset), first, rows, bias) };
+                offset += m * n;
+                if k == 0 {
+                    continue;
+                }
+                run_task(
+                    Task {
+                        out,
+                        n,
+                        a: &words,
+                        row_scales: &row_scales,
+                        rows,
+                        b,
+                    },
+                    path,
+                );
             }
         });
+    // SAFETY: the tasks cover all m rows and wrote every element of their rows of every
+    // layer's output: all `len` elements.
+    #[allow(unsafe_code)]
+    unsafe {
+        all.set_len(len);
+    }
+    all
+}
+
+/// An output's pointer, shared by [`gemm_int8_many`]'s tasks (each writes only its own rows).
+struct OutPtr(*mut f32);
+
+// SAFETY: the tasks write disjoint rows (see `gemm_int8_many`).
+#[allow(unsafe_code)]
+unsafe impl Send for OutPtr {}
+#[allow(unsafe_code)]
+unsafe impl Sync for OutPtr {}
+
+impl OutPtr {
+    /// The pointer (a method, so closures capture the whole wrapper).
+    fn get(&self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// Runs one task on `path`.
+fn run_task(task: Task<'_>, path: Int8Path) {
+    match path {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the callers assert that the path is available on this CPU.
+        #[allow(unsafe_code)]
+        Int8Path::Vnni => unsafe { avx512::task_vnni(task) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        #[allow(unsafe_code)]
+        Int8Path::Emulated => unsafe { avx512::task_emulated(task) },
+        _ => task_portable(task),
+    }
 }
 
 /// One parallel task's operands: `rows` rows of the output (`n` values apart) and of the

@@ -1,10 +1,10 @@
 //! A linear layer's forward product, `x·w + bias` (+ a residual), on the f32 `gemm`, a bf16
 //! path or an int8 path, its output rounded when it is a product's operand.
 
-use super::{Matrix, gemm_add, gemm_new, parallelism, raw_gemm};
+use super::{Matrix, SharedPtr, gemm_add, gemm_new, raw_gemm};
 use crate::gemm_bf16::{Bf16Path, PackedB, gemm_bf16_add};
 use crate::gemm_int8::{Int8Path, PackedI8, gemm_int8_add};
-use crate::storage::{rows_per_task, written_vec};
+use crate::storage::{bias_rows, rows_per_task, written_vec};
 
 /// Below this ratio of output columns to inner dimension, a linear layer's bias is the initial
 /// value of its output; at or above it (the MLM decoder: 30000 columns from 128), the bias is
@@ -116,46 +116,67 @@ fn linear_sum(
     out
 }
 
-/// `finish(x·w + bias)` in one parallel pass of row blocks, one block per thread: each task
-/// writes its block's bias rows, accumulates its rows' product on its own thread and passes
-/// the block to `finish` while it is in cache — where a product followed by a rounding pass
-/// would wake the threads three times (bias rows, product, rounding) and read the output
-/// back from memory once more.
+/// `finish(x·w + bias)` in one parallel pass of row blocks (one layer of [`linear_rows_many`]).
 fn linear_row_blocks(
     x: &Matrix<'_>,
     w: &Matrix<'_>,
     bias: &[f32],
     finish: fn(&mut [f32]),
 ) -> Vec<f32> {
+    linear_rows_many(x, &[(w, bias)], Some(finish))
+}
+
+/// `finish(x·w_j + bias_j)` for every layer `(w_j, bias_j)` of `layers` — the same input read
+/// by several linear layers, such as the query, key and value projections — in one parallel
+/// pass of row blocks, one block per thread: each task writes its block of every output's bias
+/// rows, accumulates the block's products on its own thread and passes each to `finish`
+/// while it is in cache, where separate products would wake the threads for every bias fill,
+/// product and rounding pass of every layer. Returns the outputs one after another in one
+/// buffer (layer `j`'s `[m, n_j]` rows after those of the layers before it).
+pub(crate) fn linear_rows_many(
+    x: &Matrix<'_>,
+    layers: &[(&Matrix<'_>, &[f32])],
+    finish: Option<fn(&mut [f32])>,
+) -> Vec<f32> {
     use rayon::prelude::*;
-    let (m, k, n) = (x.rows, x.cols, bias.len());
-    assert_eq!(w.rows, k, "albert kernels: inner dimensions differ");
+    let (m, k) = (x.rows, x.cols);
     x.check();
-    w.check();
-    let threads = match parallelism(m, n, k, true) {
-        gemm::Parallelism::None => 1,
-        _ => rayon::current_num_threads().max(1),
+    let mut work = 0;
+    for (w, bias) in layers {
+        assert_eq!(w.rows, k, "albert kernels: inner dimensions differ");
+        assert_eq!(w.cols, bias.len(), "albert kernels: bias size");
+        w.check();
+        work += m * k * bias.len();
+    }
+    let threads = if work >= super::PARALLEL_WORK {
+        rayon::current_num_threads().max(1)
+    } else {
+        1
     };
     let block = m.div_ceil(threads).max(1);
-    let mut out: Vec<f32> = Vec::with_capacity(m * n);
-    out.spare_capacity_mut()[..m * n]
-        .par_chunks_mut(block * n)
-        .enumerate()
-        .for_each(|(t, chunk)| {
-            for row in chunk.chunks_mut(n) {
-                for (o, &b) in row.iter_mut().zip(bias) {
-                    o.write(b);
-                }
-            }
-            // SAFETY: every element of the chunk was written just above.
+    let len: usize = layers.iter().map(|(_, bias)| m * bias.len()).sum();
+    let mut out: Vec<f32> = Vec::with_capacity(len);
+    let base = SharedPtr(out.as_mut_ptr());
+    (0..m.div_ceil(block)).into_par_iter().for_each(|t| {
+        let (first, rows) = (t * block, block.min(m - t * block));
+        let mut offset = 0;
+        for (w, bias) in layers {
+            let n = bias.len();
+            assert!(
+                offset + (first + rows) * n <= len,
+                "albert kernels: row block"
+            );
+            // SAFETY: rows `first .. first + rows` of this layer's output (inside the
+            // allocation of `len` elements, checked), which no other task touches: the blocks
+            // partition the rows.
             #[allow(unsafe_code)]
-            let chunk = unsafe { &mut *(std::ptr::from_mut(chunk) as *mut [f32]) };
-            let rows = chunk.len() / n;
-            if k > 0 {
-                let xb = x.row_block(t * block, rows);
-                // SAFETY: `chunk` holds `rows` rows of `n` values (row stride n), borrowed
-                // mutably by this task alone, so it aliases neither operand; both operands
-                // were checked (the block is a sub-view of `x`).
+            let chunk = unsafe { bias_rows(base.at(offset, len), first, rows, bias) };
+            offset += m * n;
+            if k > 0 && n > 0 {
+                let xb = x.row_block(first, rows);
+                // SAFETY: `chunk` holds `rows` rows of `n` values (row stride n), written by
+                // this task alone, so it aliases neither operand; both operands were checked
+                // (the block is a sub-view of `x`).
                 #[allow(unsafe_code)]
                 unsafe {
                     raw_gemm(
@@ -169,12 +190,16 @@ fn linear_row_blocks(
                     );
                 }
             }
-            finish(chunk);
-        });
-    // SAFETY: the chunks cover all m·n elements and each task wrote every element of its own.
+            if let Some(finish) = finish {
+                finish(chunk);
+            }
+        }
+    });
+    // SAFETY: the blocks cover all m rows and each task wrote every element of its rows of
+    // every layer's output (bias, then the product onto it): all `len` elements.
     #[allow(unsafe_code)]
     unsafe {
-        out.set_len(m * n);
+        out.set_len(len);
     }
     out
 }

@@ -12,7 +12,7 @@ use super::storage::contiguous_f32;
 
 mod linear;
 
-pub(super) use linear::{Product, linear_forward};
+pub(super) use linear::{Product, linear_forward, linear_rows_many};
 
 /// Below this many multiply-adds a product runs on one thread (flex's own threshold).
 const PARALLEL_WORK: usize = 192 * 192 * 192;

@@ -297,3 +297,46 @@ fn inference_weights_are_rounded_once() {
         cast_round(&xs, Precision::Bf16)
     );
 }
+
+/// `linear3` (the Q/K/V projections in one pass over the rows, for inference) equals three
+/// `linear` calls bit for bit in every precision — float32, the bf16 / fp16 rounding of its
+/// outputs, int8 (the input quantised once for the three) — for one task's rows and for rows
+/// split across threads.
+#[test]
+fn linear3_equals_three_linear_layers() {
+    use burn::tensor::Distribution;
+    let device = Device::flex();
+    for (rows, inner, out) in [(37, 19, 23), (301, 64, 400)] {
+        let x = Tensor::<2>::random([rows, inner], Distribution::Normal(0.0, 1.0), &device);
+        let w: [Tensor<2>; 3] = std::array::from_fn(|_| {
+            Tensor::random([inner, out], Distribution::Normal(0.0, 0.5), &device)
+        });
+        let b: [Tensor<1>; 3] =
+            std::array::from_fn(|_| Tensor::random([out], Distribution::Normal(0.0, 1.0), &device));
+        for precision in [
+            Precision::Fp32,
+            Precision::Bf16,
+            Precision::Fp16,
+            Precision::Int8,
+        ] {
+            // The operands as the model hands them: rounded under bf16 / fp16.
+            let xr = round(x.clone(), precision);
+            let wr = w.clone().map(|w| round(w, precision));
+            let three = linear3(xr.clone(), wr.clone(), b.clone(), precision, precision);
+            for j in 0..3 {
+                let one = linear(
+                    xr.clone(),
+                    wr[j].clone(),
+                    b[j].clone(),
+                    precision,
+                    precision,
+                );
+                assert_eq!(
+                    values(three[j].clone()),
+                    values(one),
+                    "{precision:?} layer {j}, {rows}×{inner}×{out}"
+                );
+            }
+        }
+    }
+}
