@@ -355,20 +355,8 @@ mod tests {
             let start = values(m * n, 3);
             for transposed in [false, true] {
                 // b as stored: row-major [k, n], or column-major (the transpose of [n, k]).
-                let b_store: Vec<f32> = if transposed {
-                    (0..n)
-                        .flat_map(|j| (0..k).map(move |i| (i, j)))
-                        .map(|(i, j)| b[i * n + j])
-                        .collect()
-                } else {
-                    b.clone()
-                };
-                let bm = if transposed {
-                    Matrix::block(&b_store, 0, n, k, k).transposed()
-                } else {
-                    Matrix::block(&b_store, 0, k, n, n)
-                };
-                let packed = PackedB::new(&bm);
+                let b_store = crate::matmul::stored(&b, [k, n], transposed);
+                let packed = PackedB::new(&Matrix::stored_view(&b_store, [k, n], transposed));
                 assert_eq!(packed.dims(), [k, n]);
                 for &path in &paths {
                     let mut dst = start.clone();

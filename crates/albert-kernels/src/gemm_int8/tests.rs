@@ -1,4 +1,5 @@
 use super::*;
+use crate::matmul::stored;
 
 /// Deterministic values in [-2, 2).
 fn values(n: usize, seed: u64) -> Vec<f32> {
@@ -73,20 +74,8 @@ fn int8_products_match_the_quantised_sums() {
         let start = values(m * n, 3);
         let want = reference(&start, &a, &b, [m, k, n]);
         for transposed in [false, true] {
-            let b_store: Vec<f32> = if transposed {
-                (0..n)
-                    .flat_map(|j| (0..k).map(move |i| (i, j)))
-                    .map(|(i, j)| b[i * n + j])
-                    .collect()
-            } else {
-                b.clone()
-            };
-            let bm = if transposed {
-                Matrix::block(&b_store, 0, n, k, k).transposed()
-            } else {
-                Matrix::block(&b_store, 0, k, n, n)
-            };
-            let packed = PackedI8::new(&bm);
+            let b_store = stored(&b, [k, n], transposed);
+            let packed = PackedI8::new(&Matrix::stored_view(&b_store, [k, n], transposed));
             assert_eq!(packed.dims(), [k, n]);
             for &path in &paths {
                 let mut dst = start.clone();

@@ -365,6 +365,31 @@ impl<'a> Matrix<'a> {
     }
 }
 
+/// A right operand `b` (`[k, n]` row-major values) as a weight may be stored: row-major, or
+/// column-major when `transposed` (the transpose of `[n, k]`, as the tied decoder's embedding
+/// table): the storage, for [`Matrix::stored_view`] (tests of the packed product paths).
+#[cfg(test)]
+pub(super) fn stored(b: &[f32], [k, n]: [usize; 2], transposed: bool) -> Vec<f32> {
+    if !transposed {
+        return b.to_vec();
+    }
+    (0..n)
+        .flat_map(|j| (0..k).map(move |i| b[i * n + j]))
+        .collect()
+}
+
+#[cfg(test)]
+impl<'a> Matrix<'a> {
+    /// The `[k, n]` view of storage [`stored`] made.
+    pub(super) fn stored_view(store: &'a [f32], [k, n]: [usize; 2], transposed: bool) -> Self {
+        if transposed {
+            Matrix::block(store, 0, n, k, k).transposed()
+        } else {
+            Matrix::block(store, 0, k, n, n)
+        }
+    }
+}
+
 /// The `[B, n, H]` layout of per-head projections split into `heads` (each head an `n × d`
 /// column block of an item's rows, `d = H / heads`).
 pub(super) struct HeadRows {
