@@ -1,14 +1,16 @@
 //! The kernels on flex's storage: rayon over row blocks, `gemm` for the products, the
 //! vectorised row loops of [`super::math`].
 
+use std::sync::Arc;
+
 use albert_core::precision::Precision;
 use burn::backend::Flex;
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
 use super::AlbertKernels;
-use super::gemm_bf16::{bf16_path, packed_weight};
-use super::gemm_int8::{gemm_int8_many, int8_path, quantised_weight};
+use super::gemm_bf16::{Bf16Path, PackedB, bf16_path, packed_weight};
+use super::gemm_int8::{Int8Path, PackedI8, gemm_int8_many, int8_path, quantised_weight};
 use super::math::{
     gelu_backward_rows, gelu_rows_in, layer_norm_dx_rows, layer_norm_rows_in, round_in_place_in,
     round_rows_in, softmax_backward_rows, softmax_rows,
@@ -58,31 +60,35 @@ impl AlbertKernels for Flex {
             biases.iter().all(|b| b.len() == out),
             "fused_linear3: three outputs of one width"
         );
-        let values = if operands == Precision::Int8 {
-            let quantised: Vec<_> = ws.iter().map(quantised_weight).collect();
-            let layers: Vec<_> = quantised
-                .iter()
-                .zip(&biases)
-                .map(|(q, b)| (&**q, &**b))
-                .collect();
-            gemm_int8_many(&xm, &layers, int8_path())
-        } else if operands == Precision::Bf16 && bf16_path().is_some() {
-            // The bf16 units' path packs each weight on its own: three products.
-            let layers = ws.iter().zip(&bs);
-            layers
-                .flat_map(|(w, b)| {
-                    let t = linear_tensor(&x, w, b, None, operands, output);
-                    t.storage::<f32>().to_vec()
-                })
-                .collect()
-        } else {
-            let weights: Vec<_> = ws.iter().map(Matrix::of).collect();
+        let weights: Vec<_> = ws.iter().map(Matrix::of).collect();
+        let converted: Vec<_> = ws.iter().map(|w| Converted::of(w, operands)).collect();
+        let products: Vec<_> = converted.iter().map(Converted::product).collect();
+        let int8: Option<Vec<_>> = products
+            .iter()
+            .zip(&biases)
+            .map(|(p, b)| match p {
+                Product::Int8(q, path) => Some(((*q, &**b), *path)),
+                _ => None,
+            })
+            .collect();
+        let finish = round_in_place_in(output);
+        let values = if let Some(int8) = int8 {
+            // The rows quantised once for the three.
+            let (layers, paths): (Vec<_>, Vec<_>) = int8.into_iter().unzip();
+            gemm_int8_many(&xm, &layers, paths[0])
+        } else if products.iter().all(|p| matches!(p, Product::F32)) {
             let layers: Vec<_> = weights
                 .iter()
                 .zip(&biases)
                 .map(|(w, b)| (w, &**b))
                 .collect();
-            linear_rows_many(&xm, &layers, round_in_place_in(output))
+            linear_rows_many(&xm, &layers, finish)
+        } else {
+            // The bf16 units' path packs each weight on its own: three products.
+            let layers = weights.iter().zip(&biases).zip(&products);
+            layers
+                .flat_map(|((w, b), p)| linear_forward(&xm, w, b, None, *p, finish))
+                .collect()
         };
         f32_tensor(burn::tensor::Shape::new([3, rows, out]), values)
     }
@@ -414,9 +420,9 @@ fn head_apply(
 }
 
 /// `x·w + b` (+ `residual`) as a new `[rows, out]` tensor: [`linear_forward`] on the operands'
-/// storage; with `operands` bf16 (rounded to bfloat16) on this thread's bf16 product path if
-/// one is chosen ([`bf16_path`], `w` packed once while it is held: [`packed_weight`]); the
-/// output rounded to `output` (it is a product's operand).
+/// storage, with `w` as a product in `operands` precision reads it ([`Converted`]: packed for
+/// this thread's bf16 path if one is chosen, quantised under int8); the output rounded to
+/// `output` (it is a product's operand).
 fn linear_tensor(
     x: &FlexTensor,
     w: &FlexTensor,
@@ -429,25 +435,48 @@ fn linear_tensor(
     let bias = contiguous_f32(b);
     let r = residual.map(contiguous_f32);
     let rows = x.layout().shape()[0];
-    let packed = (operands == Precision::Bf16)
-        .then(bf16_path)
-        .flatten()
-        .map(|path| (packed_weight(w), path));
-    let quantised = (operands == Precision::Int8).then(|| quantised_weight(w));
-    let product = match (&packed, &quantised) {
-        (_, Some(q)) => Product::Int8(q, int8_path()),
-        (Some((p, path)), None) => Product::Bf16(p, *path),
-        (None, None) => Product::F32,
-    };
+    let converted = Converted::of(w, operands);
     let out = linear_forward(
         &xm,
         &wm,
         &bias,
         r.as_deref(),
-        product,
+        converted.product(),
         round_in_place_in(output),
     );
     f32_tensor(burn::tensor::Shape::new([rows, bias.len()]), out)
+}
+
+/// A weight converted for a product with operands in some precision, on this thread's path:
+/// packed for the bf16 units ([`bf16_path`], once while it is held: [`packed_weight`]),
+/// quantised for int8 ([`quantised_weight`]), or nothing (the f32 `gemm` reads it as it is).
+enum Converted {
+    Bf16(Arc<PackedB>, Bf16Path),
+    Int8(Arc<PackedI8>, Int8Path),
+    None,
+}
+
+impl Converted {
+    /// `w` as a product with `operands` precision reads it.
+    fn of(w: &FlexTensor, operands: Precision) -> Self {
+        match operands {
+            Precision::Int8 => Converted::Int8(quantised_weight(w), int8_path()),
+            Precision::Bf16 => match bf16_path() {
+                Some(path) => Converted::Bf16(packed_weight(w), path),
+                None => Converted::None,
+            },
+            Precision::Fp32 | Precision::Fp16 => Converted::None,
+        }
+    }
+
+    /// How the product runs.
+    fn product(&self) -> Product<'_> {
+        match self {
+            Converted::Bf16(p, path) => Product::Bf16(p, *path),
+            Converted::Int8(q, path) => Product::Int8(q, *path),
+            Converted::None => Product::F32,
+        }
+    }
 }
 
 /// The weights rounded to bfloat16 and to half for inference ([`rounded_weight`]).

@@ -289,16 +289,9 @@ mod tests {
 
     /// Deterministic values in [-2, 2), rounded to bfloat16.
     fn values(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (0..n)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                round_bf16(((s >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0)
-            })
+        crate::matmul::test_values(n, seed)
+            .into_iter()
+            .map(round_bf16)
             .collect()
     }
 

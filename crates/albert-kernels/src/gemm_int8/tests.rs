@@ -1,20 +1,5 @@
 use super::*;
-use crate::matmul::stored;
-
-/// Deterministic values in [-2, 2).
-fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0
-        })
-        .collect()
-}
+use crate::matmul::{stored, test_values as values};
 
 /// A line's symmetric int8 quantisation, written out: its scale `max|v| / 127` and the
 /// integers `round(v · 127 / max|v|)`, ties to even.

@@ -41,8 +41,9 @@ pub(crate) fn linear_forward(
     use rayon::prelude::*;
     let n = bias.len();
     assert_eq!(n, w.cols, "albert kernels: bias size");
-    if let (Some(finish), None, Product::F32) = (finish, residual, product) {
-        return linear_row_blocks(x, w, bias, finish);
+    if let (Some(_), None, Product::F32) = (finish, residual, product) {
+        // Bias, product and rounding in one parallel pass of row blocks.
+        return linear_rows_many(x, &[(w, bias)], finish);
     }
     let mut out = linear_sum(x, w, bias, residual, product);
     if let Some(finish) = finish {
@@ -114,16 +115,6 @@ fn linear_sum(
         Product::F32 => gemm_add(&mut out, x, w),
     }
     out
-}
-
-/// `finish(x·w + bias)` in one parallel pass of row blocks (one layer of [`linear_rows_many`]).
-fn linear_row_blocks(
-    x: &Matrix<'_>,
-    w: &Matrix<'_>,
-    bias: &[f32],
-    finish: fn(&mut [f32]),
-) -> Vec<f32> {
-    linear_rows_many(x, &[(w, bias)], Some(finish))
 }
 
 /// `finish(x·w_j + bias_j)` for every layer `(w_j, bias_j)` of `layers` — the same input read

@@ -365,6 +365,22 @@ impl<'a> Matrix<'a> {
     }
 }
 
+/// `n` deterministic values in [-2, 2) from `seed` (tests of the product paths).
+#[cfg(test)]
+pub(super) fn test_values(n: usize, seed: u64) -> Vec<f32> {
+    let step = |s: u64| {
+        s.wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407)
+    };
+    let mut s = step(seed);
+    (0..n)
+        .map(|_| {
+            s = step(s);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0
+        })
+        .collect()
+}
+
 /// A right operand `b` (`[k, n]` row-major values) as a weight may be stored: row-major, or
 /// column-major when `transposed` (the transpose of `[n, k]`, as the tied decoder's embedding
 /// table): the storage, for [`Matrix::stored_view`] (tests of the packed product paths).
