@@ -7,9 +7,9 @@ use burn::tensor::Tensor;
 
 use super::{AlbertKernels, flex, gemm_bf16, gemm_int8, layer_norm};
 
-/// A model's weight rounded to `precision` for inference: [`round`](crate::round), done once for as long as
-/// the weight's storage lives (kept by the kernels; later calls return the same rounded
-/// tensor), where a forward pass under bf16 or fp16 would otherwise round every weight again.
+/// A model's weight rounded to `precision` for inference: [`round`](crate::round), done once
+/// for as long as the weight's storage lives (kept by the kernels; later calls return the same
+/// rounded tensor), where a forward pass under bf16 or fp16 would otherwise round every weight again.
 /// Only for tensors on a flex device without autodiff (training rounds per forward pass,
 /// with the rounding's pass-through gradient).
 ///
@@ -39,8 +39,9 @@ pub fn release_converted_weights() {
 }
 
 /// Three linear layers of one input `x` `[rows, in]` — weights `[in, out]` and biases `[out]`
-/// of the same width — for inference: [`linear`](crate::linear) three times, in one parallel pass over the
-/// rows (one quantisation of `x` under int8 instead of three, one wake-up of the threads).
+/// of the same width — for inference: [`linear`](crate::linear) three times, in one parallel
+/// pass over the rows (one quantisation of `x` under int8 instead of three, one wake-up of the
+/// threads).
 /// Only for tensors on a flex device without autodiff.
 ///
 /// # Panics
@@ -127,9 +128,9 @@ pub fn layer_norm_operand(
 /// Multi-head attention for inference, `softmax(q·kᵀ/√d + mask)·v` per head with
 /// `d = H / heads`: `q`, `k`, `v` are `[B, n, H]` (the projections' outputs, heads side by
 /// side), `mask` the additive key mask `[B, 1, 1, n]`; returns the context `[B, n, H]`,
-/// rounded to `output` (the output projection's operand under bf16 or fp16). Only
-/// for tensors on a flex device without autodiff (training takes [`masked_softmax`](crate::masked_softmax), which has
-/// a backward).
+/// rounded to `output` (the output projection's operand under bf16 or fp16). Only for tensors
+/// on a flex device without autodiff (training takes [`masked_softmax`](crate::masked_softmax),
+/// which has a backward).
 ///
 /// # Panics
 /// On an autodiff device, or when the shapes disagree.

@@ -76,6 +76,24 @@ pub use inference::{
 pub use install::{FlexKernels, install};
 pub use math::exp_approx;
 
+/// Runs `f` with `value` in the thread-local `cell`, restoring the previous value afterwards
+/// (also when `f` panics): the scoped per-thread overrides of the product paths
+/// ([`with_bf16_path`], [`with_int8_path`]).
+fn with_thread_value<V: Copy + 'static, T>(
+    cell: &'static std::thread::LocalKey<std::cell::Cell<V>>,
+    value: V,
+    f: impl FnOnce() -> T,
+) -> T {
+    struct Restore<V: Copy + 'static>(&'static std::thread::LocalKey<std::cell::Cell<V>>, V);
+    impl<V: Copy + 'static> Drop for Restore<V> {
+        fn drop(&mut self) {
+            self.0.with(|c| c.set(self.1));
+        }
+    }
+    let _restore = Restore(cell, cell.with(|c| c.replace(value)));
+    f()
+}
+
 /// `2·√(2/π)`.
 const TWO_K: f32 = 1.595_769_2;
 /// The cubic coefficient of `gelu_new`.

@@ -137,14 +137,7 @@ pub fn with_bf16_path<T>(path: Option<Bf16Path>, f: impl FnOnce() -> T) -> T {
             "{p:?} bf16 products need AVX-512F (and AVX512-BF16 for Native)"
         );
     }
-    struct Restore(Option<Option<Bf16Path>>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            OVERRIDE.with(|o| o.set(self.0));
-        }
-    }
-    let _restore = Restore(OVERRIDE.with(|o| o.replace(Some(path))));
-    f()
+    crate::with_thread_value(&OVERRIDE, Some(path), f)
 }
 
 /// The packed weights still in use ([`packed_weight`]).

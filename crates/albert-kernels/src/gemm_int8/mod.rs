@@ -114,14 +114,7 @@ pub fn with_int8_path<T>(path: Int8Path, f: impl FnOnce() -> T) -> T {
         path.available(),
         "the {path:?} int8 path is not on this CPU"
     );
-    struct Restore(Option<Int8Path>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            OVERRIDE.with(|o| o.set(self.0));
-        }
-    }
-    let _restore = Restore(OVERRIDE.with(|o| o.replace(Some(path))));
-    f()
+    crate::with_thread_value(&OVERRIDE, Some(path), f)
 }
 
 /// [`INT8_GEMM_ENV`]'s path when the CPU has it, else the fastest available (read once).
