@@ -32,7 +32,7 @@ use std::sync::{Arc, OnceLock};
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
-use super::math::{abs_bits, int8_scales, quantise_row, round_even_small};
+use super::math::{int8_scales, magnitude, quantise_row, round_even_small};
 use super::matmul::Matrix;
 use super::storage::bias_rows;
 use super::weight_cache::WeightCache;
@@ -161,8 +161,8 @@ impl PackedI8 {
         let columns: Vec<(f32, Vec<i8>)> = (0..n)
             .into_par_iter()
             .map(|j| {
-                let top = (0..k).map(|i| abs_bits(b.get(i, j))).max().unwrap_or(0);
-                let (scale, inv) = int8_scales(f32::from_bits(top));
+                let amax = (0..k).map(|i| magnitude(b.get(i, j))).fold(0.0, f32::max);
+                let (scale, inv) = int8_scales(amax);
                 (scale, (0..k).map(|i| quantise(b.get(i, j), inv)).collect())
             })
             .collect();

@@ -121,9 +121,12 @@ fn non_finite_values_give_nan_not_silent_numbers() {
         a_nan[2 * k + 3] = f32::NAN;
         let mut b_inf = b.clone();
         b_inf[4 * n + 5] = f32::INFINITY;
+        let mut b_nan = b.clone();
+        b_nan[n + 1] = f32::NAN;
         for (got, bad_row, bad_col) in [
             (run(&a_nan, &b, path), Some(2), None),
             (run(&a, &b_inf, path), None, Some(5)),
+            (run(&a, &b_nan, path), None, Some(1)),
         ] {
             for i in 0..m {
                 for j in 0..n {

@@ -17,9 +17,7 @@ fn quantise_row_body<M: MulAdd>(words: &mut [u32], bytes: &mut [u8], line: &[f32
         bytes.len() == 4 * words.len() && bytes.len() >= line.len(),
         "quantise_row: lengths"
     );
-    // The largest magnitude, a NaN counted as an infinity (`f32::max` would skip it), so
-    // that a line holding either gets a NaN scale. Vectorises.
-    let magnitude = |v: f32| if v.is_nan() { f32::INFINITY } else { v.abs() };
+    // The largest magnitude ([`magnitude`]: a line with a NaN gets a NaN scale). Vectorises.
     let mut acc = [0.0f32; LANES];
     let mut chunks = line.chunks_exact(LANES);
     for c in &mut chunks {
@@ -51,12 +49,12 @@ fn quantise_row_body<M: MulAdd>(words: &mut [u32], bytes: &mut [u8], line: &[f32
 /// the low mantissa bits.
 const ROUND_MAGIC: f32 = 12_582_912.0;
 
-/// The bits of `|v|`: ordered as the magnitudes are, a NaN above every infinity above every
-/// finite value (an integer maximum over them vectorises, and finds a NaN where `f32::max`
-/// would skip it).
+/// `|v|`, a NaN counted as an infinity: the maximum of a line's magnitudes is then infinite
+/// when it holds a NaN or an infinity (`f32::max` would skip a NaN), and [`int8_scales`] gives
+/// it a NaN scale.
 #[inline(always)]
-pub(crate) fn abs_bits(v: f32) -> u32 {
-    v.to_bits() & 0x7fff_ffff
+pub(crate) fn magnitude(v: f32) -> f32 {
+    if v.is_nan() { f32::INFINITY } else { v.abs() }
 }
 
 /// The int8 scale `max|v| / 127` of a line and its inverse `127 / max|v|`: both 0 for a zero

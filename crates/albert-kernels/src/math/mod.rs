@@ -51,7 +51,7 @@ macro_rules! simd_dispatch {
 mod int8;
 mod layer_norm;
 
-pub(super) use int8::{abs_bits, int8_scales, quantise_row, round_even_small};
+pub(super) use int8::{int8_scales, magnitude, quantise_row, round_even_small};
 pub(super) use layer_norm::layer_norm_rows_in;
 
 /// How a kernel body computes `a·b + c`: [`Fused`] (one instruction, one rounding) in the
