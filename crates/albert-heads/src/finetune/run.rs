@@ -36,7 +36,8 @@ pub trait FinetuneTask {
     /// The model's ALBERT body (every parameter outside it belongs to the head, which
     /// `head_learning_rate` applies to).
     fn body(model: &Self::Model) -> &AlbertModel;
-    /// Number of examples.
+    /// Number of model inputs: the examples, or the windows or features that long ones are
+    /// split into.
     fn len(data: &Self::Data) -> usize;
     /// Mean loss over the examples `idx`.
     fn loss(

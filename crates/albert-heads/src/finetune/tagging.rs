@@ -1,7 +1,13 @@
 //! Token tagging (CoNLL-style data) with [`AlbertForTokenClassification`]: each word is
 //! tokenized on its own (SentencePiece marks it as a word start), its tag goes on its first
-//! piece and the other pieces are ignored (`-100`), as HF's `run_ner.py` aligns labels. Words
-//! cut off by `max_seq_length` are predicted as the most frequent training tag and counted.
+//! piece and the other pieces are ignored (`-100`), as HF's `run_ner.py` aligns labels.
+//!
+//! A sentence longer than `max_seq_length` is split into windows, so that every word is
+//! trained on and predicted (as transformers' token-classification pipeline does with a
+//! `stride`): each window predicts the words that follow the previous window's, and starts with
+//! up to half its pieces of the words before them as context (labelled `-100`). Each word is
+//! predicted by exactly one window, with the left context of at least half a window whenever
+//! it is not in the first one.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -19,19 +25,20 @@ use crate::metrics::tagging::{entity_scores, token_accuracy};
 use crate::progress::Progress;
 use crate::tasks::conll::TaggedSentence;
 
-/// Encoded sentences.
+/// Encoded sentences, as windows of at most `max_seq_length` tokens.
 #[derive(Debug, Clone)]
 pub struct TaggingData {
-    /// `(ids, token types)` per sentence: `[CLS] pieces [SEP]`.
+    /// `(ids, token types)` per window: `[CLS] pieces [SEP]`.
     pub inputs: Vec<(Vec<u32>, Vec<u32>)>,
-    /// Per position: the tag index at a word's first piece, `-100` elsewhere.
+    /// Per window position: the tag index at the first piece of a word the window predicts,
+    /// `-100` elsewhere (later pieces, context words, `[CLS]`, `[SEP]`).
     pub labels: Vec<Vec<i64>>,
-    /// Per sentence: the position of each kept word's first piece.
+    /// Per window: the position of the first piece of each word it predicts.
     pub word_starts: Vec<Vec<usize>>,
-    /// Gold tags per word (all words, kept or not).
+    /// Per window: its sentence and the index in it of the first word it predicts.
+    pub windows: Vec<(usize, usize)>,
+    /// Gold tags per sentence.
     pub gold: Vec<Vec<String>>,
-    /// Tag predicted for words that did not fit.
-    pub fallback: usize,
     /// The file's line of each sentence.
     pub lines: Vec<usize>,
 }
@@ -52,28 +59,63 @@ pub fn tag_set(sentences: &[TaggedSentence]) -> (Vec<String>, String) {
     (counts.keys().map(|t| (*t).to_string()).collect(), most)
 }
 
-/// Tokenizes and aligns `sentences`; a tag not in `tags` is an error naming the line.
+/// The windows of a sentence whose words have `lengths` pieces (each at least 1, at most
+/// `capacity`): `(first context word, first predicted word, end)` each, the pieces of words
+/// `first context word .. end` at most `capacity`, the predicted words following each other
+/// from 0 to the last word. The context is as many of the preceding words as fit in half the
+/// capacity (and beside the first predicted word).
+fn windows(lengths: &[usize], capacity: usize) -> Vec<(usize, usize, usize)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < lengths.len() {
+        let budget = (capacity / 2).min(capacity - lengths[start]);
+        let (mut begin, mut used) = (start, 0);
+        while begin > 0 && used + lengths[begin - 1] <= budget {
+            begin -= 1;
+            used += lengths[begin];
+        }
+        let mut end = start;
+        while end < lengths.len() && used + lengths[end] <= capacity {
+            used += lengths[end];
+            end += 1;
+        }
+        out.push((begin, start, end));
+        start = end;
+    }
+    out
+}
+
+/// Tokenizes and aligns `sentences` into windows of at most `max_seq_length` tokens (module
+/// documentation); a tag not in `tags` is an error naming the line. A word of more pieces than
+/// a window holds keeps its first `max_seq_length − 2`.
 pub fn encode(
     tokenizer: &AlbertTokenizer,
     sentences: &[TaggedSentence],
     tags: &[String],
-    fallback_tag: &str,
     max_seq_length: usize,
     path: &Path,
 ) -> Result<TaggingData> {
     let special = tokenizer.special_ids();
+    if max_seq_length < 3 {
+        return Err(HeadsError::data(
+            path,
+            None,
+            format!(
+                "max_seq_length {max_seq_length} leaves no room for a word beside [CLS] and [SEP]"
+            ),
+        ));
+    }
+    let capacity = max_seq_length - 2;
     let mut data = TaggingData {
         inputs: Vec::new(),
         labels: Vec::new(),
         word_starts: Vec::new(),
+        windows: Vec::new(),
         gold: Vec::new(),
-        fallback: tags.iter().position(|t| t == fallback_tag).unwrap_or(0),
         lines: Vec::new(),
     };
-    for s in sentences {
-        let mut ids = vec![special.cls];
-        let mut labels = vec![IGNORE_INDEX];
-        let mut starts = Vec::new();
+    for (sentence, s) in sentences.iter().enumerate() {
+        let mut words = Vec::with_capacity(s.tokens.len());
         for (w, (word, tag)) in s.tokens.iter().zip(&s.tags).enumerate() {
             let index = tags.iter().position(|t| t == tag).ok_or_else(|| {
                 HeadsError::data(
@@ -86,20 +128,37 @@ pub fn encode(
             if pieces.is_empty() {
                 pieces.push(special.unk);
             }
-            if ids.len() + pieces.len() + 1 > max_seq_length {
-                break;
-            }
-            starts.push(ids.len());
-            labels.push(index as i64);
-            labels.extend(std::iter::repeat_n(IGNORE_INDEX, pieces.len() - 1));
-            ids.extend(pieces);
+            pieces.truncate(capacity);
+            words.push((pieces, index as i64));
         }
-        ids.push(special.sep);
-        labels.push(IGNORE_INDEX);
-        let types = vec![0; ids.len()];
-        data.inputs.push((ids, types));
-        data.labels.push(labels);
-        data.word_starts.push(starts);
+        let lengths: Vec<usize> = words.iter().map(|(p, _)| p.len()).collect();
+        let mut spans = windows(&lengths, capacity);
+        if spans.is_empty() {
+            // A sentence without words still has its (empty) input.
+            spans.push((0, 0, 0));
+        }
+        for (begin, start, end) in spans {
+            let mut ids = vec![special.cls];
+            let mut labels = vec![IGNORE_INDEX];
+            let mut starts = Vec::new();
+            for (w, (pieces, index)) in words.iter().enumerate().take(end).skip(begin) {
+                if w >= start {
+                    starts.push(ids.len());
+                    labels.push(*index);
+                } else {
+                    labels.push(IGNORE_INDEX);
+                }
+                labels.extend(std::iter::repeat_n(IGNORE_INDEX, pieces.len() - 1));
+                ids.extend(pieces);
+            }
+            ids.push(special.sep);
+            labels.push(IGNORE_INDEX);
+            let types = vec![0; ids.len()];
+            data.inputs.push((ids, types));
+            data.labels.push(labels);
+            data.word_starts.push(starts);
+            data.windows.push((sentence, start));
+        }
         data.gold.push(s.tags.clone());
         data.lines.push(s.line);
     }
@@ -113,7 +172,7 @@ pub struct Tagging;
 impl FinetuneTask for Tagging {
     type Model = AlbertForTokenClassification;
     type Data = TaggingData;
-    /// Predicted tag index per word.
+    /// Predicted tag index per word of each sentence.
     type Predictions = Vec<Vec<usize>>;
 
     fn body(model: &Self::Model) -> &albert_core::AlbertModel {
@@ -156,7 +215,7 @@ impl FinetuneTask for Tagging {
         progress: &Progress,
     ) -> Result<Vec<Vec<usize>>> {
         let all: Vec<usize> = (0..data.inputs.len()).collect();
-        let mut out = Vec::with_capacity(all.len());
+        let mut out: Vec<Vec<usize>> = data.gold.iter().map(|g| vec![0; g.len()]).collect();
         for idx in all.chunks(batch_size.max(1)) {
             progress.inc(idx.len() as u64);
             let batch = token_batch(&data.inputs, idx, pad);
@@ -165,12 +224,10 @@ impl FinetuneTask for Tagging {
             let (_, logits) = model.forward(input, albert_core::EncoderOutputs::default());
             let am: Vec<i64> = logits.argmax(2).into_data().iter::<i64>().collect();
             for (k, &i) in idx.iter().enumerate() {
-                let mut tags: Vec<usize> = data.word_starts[i]
-                    .iter()
-                    .map(|&p| usize::try_from(am[k * n + p]).unwrap_or_default())
-                    .collect();
-                tags.resize(data.gold[i].len(), data.fallback);
-                out.push(tags);
+                let (sentence, first) = data.windows[i];
+                for (j, &p) in data.word_starts[i].iter().enumerate() {
+                    out[sentence][first + j] = usize::try_from(am[k * n + p]).unwrap_or_default();
+                }
             }
         }
         Ok(out)
@@ -225,5 +282,32 @@ impl FinetuneTask for Tagging {
         }
         albert_core::io::write_atomic(path, text.as_bytes())?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::windows;
+
+    /// Windows worked out by hand: each predicts the words after the previous one's, with as
+    /// many preceding words as fit in half the capacity (and beside its first word).
+    #[test]
+    fn windows_cover_every_word_once_with_left_context() {
+        // Capacity 4: [2, 1] | context [1], predict [3] | predict [1, 2, 1] (the 3-piece word
+        // does not fit in a context of 2).
+        assert_eq!(
+            windows(&[2, 1, 3, 1, 2, 1], 4),
+            vec![(0, 0, 2), (1, 2, 3), (3, 3, 6)]
+        );
+        // One piece each: four words, then two of context and two new, then two and one.
+        assert_eq!(windows(&[1; 7], 4), vec![(0, 0, 4), (2, 4, 6), (4, 6, 7)]);
+        // A word as long as the window: no context beside it, nor is it context itself
+        // (it does not fit in half the window).
+        assert_eq!(
+            windows(&[1, 4, 1], 4),
+            vec![(0, 0, 1), (1, 1, 2), (2, 2, 3)]
+        );
+        assert_eq!(windows(&[3, 2], 8), vec![(0, 0, 2)]);
+        assert!(windows(&[], 4).is_empty());
     }
 }

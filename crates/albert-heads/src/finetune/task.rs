@@ -184,11 +184,11 @@ impl Task {
             Task::Tagging => {
                 let (train_sentences, dev_sentences) =
                     (read_conll(run.train)?, read_conll(run.dev)?);
-                let (found, most) = tagging::tag_set(&train_sentences);
+                let (found, _) = tagging::tag_set(&train_sentences);
                 let tags = reused_labels.unwrap_or(found);
                 hf.config.labels = Some(tags.clone());
                 let encode =
-                    |sentences, path| tagging::encode(tok, sentences, &tags, &most, max_len, path);
+                    |sentences, path| tagging::encode(tok, sentences, &tags, max_len, path);
                 let train = encode(&train_sentences, run.train)?;
                 let dev = encode(&dev_sentences, run.dev)?;
                 let n = tags.len();
@@ -255,9 +255,8 @@ impl Task {
                 })
             }
             Task::Tagging => {
-                let fallback = labels.first().cloned().unwrap_or_default();
                 let sentences = read_conll(data)?;
-                let encoded = tagging::encode(tok, &sentences, &labels, &fallback, max_len, data)?;
+                let encoded = tagging::encode(tok, &sentences, &labels, max_len, data)?;
                 scorer.score::<Tagging>(&encoded, |c, i, d| {
                     AlbertForTokenClassification::new(c, n, i, d)
                 })

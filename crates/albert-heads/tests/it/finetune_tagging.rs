@@ -27,8 +27,8 @@ fn tagging_loop_beats_the_majority_baseline() {
         tags.contains(&"NOUN".to_string()) && tags.len() >= 10,
         "{tags:?}"
     );
-    let train_data = encode(&tokenizer, train, &tags, &most, 64, &conll).expect("train");
-    let dev_data = encode(&tokenizer, dev, &tags, &most, 64, &conll).expect("dev");
+    let train_data = encode(&tokenizer, train, &tags, 64, &conll).expect("train");
+    let dev_data = encode(&tokenizer, dev, &tags, 64, &conll).expect("dev");
     let majority = dev
         .iter()
         .flat_map(|s| &s.tags)
@@ -76,8 +76,98 @@ fn tagging_loop_beats_the_majority_baseline() {
     let bad = tmp.path().join("bad.conll");
     std::fs::write(&bad, "The\tDET\ncat\tFELINE\n").expect("write");
     let bad_sentences = read_conll(&bad).expect("read");
-    let e = encode(&tokenizer, &bad_sentences, &tags, &most, 64, &bad)
+    let e = encode(&tokenizer, &bad_sentences, &tags, 64, &bad)
         .unwrap_err()
         .to_string();
     assert!(e.contains("bad.conll:2") && e.contains("FELINE"), "{e}");
+}
+
+/// Long sentences become windows of at most `max_seq_length` tokens that together label every
+/// word once, in order, with its own tag on its first piece; the windows after the first start
+/// with the words just before theirs as unlabelled context. With room for whole sentences
+/// there is one window per sentence and the same labels.
+#[test]
+fn long_sentences_are_tagged_in_windows() {
+    let (Some(conll), Some(spm)) = (
+        shared_path("data/token-tagging/brown_pos/dev.conll"),
+        shared_path("fixtures/tokenizer/spiece.model"),
+    ) else {
+        return;
+    };
+    let tokenizer = AlbertTokenizer::from_path(&spm).expect("tokenizer");
+    let sentences = read_conll(&conll).expect("conll");
+    let sentences = &sentences[..200];
+    let (tags, _) = tag_set(sentences);
+    let whole = encode(&tokenizer, sentences, &tags, 512, &conll).expect("whole");
+    assert_eq!(whole.inputs.len(), sentences.len());
+    let max_len = 16;
+    let data = encode(&tokenizer, sentences, &tags, max_len, &conll).expect("windows");
+    assert!(
+        data.inputs.len() > 2 * sentences.len(),
+        "{} windows",
+        data.inputs.len()
+    );
+    let cls = tokenizer.special_ids().cls;
+    // Per sentence, the labelled words so far, and the previous window's first predicted word.
+    let mut next = vec![0usize; sentences.len()];
+    for (w, &(s, first)) in data.windows.iter().enumerate() {
+        let (ids, _) = &data.inputs[w];
+        assert!(ids.len() <= max_len && ids[0] == cls);
+        assert_eq!(first, next[s], "sentence {s}: windows follow each other");
+        let labels = &data.labels[w];
+        for (j, &p) in data.word_starts[w].iter().enumerate() {
+            let gold = &sentences[s].tags[first + j];
+            assert_eq!(
+                labels[p],
+                tags.iter().position(|t| t == gold).unwrap() as i64
+            );
+        }
+        let labelled = labels.iter().filter(|&&l| l >= 0).count();
+        assert_eq!(labelled, data.word_starts[w].len());
+        if first > 0 {
+            // Context: the pieces before the first predicted word, none of them labelled, ending
+            // with the word just before, whenever that word fits in half the window beside the
+            // first one.
+            let p0 = data.word_starts[w][0];
+            assert!(labels[..p0].iter().all(|&l| l < 0));
+            let pieces = |i: usize| {
+                let ids = tokenizer
+                    .tokenize(&sentences[s].tokens[i])
+                    .expect("tok")
+                    .ids;
+                ids[..ids.len().min(max_len - 2)].to_vec()
+            };
+            let (before, own) = (pieces(first - 1), pieces(first).len());
+            if before.len() <= ((max_len - 2) / 2).min(max_len - 2 - own) {
+                assert_eq!(
+                    &ids[p0 - before.len()..p0],
+                    before.as_slice(),
+                    "sentence {s}"
+                );
+            } else {
+                assert_eq!(p0, 1, "sentence {s}: no room for context");
+            }
+        }
+        next[s] = first + data.word_starts[w].len();
+    }
+    for (s, sentence) in sentences.iter().enumerate() {
+        assert_eq!(
+            next[s],
+            sentence.tokens.len(),
+            "sentence {s} fully labelled"
+        );
+        let all: Vec<i64> = whole.labels[s]
+            .iter()
+            .copied()
+            .filter(|&l| l >= 0)
+            .collect();
+        let windowed: Vec<i64> = data
+            .windows
+            .iter()
+            .enumerate()
+            .filter(|(_, (si, _))| *si == s)
+            .flat_map(|(w, _)| data.labels[w].iter().copied().filter(|&l| l >= 0))
+            .collect();
+        assert_eq!(all, windowed);
+    }
 }
