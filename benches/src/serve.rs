@@ -110,13 +110,14 @@ fn expected(pipeline: &Pipeline, task: Task, body: &Value) -> Result<Value, Stri
 }
 
 /// How far a served answer's numbers may be from the one-input answer: float32 rounding, or
-/// under int8 the quantisation's resolution — a batch pads its inputs to its longest, which
-/// changes the attention products' f32 summation order in the last bits, and a last-bit change
-/// that crosses a quantisation step moves a product by one step (1/127 of its row's range).
+/// under bf16, fp16 and int8 a step of the operands' resolution — a batch pads its inputs to
+/// its longest, which changes the attention products' f32 summation order in the last bits,
+/// and a last-bit change that crosses a rounding or quantisation step moves an operand by one
+/// step (2⁻⁸ of it in bf16, 1/127 of its row's range in int8).
 fn tolerance(precision: albert_core::precision::Precision) -> f64 {
     match precision {
-        albert_core::precision::Precision::Int8 => 1e-2,
-        _ => 1e-4,
+        albert_core::precision::Precision::Fp32 => 1e-4,
+        _ => 1e-2,
     }
 }
 

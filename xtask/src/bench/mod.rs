@@ -57,7 +57,8 @@ pub struct BenchArgs {
     /// with `--precision bf16`, PyTorch under `torch.autocast(bfloat16)` and, for inference on
     /// the CPU, PyTorch's dynamic int8 quantisation too; the peak is then also measured in
     /// bf16. int8 (inference scenarios on the CPU only) runs ours with `--precision int8`
-    /// against PyTorch's dynamic int8.
+    /// against PyTorch's dynamic int8. With `--suite serve`: the server's precisions (bf16 and
+    /// int8 as `albert serve --precision`), each repetition running them one after the other.
     #[arg(long, value_delimiter = ',', default_value = "fp32", value_parser = ["fp32", "bf16", "int8"])]
     pub precisions: Vec<String>,
     /// Python interpreter for --compare-pytorch.
