@@ -15,7 +15,8 @@
 //!   [`ParamCounts`];
 //! - the hot operations (linear layers on rows, LayerNorm, GELU, attention) in [`ops`], the one
 //!   place that chooses between fused kernels installed for a device (`albert-kernels` for the
-//!   CPU) and burn's composed ops.
+//!   CPU) and burn's composed ops;
+//! - the progress display of long work (pretraining, fine-tuning, scoring) in [`progress`].
 //!
 //! Model code never names a backend: modules are built on a runtime [`burn::tensor::Device`]
 //! (`Device::flex()`, `Device::wgpu(..)`, `Device::cuda(0)`), which the calling binary picks.
@@ -55,6 +56,7 @@ mod model;
 pub mod ops;
 pub mod optim;
 pub mod precision;
+pub mod progress;
 pub mod rng;
 pub mod schedule;
 mod transformer;

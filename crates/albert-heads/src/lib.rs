@@ -20,7 +20,7 @@ pub mod finetune;
 mod kind;
 pub mod metrics;
 mod multiple_choice;
-pub mod progress;
+pub use albert_core::progress;
 mod question_answering;
 mod sequence_classification;
 pub mod tasks;

@@ -257,7 +257,7 @@ pub fn pretrain(
         let mut records = Vec::new();
         if step.is_multiple_of(run.log_every) || step == run.steps {
             let task = config.instances.sentence_task;
-            records.push(progress.report(step, run.steps, &outcome, task));
+            records.push(progress.report(step, &outcome, task));
         }
         let improved = match session.evaluate_if_due() {
             Some((record, improved)) => {

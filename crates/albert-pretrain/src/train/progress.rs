@@ -1,10 +1,8 @@
 //! What a pretraining run shows and logs while it trains: a progress bar on a terminal (a line
-//! per log interval otherwise), and the train records averaged over each log interval.
+//! per log interval otherwise: [`albert_core::progress::Progress`]), and the train records
+//! averaged over each log interval.
 
-use std::io::IsTerminal;
 use std::time::Instant;
-
-use indicatif::{ProgressBar, ProgressStyle};
 
 use super::session::StepOutcome;
 use super::{MetricsRecord, Window};
@@ -12,10 +10,8 @@ use crate::data::SentenceTask;
 
 /// The run's progress display and its current log interval.
 pub(super) struct Progress {
-    /// Whether to show anything at all.
-    enabled: bool,
-    /// The bar, when stderr is a terminal.
-    bar: Option<ProgressBar>,
+    /// The bar, or the lines of a log.
+    display: albert_core::progress::Progress,
     /// Metrics summed since the last train record.
     window: Window,
     /// When that interval started.
@@ -25,20 +21,10 @@ pub(super) struct Progress {
 impl Progress {
     /// A display for a run of `total` steps, `done` of which are behind it (a resumed run).
     pub(super) fn new(enabled: bool, total: u64, done: u64) -> Self {
-        let bar = (enabled && std::io::stderr().is_terminal()).then(|| {
-            let b = ProgressBar::new(total);
-            b.set_style(
-                ProgressStyle::with_template(
-                    "{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            );
-            b.set_position(done);
-            b
-        });
         Self {
-            enabled,
-            bar,
+            // One line per train record where there is no bar (`report` is called once per
+            // log interval).
+            display: albert_core::progress::Progress::new(enabled, Some(total), done, "steps", 1),
             window: Window::default(),
             window_start: Instant::now(),
         }
@@ -51,12 +37,11 @@ impl Progress {
         }
     }
 
-    /// Closes the interval ending at `step` (of `total`), whose last step was `outcome`: its
-    /// train record, also shown on the bar or as a line.
+    /// Closes the interval ending at `step`, whose last step was `outcome`: its train record,
+    /// also shown on the bar or as a line.
     pub(super) fn report(
         &mut self,
         step: u64,
-        total: u64,
         outcome: &StepOutcome,
         task: SentenceTask,
     ) -> MetricsRecord {
@@ -67,17 +52,12 @@ impl Progress {
         r.grad_norm = Some(outcome.grad_norm);
         r.sequences_per_second = Some(per_second);
         r.tokens_per_second = Some(self.window.tokens / seconds);
-        match &self.bar {
-            Some(b) => b.set_message(format!(
-                "loss {:.3} mlm {:.3} sop {:.3} {per_second:.1} seq/s",
-                r.loss, r.masked_lm_accuracy, r.sentence_order_accuracy
-            )),
-            None if self.enabled => eprintln!(
-                "step {step}/{total}: loss {:.4} mlm acc {:.3} sop acc {:.3} lr {:.2e} {per_second:.1} seq/s",
+        self.display.update(step, || {
+            format!(
+                "loss {:.4} mlm acc {:.3} sop acc {:.3} lr {:.2e} {per_second:.1} seq/s",
                 r.loss, r.masked_lm_accuracy, r.sentence_order_accuracy, outcome.learning_rate
-            ),
-            None => {}
-        }
+            )
+        });
         self.window = Window::default();
         self.window_start = Instant::now();
         r
@@ -93,24 +73,16 @@ impl Progress {
             r.masked_lm_unigram_baseline.unwrap_or(f64::NAN),
             r.sentence_order_accuracy
         );
-        match &self.bar {
-            Some(b) => b.println(line),
-            None if self.enabled => eprintln!("{line}"),
-            None => {}
-        }
+        self.display.println(line);
     }
 
     /// Moves the bar to `step`.
     pub(super) fn advance(&self, step: u64) {
-        if let Some(b) = &self.bar {
-            b.set_position(step);
-        }
+        self.display.set_position(step);
     }
 
     /// Removes the bar.
     pub(super) fn finish(&self) {
-        if let Some(b) = &self.bar {
-            b.finish_and_clear();
-        }
+        self.display.finish();
     }
 }

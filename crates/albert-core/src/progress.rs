@@ -1,7 +1,7 @@
-//! Progress of long work (fine-tuning, scoring a file, batch inference): an indicatif bar with a
-//! message (loss, throughput) when stderr is a terminal, a plain line every few units otherwise
-//! (logs stay readable; `line_every` 0 for none), nothing when disabled. Without a known total
-//! the bar is a counter.
+//! Progress of long work (pretraining, fine-tuning, scoring a file, batch inference): an
+//! indicatif bar with a message (loss, throughput) when stderr is a terminal, a plain line every
+//! few units otherwise (logs stay readable; `line_every` 0 for none), nothing when disabled.
+//! Without a known total the bar is a counter.
 
 use std::cell::Cell;
 use std::io::IsTerminal;
@@ -94,6 +94,14 @@ impl Progress {
         }
     }
 
+    /// Moves the bar to `pos` without a message or a line (between two [`Progress::update`]s).
+    pub fn set_position(&self, pos: u64) {
+        self.pos.set(pos);
+        if let Some(b) = &self.bar {
+            b.set_position(pos);
+        }
+    }
+
     /// Advances by `n` units, the message saying the throughput.
     pub fn inc(&self, n: u64) {
         let pos = self.pos.get() + n;
@@ -136,6 +144,8 @@ mod tests {
         assert_eq!(p.pos.get(), 8);
         assert!(p.rate(8) > 0.0);
         assert_eq!(p.rate(4), 0.0, "resumed units do not count");
+        p.set_position(9);
+        assert_eq!(p.pos.get(), 9);
         let d = Progress::disabled();
         d.update(5, || unreachable!("a disabled display builds no message"));
     }
