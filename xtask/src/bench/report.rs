@@ -270,11 +270,15 @@ impl Report<'_> {
         );
         // A bf16 product can always run on the f32 units (its operands are exact in f32), so its
         // attainable peak is the faster of the two: on a CPU whose bf16 dot products are slower
-        // than its FMAs, the default bf16 path is the f32 gemm.
-        let bf16_peak = self
-            .bf16_peak
-            .as_ref()
-            .map_or(f64::NAN, |p| p.0.max(self.peak_gflops));
+        // than its FMAs, the default bf16 path is the f32 gemm. Unknown (NaN) unless both
+        // peaks were measured.
+        let bf16_peak = self.bf16_peak.as_ref().map_or(f64::NAN, |p| {
+            if self.peak_gflops.is_finite() {
+                p.0.max(self.peak_gflops)
+            } else {
+                f64::NAN
+            }
+        });
         // int8 "% of peak": integer operations against the byte dot-product peak (GOPS).
         let int8_peak = self.int8_peak.as_ref().map_or(f64::NAN, |p| p.0);
         let precisions = [

@@ -138,6 +138,19 @@ fn bf16_rows_and_targets() {
     ] {
         assert!(md.contains(&want), "{want}\n{md}");
     }
+
+    // Without the FMA peak (a run whose `--only` left the peak out measured none) the bf16
+    // row's "% of peak" is unknown, not a percentage of the slower bf16 units.
+    let no_fma_peak = Report {
+        peak_gflops: f64::NAN,
+        ..slow_units
+    };
+    let md = no_fma_peak.markdown();
+    let want = format!(
+        "| base-infer-8x128 | cpu, bf16 | 1000 | 8.00 | 1024 | {} | – |",
+        fmt_num(gflops)
+    );
+    assert!(md.contains(&want), "{want}\n{md}");
 }
 
 /// int8 rows pair ours with PyTorch's dynamic int8 (no peak: "–") and report that
