@@ -2,25 +2,32 @@
 //! (universal POS tags) beats the majority-tag baseline on held-out sentences by a wide margin,
 //! and writes its model, log and predictions; unknown tags are named with file and line.
 
+use std::path::PathBuf;
+
 use crate::common;
 
 use albert_core::init::ParamInit;
 use albert_heads::AlbertForTokenClassification;
 use albert_heads::finetune::tagging::{Tagging, encode, tag_set};
-use albert_heads::tasks::conll::read_conll;
+use albert_heads::tasks::conll::{TaggedSentence, read_conll};
 use albert_testdata::shared_path;
 use albert_tokenizer::AlbertTokenizer;
 
-#[test]
-fn tagging_loop_beats_the_majority_baseline() {
-    let (Some(conll), Some(spm)) = (
-        shared_path("data/token-tagging/brown_pos/train.conll"),
-        shared_path("fixtures/tokenizer/spiece.model"),
-    ) else {
-        return;
-    };
+/// A Brown POS file of the shared data (`train` or `dev`), its path, the fixture tokenizer and
+/// its path; `None` without `../shared`.
+fn brown(file: &str) -> Option<(PathBuf, Vec<TaggedSentence>, AlbertTokenizer, PathBuf)> {
+    let conll = shared_path(&format!("data/token-tagging/brown_pos/{file}.conll"))?;
+    let spm = shared_path("fixtures/tokenizer/spiece.model")?;
     let tokenizer = AlbertTokenizer::from_path(&spm).expect("tokenizer");
     let sentences = read_conll(&conll).expect("conll");
+    Some((conll, sentences, tokenizer, spm))
+}
+
+#[test]
+fn tagging_loop_beats_the_majority_baseline() {
+    let Some((conll, sentences, tokenizer, spm)) = brown("train") else {
+        return;
+    };
     let (train, dev) = (&sentences[..400], &sentences[400..500]);
     let (tags, most) = tag_set(train);
     assert!(
@@ -88,14 +95,9 @@ fn tagging_loop_beats_the_majority_baseline() {
 /// there is one window per sentence and the same labels.
 #[test]
 fn long_sentences_are_tagged_in_windows() {
-    let (Some(conll), Some(spm)) = (
-        shared_path("data/token-tagging/brown_pos/dev.conll"),
-        shared_path("fixtures/tokenizer/spiece.model"),
-    ) else {
+    let Some((conll, sentences, tokenizer, _)) = brown("dev") else {
         return;
     };
-    let tokenizer = AlbertTokenizer::from_path(&spm).expect("tokenizer");
-    let sentences = read_conll(&conll).expect("conll");
     let sentences = &sentences[..200];
     let (tags, _) = tag_set(sentences);
     let whole = encode(&tokenizer, sentences, &tags, 512, &conll).expect("whole");
