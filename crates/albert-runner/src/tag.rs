@@ -24,7 +24,8 @@ pub struct TagArgs {
     /// Texts per batch.
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
-    /// Tokens per text (a longer text is an error naming it).
+    /// Tokens per window: a longer text is tagged in windows, every word once, with up to half
+    /// a window of the words before it as context (as `finetune --task tagging` splits).
     #[arg(long, default_value_t = 128)]
     pub max_seq_length: usize,
     /// Where and in which precision the model runs.

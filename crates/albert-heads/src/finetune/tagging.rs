@@ -59,28 +59,43 @@ pub fn tag_set(sentences: &[TaggedSentence]) -> (Vec<String>, String) {
     (counts.keys().map(|t| (*t).to_string()).collect(), most)
 }
 
+/// One window of a sentence's words ([`word_windows`]): words `begin .. end` go into it,
+/// `begin .. first` as unlabelled context and `first .. end` predicted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WordWindow {
+    /// The first context word.
+    pub begin: usize,
+    /// The first word the window predicts.
+    pub first: usize,
+    /// One past its last word.
+    pub end: usize,
+}
+
 /// The windows of a sentence whose words have `lengths` pieces (each at least 1, at most
-/// `capacity`): `(first context word, first predicted word, end)` each, the pieces of words
-/// `first context word .. end` at most `capacity`, the predicted words following each other
-/// from 0 to the last word. The context is as many of the preceding words as fit in half the
-/// capacity (and beside the first predicted word).
-fn windows(lengths: &[usize], capacity: usize) -> Vec<(usize, usize, usize)> {
+/// `capacity`, the tokens a window holds beside `[CLS]` and `[SEP]`): the pieces of each
+/// window's words at most `capacity`, the predicted words following each other from the
+/// first word to the last, each window's context as many of the preceding words as fit in half
+/// the capacity beside its first predicted word (module documentation). What fine-tuning,
+/// evaluation and `albert tag` split long sentences with.
+pub fn word_windows(lengths: &[usize], capacity: usize) -> Vec<WordWindow> {
     let mut out = Vec::new();
-    let mut start = 0;
-    while start < lengths.len() {
-        let budget = (capacity / 2).min(capacity - lengths[start]);
-        let (mut begin, mut used) = (start, 0);
+    let mut first = 0;
+    while first < lengths.len() {
+        let budget = (capacity / 2).min(capacity.saturating_sub(lengths[first]));
+        let (mut begin, mut used) = (first, 0);
         while begin > 0 && used + lengths[begin - 1] <= budget {
             begin -= 1;
             used += lengths[begin];
         }
-        let mut end = start;
+        let mut end = first;
         while end < lengths.len() && used + lengths[end] <= capacity {
             used += lengths[end];
             end += 1;
         }
-        out.push((begin, start, end));
-        start = end;
+        // A word longer than the capacity still gets a window of its own.
+        let end = end.max(first + 1);
+        out.push(WordWindow { begin, first, end });
+        first = end;
     }
     out
 }
@@ -132,12 +147,21 @@ pub fn encode(
             words.push((pieces, index as i64));
         }
         let lengths: Vec<usize> = words.iter().map(|(p, _)| p.len()).collect();
-        let mut spans = windows(&lengths, capacity);
+        let mut spans = word_windows(&lengths, capacity);
         if spans.is_empty() {
             // A sentence without words still has its (empty) input.
-            spans.push((0, 0, 0));
+            spans.push(WordWindow {
+                begin: 0,
+                first: 0,
+                end: 0,
+            });
         }
-        for (begin, start, end) in spans {
+        for WordWindow {
+            begin,
+            first: start,
+            end,
+        } in spans
+        {
             let mut ids = vec![special.cls];
             let mut labels = vec![IGNORE_INDEX];
             let mut starts = Vec::new();
@@ -287,7 +311,15 @@ impl FinetuneTask for Tagging {
 
 #[cfg(test)]
 mod tests {
-    use super::windows;
+    use super::{WordWindow, word_windows};
+
+    /// `word_windows` as `(begin, first, end)` triples.
+    fn windows(lengths: &[usize], capacity: usize) -> Vec<(usize, usize, usize)> {
+        word_windows(lengths, capacity)
+            .into_iter()
+            .map(|WordWindow { begin, first, end }| (begin, first, end))
+            .collect()
+    }
 
     /// Windows worked out by hand: each predicts the words after the previous one's, with as
     /// many preceding words as fit in half the capacity (and beside its first word).
@@ -308,6 +340,8 @@ mod tests {
             vec![(0, 0, 1), (1, 1, 2), (2, 2, 3)]
         );
         assert_eq!(windows(&[3, 2], 8), vec![(0, 0, 2)]);
+        // Longer than the capacity (callers truncate first): still a window of its own.
+        assert_eq!(windows(&[5, 1], 4), vec![(0, 0, 1), (1, 1, 2)]);
         assert!(windows(&[], 4).is_empty());
     }
 }

@@ -22,6 +22,7 @@ use albert_core::checkpoint::MissingPolicy;
 use albert_core::precision::autocast;
 use albert_core::{AlbertForPreTraining, AlbertModel, EncoderOutputs};
 use albert_heads::finetune::qa::SpanQa;
+use albert_heads::finetune::tagging::word_windows;
 use albert_heads::finetune::{FinetuneTask, qa_data, seqcls, token_batch};
 use albert_heads::tasks::squad::SquadExample;
 use albert_heads::{
@@ -388,7 +389,9 @@ impl Pipeline {
 
     /// A tag per word of each text (words split at whitespace; each tokenized on its own, its
     /// tag read at its first piece, as `albert finetune --task tagging` trains). A text whose
-    /// pieces do not fit `max_seq_length` is an error.
+    /// pieces do not fit `max_seq_length` (or the model's positions) is tagged in windows, as
+    /// fine-tuning splits long sentences (`albert_heads::finetune::tagging::word_windows`):
+    /// every word is tagged once, with up to half a window of the words before it as context.
     pub fn tag(&self, texts: &[String]) -> Result<Vec<Vec<WordTag>>> {
         let Head::Tag(m) = &self.head else {
             return Err(self.wrong_task(Task::Tag));
@@ -396,35 +399,51 @@ impl Pipeline {
         let _precision = autocast(self.options.precision);
         let tokenizer = &self.dir.tokenizer;
         let special = tokenizer.special_ids();
-        // Per text: the ids, and each word with its span and first piece's position.
-        let mut encoded = Vec::with_capacity(texts.len());
+        let limit = self.options.max_seq_length.min(self.max_positions());
+        if limit < 3 {
+            return Err(RunnerError::Usage(format!(
+                "--max-seq-length {limit} leaves no room for a word beside [CLS] and [SEP]"
+            )));
+        }
+        let capacity = limit - 2;
+        // Per window: the ids; its text, first predicted word and those words' first pieces.
+        let mut encoded = Vec::new();
+        let mut windows = Vec::new();
+        // Per text: each word with its span.
         let mut words = Vec::with_capacity(texts.len());
-        for text in texts {
-            let mut ids = vec![special.cls];
+        for (t, text) in texts.iter().enumerate() {
             let mut spans = Vec::new();
+            let mut pieces = Vec::new();
             for (start, end, word) in split_words(text) {
-                let mut pieces = tokenizer.tokenize(word)?.ids;
-                if pieces.is_empty() {
-                    pieces.push(special.unk);
+                let mut ids = tokenizer.tokenize(word)?.ids;
+                if ids.is_empty() {
+                    ids.push(special.unk);
                 }
-                spans.push((start, end, word.to_string(), ids.len()));
-                ids.extend(pieces);
+                ids.truncate(capacity);
+                spans.push((start, end, word.to_string()));
+                pieces.push(ids);
             }
-            ids.push(special.sep);
-            if ids.len() > self.options.max_seq_length {
-                return Err(RunnerError::Usage(format!(
-                    "the text is {} tokens long, more than --max-seq-length {}: {text:?}",
-                    ids.len(),
-                    self.options.max_seq_length
-                )));
+            let lengths: Vec<usize> = pieces.iter().map(Vec::len).collect();
+            for w in word_windows(&lengths, capacity) {
+                let mut ids = vec![special.cls];
+                let mut starts = Vec::with_capacity(w.end - w.first);
+                for (k, p) in pieces.iter().enumerate().take(w.end).skip(w.begin) {
+                    if k >= w.first {
+                        starts.push(ids.len());
+                    }
+                    ids.extend(p);
+                }
+                ids.push(special.sep);
+                let types = vec![0; ids.len()];
+                encoded.push((ids, types));
+                windows.push((t, w.first, starts));
             }
-            let types = vec![0; ids.len()];
-            encoded.push((ids, types));
             words.push(spans);
         }
         let config = &self.dir.hf.config;
         let c = self.labels.len();
-        let mut out = vec![Vec::new(); texts.len()];
+        let mut out: Vec<Vec<Option<WordTag>>> =
+            words.iter().map(|w| vec![None; w.len()]).collect();
         for idx in length_sorted_chunks(&encoded, self.options.batch_size) {
             let batch = token_batch(&encoded, &idx, special.pad);
             let [_, n] = batch.dims();
@@ -437,25 +456,27 @@ impl Pipeline {
                 .iter::<f32>()
                 .collect();
             for (row, &i) in idx.iter().enumerate() {
-                out[i] = words[i]
-                    .iter()
-                    .enumerate()
-                    .map(|(index, (start, end, word, pos))| {
-                        let p = &probs[(row * n + pos) * c..(row * n + pos + 1) * c];
-                        let best = top_indices(p, 1).first().copied().unwrap_or(0);
-                        WordTag {
-                            entity: self.labels[best].clone(),
-                            score: p[best],
-                            index,
-                            word: word.clone(),
-                            start: *start,
-                            end: *end,
-                        }
-                    })
-                    .collect();
+                let (t, first, starts) = &windows[i];
+                for (j, pos) in starts.iter().enumerate() {
+                    let index = first + j;
+                    let (start, end, word) = &words[*t][index];
+                    let p = &probs[(row * n + pos) * c..(row * n + pos + 1) * c];
+                    let best = top_indices(p, 1).first().copied().unwrap_or(0);
+                    out[*t][index] = Some(WordTag {
+                        entity: self.labels[best].clone(),
+                        score: p[best],
+                        index,
+                        word: word.clone(),
+                        start: *start,
+                        end: *end,
+                    });
+                }
             }
         }
-        Ok(out)
+        Ok(out
+            .into_iter()
+            .map(|tags| tags.into_iter().flatten().collect())
+            .collect())
     }
 
     /// One sentence vector per `(text, pair)` input from the model's body (works for every

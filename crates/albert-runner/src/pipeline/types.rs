@@ -81,7 +81,8 @@ pub struct PipelineOptions {
     /// Sequences per forward pass.
     pub batch_size: usize,
     /// Tokens per sequence: longer classify/embed inputs are truncated (pairs longest first),
-    /// longer answer contexts split into windows; capped at the model's positions.
+    /// longer answer contexts and tag texts split into windows; capped at the model's
+    /// positions.
     pub max_seq_length: usize,
     /// [`Pipeline::answer`](super::Pipeline::answer): answer "" (start and end 0, the score
     /// the probability of `[CLS]` as both ends) when the model's no-answer score beats its best

@@ -1,7 +1,7 @@
 //! Token classification end to end: a tagger fine-tuned with `albert finetune --task tagging`
 //! tags dev sentences through `albert tag`, the typed `TokenClassification` pipeline and
 //! `POST /v1/tag` of `albert serve`, and all three give, word for word, the tags `finetune`
-//! wrote for the same model in `dev_predictions.jsonl`.
+//! wrote for the same model in `dev_predictions.jsonl` — sentences longer than a window too.
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -13,8 +13,14 @@ use serde_json::{Value, json};
 
 use super::finetune_cli::{albert, ok, pretrained, s};
 
-/// The first `n` sentences of at most `max_words` words of a CoNLL file.
-fn sentences(path: &Path, n: usize, skip: usize, max_words: usize) -> Vec<Vec<(String, String)>> {
+/// The first `n` sentences (after `skip`) of a CoNLL file whose number of words lies in
+/// `words`.
+fn sentences(
+    path: &Path,
+    n: usize,
+    skip: usize,
+    words: std::ops::RangeInclusive<usize>,
+) -> Vec<Vec<(String, String)>> {
     let text = std::fs::read_to_string(path).expect("read");
     text.split("\n\n")
         .map(|block| {
@@ -24,7 +30,7 @@ fn sentences(path: &Path, n: usize, skip: usize, max_words: usize) -> Vec<Vec<(S
                 .map(|(w, t)| (w.to_string(), t.to_string()))
                 .collect::<Vec<_>>()
         })
-        .filter(|s| !s.is_empty() && s.len() <= max_words)
+        .filter(|s| words.contains(&s.len()))
         .skip(skip)
         .take(n)
         .collect()
@@ -46,8 +52,11 @@ fn tag_cli_pipeline_and_server_agree_with_finetune() {
     let tmp = tempfile::tempdir().expect("tmp");
     let brown = shared.join("data/token-tagging/brown_pos/train.conll");
     let (train, dev) = (tmp.path().join("train.conll"), tmp.path().join("dev.conll"));
-    write_conll(&train, &sentences(&brown, 48, 0, 16));
-    let dev_sentences = sentences(&brown, 12, 48, 16);
+    write_conll(&train, &sentences(&brown, 48, 0, 1..=16));
+    // Twelve short dev sentences, and two of 50 words or more: longer than the 64 tokens of a
+    // window, so finetune, `albert tag`, the pipeline and the server all tag them in windows.
+    let mut dev_sentences = sentences(&brown, 12, 48, 1..=16);
+    dev_sentences.extend(sentences(&brown, 2, 0, 50..=usize::MAX));
     write_conll(&dev, &dev_sentences);
     let out = tmp.path().join("tagger");
     let model = pretrained(&shared, tmp.path());
