@@ -1,6 +1,5 @@
 //! Losses shared by the pretraining objectives and the downstream heads.
 
-use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor};
 
 /// Label value ignored by [`cross_entropy`] (PyTorch's and HF's `-100`).
@@ -21,7 +20,9 @@ pub fn cross_entropy(logits: Tensor<2>, labels: Tensor<1, Int>, ignore_index: i6
     let [n, _] = logits.dims();
     let ignored = labels.clone().equal_elem(ignore_index);
     let safe_labels = labels.mask_fill(ignored.clone(), 0).reshape([n, 1]);
-    let picked = log_softmax(logits, 1).gather(1, safe_labels).reshape([n]);
+    let picked = crate::ops::log_softmax(logits)
+        .gather(1, safe_labels)
+        .reshape([n]);
     let keep = ignored.bool_not().float();
     let count = keep.clone().sum().clamp_min(1.0);
     -(picked * keep).sum() / count

@@ -12,8 +12,9 @@ use super::AlbertKernels;
 use super::gemm_bf16::{Bf16Path, PackedB, bf16_path, packed_weight};
 use super::gemm_int8::{Int8Path, PackedI8, gemm_int8_many, int8_path, quantised_weight};
 use super::math::{
-    gelu_backward_rows, gelu_rows_in, layer_norm_dx_rows, layer_norm_rows_in, round_in_place_in,
-    round_rows_in, softmax_backward_rows, softmax_rows,
+    gelu_backward_rows, gelu_rows_in, layer_norm_dx_rows, layer_norm_rows_in,
+    log_softmax_backward_rows, log_softmax_rows, round_in_place_in, round_rows_in,
+    softmax_backward_rows, softmax_rows,
 };
 use super::matmul::{
     Matrix, Product, Tiles, gemm_new, head_rows, linear_forward, linear_rows_many, tiled_products,
@@ -298,6 +299,33 @@ impl AlbertKernels for Flex {
             .par_chunks_mut(rows * k)
             .enumerate()
             .for_each(|(t, chunk)| softmax_rows(chunk, k, t * rows, per_item, &mask, mask_items));
+        out
+    }
+
+    fn fused_log_softmax(x: FlexTensor) -> FlexTensor {
+        let k = last_dim(&x);
+        let mut out = writable(x);
+        let task = rows_per_task(k) * k;
+        out.storage_mut::<f32>()
+            .par_chunks_mut(task.max(1))
+            .for_each(|rows| log_softmax_rows(rows, k));
+        out
+    }
+
+    fn log_softmax_backward(output: FlexTensor, grad: FlexTensor) -> FlexTensor {
+        assert_eq!(
+            output.layout().shape(),
+            grad.layout().shape(),
+            "log_softmax_backward: shapes differ"
+        );
+        let k = last_dim(&output);
+        let y = contiguous_f32(&output);
+        let mut out = writable(grad);
+        let task = rows_per_task(k) * k;
+        out.storage_mut::<f32>()
+            .par_chunks_mut(task.max(1))
+            .zip(y.par_chunks(task.max(1)))
+            .for_each(|(g, y)| log_softmax_backward_rows(g, y, k));
         out
     }
 

@@ -69,6 +69,10 @@ impl Kernels for FlexKernels {
         crate::layer_norm_operand(x, gamma, beta, epsilon, output)
     }
 
+    fn log_softmax(&self, x: Tensor<2>) -> Tensor<2> {
+        crate::log_softmax(x)
+    }
+
     fn gelu_tanh(&self, x: Tensor<2>, output: Precision) -> Tensor<2> {
         crate::gelu_tanh(x, output)
     }

@@ -35,6 +35,9 @@
 //!   additive key mask broadcast over heads and queries, in place on the scores buffer when it
 //!   is not shared; backward `dS = y·(g − Σ g·y)` in one pass (in place on the incoming
 //!   gradient).
+//! - [`log_softmax`]: the cross-entropy losses' `x − log Σ e^x` over rows (the MLM head's
+//!   vocabulary above all) in one pass per row block with a vectorised `exp`; backward
+//!   `g − e^y·Σ g` in one pass (in place on the incoming gradient).
 //! - [`attention_scores`], [`attention_context`]: per-(item, head) products straight from and
 //!   into the `[B, n, H]` projections (no head transposes), with their backward.
 //! - [`attention_rows`] (inference): `softmax(q·kᵀ/√d + mask)·v` for every (item, head) in
@@ -187,6 +190,13 @@ pub trait AlbertKernels: Backend {
     fn masked_softmax(scores: FloatTensor<Self>, mask: FloatTensor<Self>) -> FloatTensor<Self>;
     /// The softmax's input gradient `y·(grad − Σ grad·y)` from its output `y`.
     fn softmax_backward(output: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// `x − log Σ e^x` over the last axis (the log-probabilities a cross-entropy loss reads).
+    fn fused_log_softmax(x: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// The log-softmax's input gradient `grad − e^y·Σ grad` from its output `y`.
+    fn log_softmax_backward(
+        output: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
     /// Every head's scores `scale·q_h·k_hᵀ` as `[B, heads, n, n]`, for `q`, `k` `[B, n, H]`
     /// (heads side by side).
     fn attention_scores(
@@ -470,6 +480,16 @@ pub fn masked_softmax(scores: Tensor<4>, mask: Tensor<4>) -> Tensor<4> {
     Tensor::from_dispatch(<Dispatch as AlbertKernels>::masked_softmax(
         scores.into_dispatch(),
         mask.into_dispatch(),
+    ))
+}
+
+/// `x − log Σ e^x` over the rows of `x` (`[N, C]`) through the fused kernel, with its
+/// backward: what burn's `log_softmax(x, 1)` computes, in one pass per row block with a
+/// vectorised `exp` (the MLM loss's softmax over the vocabulary). Only for tensors on a flex
+/// device ([`on_flex`]).
+pub fn log_softmax(x: Tensor<2>) -> Tensor<2> {
+    Tensor::from_dispatch(<Dispatch as AlbertKernels>::fused_log_softmax(
+        x.into_dispatch(),
     ))
 }
 

@@ -341,6 +341,79 @@ fn fused_gelu_matches_composed_forward_and_backward() {
     assert_eq!(y_fused.len(), 48 * 700);
 }
 
+/// The fused log-softmax, through albert-core's `ops` with the kernels installed, against
+/// burn's `log_softmax(x, 1)`: values and input gradients on an autodiff flex device, over a
+/// non-contiguous (transposed) input whose buffer is shared, 1003 classes (not a multiple of
+/// the lanes) and logits up to ±90 (the maximum must be subtracted first); a hand-computed row;
+/// and `cross_entropy` on top of it.
+#[test]
+fn fused_log_softmax_matches_burn_forward_and_backward() {
+    use albert_core::loss::{IGNORE_INDEX, cross_entropy};
+    use albert_core::ops::log_softmax;
+    use burn::tensor::{Distribution, Int, TensorData};
+    assert!(install());
+    let device = Device::flex().autodiff();
+    let (rows, classes) = (37, 1003);
+    let base = Tensor::<2>::random([classes, rows], Distribution::Normal(0.0, 30.0), &device);
+    let weights = Tensor::<2>::random([rows, classes], Distribution::Uniform(-1.0, 1.0), &device);
+    let run = |fused: bool| {
+        let x = base.clone().detach().require_grad();
+        let xt = x.clone().transpose();
+        let keep = xt.clone();
+        let y = if fused {
+            log_softmax(xt)
+        } else {
+            burn::tensor::activation::log_softmax(xt, 1)
+        };
+        let grads = (y.clone() * weights.clone()).sum().backward();
+        (values(y), values(x.grad(&grads).expect("dx")), values(keep))
+    };
+    let (fused, reference) = (run(true), run(false));
+    assert_eq!(fused.2, reference.2, "the input was written to");
+    assert_close("log_softmax", &fused.0, &reference.0);
+    assert_close("its gradient", &fused.1, &reference.1);
+
+    // [0, ln 3]: log(1/4), log(3/4).
+    let row = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 3f32.ln()], [1, 2]), &device);
+    let got = values(log_softmax(row));
+    for (g, want) in got.iter().zip([0.25f32.ln(), 0.75f32.ln()]) {
+        assert!((g - want).abs() < 1e-6, "{got:?}");
+    }
+
+    // The loss and its gradient, with an ignored row.
+    let labels: Vec<i64> = (0..rows as i64)
+        .map(|r| {
+            if r == 5 {
+                IGNORE_INDEX
+            } else {
+                r * 7 % classes as i64
+            }
+        })
+        .collect();
+    let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [rows]), &device);
+    let loss = |fused: bool| {
+        let x = base.clone().detach().require_grad();
+        let logits = x.clone().transpose();
+        let loss = if fused {
+            cross_entropy(logits, labels.clone(), IGNORE_INDEX)
+        } else {
+            let [n, _] = logits.dims();
+            let ignored = labels.clone().equal_elem(IGNORE_INDEX);
+            let safe = labels.clone().mask_fill(ignored.clone(), 0).reshape([n, 1]);
+            let picked = burn::tensor::activation::log_softmax(logits, 1)
+                .gather(1, safe)
+                .reshape([n]);
+            let keep = ignored.bool_not().float();
+            -(picked * keep.clone()).sum() / keep.sum()
+        };
+        let grads = loss.clone().backward();
+        (values(loss), values(x.grad(&grads).expect("dx")))
+    };
+    let (fused, reference) = (loss(true), loss(false));
+    assert_close("cross-entropy", &fused.0, &reference.0);
+    assert_close("its gradient", &fused.1, &reference.1);
+}
+
 /// The fused LayerNorm, through albert-core's `ops` with the kernels installed, against burn's
 /// module: output and the gradients of the input, `γ` and `β`, on an autodiff flex device with a
 /// non-contiguous input and non-trivial `γ`, `β`.

@@ -66,6 +66,9 @@ pub trait Kernels: Send + Sync + std::fmt::Debug {
         epsilon: f64,
         output: Precision,
     ) -> (Tensor<2>, Tensor<2>);
+    /// `x − log Σ e^x` over each row of `x` (`[rows, classes]`): burn's `log_softmax(x, 1)`,
+    /// the log-probabilities a cross-entropy loss reads ([`crate::loss::cross_entropy`]).
+    fn log_softmax(&self, x: Tensor<2>) -> Tensor<2>;
     /// HF's `gelu_new` element-wise, handed on in `output` precision (as [`Kernels::linear`]).
     fn gelu_tanh(&self, x: Tensor<2>, output: Precision) -> Tensor<2>;
     /// Every element rounded to `precision`'s nearest value, ties to even, kept as f32

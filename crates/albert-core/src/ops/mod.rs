@@ -394,6 +394,16 @@ pub fn gelu_tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     }
 }
 
+/// `x − log Σ e^x` over each row of `x` (`[rows, classes]`), as burn's `log_softmax(x, 1)`:
+/// the installed kernels' one pass per row block (with its one-pass backward) where they run
+/// the device, else burn's composed op.
+pub fn log_softmax(x: Tensor<2>) -> Tensor<2> {
+    match kernels_for(&x.device()) {
+        Some(k) => k.log_softmax(x),
+        None => burn::tensor::activation::log_softmax(x, 1),
+    }
+}
+
 /// [`gelu_tanh`] from burn's element-wise ops, on any backend: the identical
 /// `x · sigmoid(2·√(2/π)·x·(1 + 0.044715·x²))` (since `(1 + tanh z)/2 = sigmoid(2z)`), six
 /// element-wise passes with one `exp` instead of burn's `gelu_approximate`, whose `powf` and

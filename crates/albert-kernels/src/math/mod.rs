@@ -50,9 +50,11 @@ macro_rules! simd_dispatch {
 
 mod int8;
 mod layer_norm;
+mod log_softmax;
 
 pub(super) use int8::{int8_scales, magnitude, quantise_row, round_even_small};
 pub(super) use layer_norm::layer_norm_rows_in;
+pub(super) use log_softmax::{log_softmax_backward_rows, log_softmax_rows};
 
 /// How a kernel body computes `a·b + c`: [`Fused`] (one instruction, one rounding) in the
 /// copies compiled for AVX2 + FMA or AVX-512, [`Plain`] in the baseline copy, where a fused

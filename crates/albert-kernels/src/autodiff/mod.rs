@@ -12,6 +12,8 @@ use albert_core::precision::Precision;
 
 use super::AlbertKernels;
 
+mod softmax;
+
 impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodiff<B, C> {
     fn gelu_tanh(x: FloatTensor<Self>, output: Precision) -> FloatTensor<Self> {
         #[derive(Debug)]
@@ -486,40 +488,19 @@ impl<B: Backend + AlbertKernels, C: CheckpointStrategy> AlbertKernels for Autodi
     }
 
     fn masked_softmax(scores: FloatTensor<Self>, mask: FloatTensor<Self>) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct MaskedSoftmax;
+        softmax::masked_softmax::<B, C>(scores, mask)
+    }
 
-        impl<B: Backend + AlbertKernels> Backward<B, 1> for MaskedSoftmax {
-            /// The output (the backward needs only it).
-            type State = FloatTensor<B>;
+    fn fused_log_softmax(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        softmax::log_softmax::<B, C>(x)
+    }
 
-            fn backward(
-                self,
-                ops: Ops<Self::State, 1>,
-                grads: &mut Gradients,
-                _checkpointer: &mut Checkpointer,
-            ) {
-                let output = ops.state;
-                unary::<B, _>(ops.parents, ops.node, grads, |grad| {
-                    B::softmax_backward(output, grad)
-                });
-            }
-        }
-
-        let mask = mask.into_primitive();
-        match MaskedSoftmax
-            .prepare::<C>([scores.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let out = B::masked_softmax(scores.into_primitive(), mask);
-                prep.finish(out.clone(), out)
-            }
-            OpsKind::UnTracked(prep) => {
-                prep.finish(B::masked_softmax(scores.into_primitive(), mask))
-            }
-        }
+    fn log_softmax_backward(
+        output: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let out = B::log_softmax_backward(output.into_primitive(), grad.into_primitive());
+        Self::from_inner(out)
     }
 
     fn softmax_backward(output: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
