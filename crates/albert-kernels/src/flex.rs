@@ -313,37 +313,16 @@ impl AlbertKernels for Flex {
     }
 
     fn log_softmax_backward(output: FlexTensor, grad: FlexTensor) -> FlexTensor {
-        assert_eq!(
-            output.layout().shape(),
-            grad.layout().shape(),
-            "log_softmax_backward: shapes differ"
-        );
-        let k = last_dim(&output);
-        let y = contiguous_f32(&output);
-        let mut out = writable(grad);
-        let task = rows_per_task(k) * k;
-        out.storage_mut::<f32>()
-            .par_chunks_mut(task.max(1))
-            .zip(y.par_chunks(task.max(1)))
-            .for_each(|(g, y)| log_softmax_backward_rows(g, y, k));
-        out
+        rows_from_output(
+            output,
+            grad,
+            "log_softmax_backward",
+            log_softmax_backward_rows,
+        )
     }
 
     fn softmax_backward(output: FlexTensor, grad: FlexTensor) -> FlexTensor {
-        assert_eq!(
-            output.layout().shape(),
-            grad.layout().shape(),
-            "softmax_backward: shapes differ"
-        );
-        let k = last_dim(&output);
-        let y = contiguous_f32(&output);
-        let mut out = writable(grad);
-        let task = rows_per_task(k) * k;
-        out.storage_mut::<f32>()
-            .par_chunks_mut(task)
-            .zip(y.par_chunks(task))
-            .for_each(|(g, y)| softmax_backward_rows(g, y, k));
-        out
+        rows_from_output(output, grad, "softmax_backward", softmax_backward_rows)
     }
 
     fn attention_rows(
@@ -386,6 +365,30 @@ impl AlbertKernels for Flex {
         );
         f32_tensor(q.layout().shape().clone(), out)
     }
+}
+
+/// A backward from the forward's output `y`: `row(g, y, k)` in place on each block of rows of
+/// the incoming gradient (`what` names the op in the shape check).
+fn rows_from_output(
+    output: FlexTensor,
+    grad: FlexTensor,
+    what: &str,
+    row: fn(&mut [f32], &[f32], usize),
+) -> FlexTensor {
+    assert_eq!(
+        output.layout().shape(),
+        grad.layout().shape(),
+        "{what}: shapes differ"
+    );
+    let k = last_dim(&output);
+    let y = contiguous_f32(&output);
+    let mut out = writable(grad);
+    let task = (rows_per_task(k) * k).max(1);
+    out.storage_mut::<f32>()
+        .par_chunks_mut(task)
+        .zip(y.par_chunks(task))
+        .for_each(|(g, y)| row(g, y, k));
+    out
 }
 
 /// `scale·a_h·b_hᵀ` for every (item, head) of two `[B, n, H]` tensors, as `[B, heads, n, n]`
