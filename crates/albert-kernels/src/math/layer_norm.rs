@@ -4,7 +4,7 @@ use std::mem::MaybeUninit;
 
 use albert_core::precision::Precision;
 
-use super::{Fused, LANES, MulAdd, Plain, lane_tree};
+use super::{Fused, MulAdd, Plain, row_stats};
 
 /// A LayerNorm row kernel writing the normalised rows of `x` (`γ`, `β`, `ε`) into the first
 /// output and the same values rounded to a product precision into the second.
@@ -80,7 +80,7 @@ fn layer_norm_into<M: MulAdd>(
         .zip(rounded.chunks_mut(h))
         .zip(x.chunks(h))
     {
-        let (mean, r) = mean_and_rstd(x, epsilon);
+        let (mean, r) = row_stats(x, epsilon);
         for ((((o, q), &v), &g), &b) in o.iter_mut().zip(q).zip(x).zip(gamma).zip(beta) {
             let y = M::mul_add((v - mean) * r, g, b);
             o.write(y);
@@ -97,29 +97,4 @@ pub(crate) fn layer_norm_rows_in(precision: Precision) -> Option<LayerNormRowsFn
         Precision::Bf16 => Some(layer_norm_bf16_rows),
         Precision::Fp16 => Some(layer_norm_f16_rows),
     }
-}
-
-/// A row's mean and `1/√(σ² + ε)`, two passes (the variance from the deviations, not from
-/// `E[x²] − μ²`), each summed in [`LANES`] partial sums over plain chunks so that both
-/// vectorise at full width.
-#[inline(always)]
-fn mean_and_rstd(x: &[f32], epsilon: f64) -> (f32, f32) {
-    let n = x.len() as f32;
-    let mean = lanes_sum(x, |v| v) / n;
-    let var = lanes_sum(x, |v| (v - mean) * (v - mean)) / n;
-    (mean, 1.0 / (var + epsilon as f32).sqrt())
-}
-
-/// `Σ f(v)` over `x` in [`LANES`] partial sums.
-#[inline(always)]
-fn lanes_sum(x: &[f32], f: impl Fn(f32) -> f32) -> f32 {
-    let mut acc = [0.0f32; LANES];
-    let (blocks, tail) = x.as_chunks::<LANES>();
-    for c in blocks {
-        for i in 0..LANES {
-            acc[i] += f(c[i]);
-        }
-    }
-    let tail: f32 = tail.iter().map(|&v| f(v)).sum();
-    lane_tree(acc, |a, b| a + b) + tail
 }
