@@ -100,6 +100,38 @@ pub fn word_windows(lengths: &[usize], capacity: usize) -> Vec<WordWindow> {
     out
 }
 
+impl WordWindow {
+    /// The window's input: `[CLS]`, the pieces of its words (`pieces`: each word's, from
+    /// [`word_pieces`]), `[SEP]`; and the position of the first piece of each word it predicts.
+    pub fn input(self, pieces: &[Vec<u32>], cls: u32, sep: u32) -> (Vec<u32>, Vec<usize>) {
+        let mut ids = vec![cls];
+        let mut starts = Vec::with_capacity(self.end - self.first);
+        for (w, p) in pieces.iter().enumerate().take(self.end).skip(self.begin) {
+            if w >= self.first {
+                starts.push(ids.len());
+            }
+            ids.extend(p);
+        }
+        ids.push(sep);
+        (ids, starts)
+    }
+}
+
+/// A word's pieces as the tagger reads them: the word tokenized on its own (`[UNK]` when that
+/// gives none), cut to the `capacity` of a window.
+pub fn word_pieces(
+    tokenizer: &AlbertTokenizer,
+    word: &str,
+    capacity: usize,
+) -> albert_tokenizer::Result<Vec<u32>> {
+    let mut pieces = tokenizer.tokenize(word)?.ids;
+    if pieces.is_empty() {
+        pieces.push(tokenizer.special_ids().unk);
+    }
+    pieces.truncate(capacity);
+    Ok(pieces)
+}
+
 /// Tokenizes and aligns `sentences` into windows of at most `max_seq_length` tokens (module
 /// documentation); a tag not in `tags` is an error naming the line. A word of more pieces than
 /// a window holds keeps its first `max_seq_length − 2`.
@@ -130,7 +162,7 @@ pub fn encode(
         lines: Vec::new(),
     };
     for (sentence, s) in sentences.iter().enumerate() {
-        let mut words = Vec::with_capacity(s.tokens.len());
+        let (mut pieces, mut indices) = (Vec::new(), Vec::new());
         for (w, (word, tag)) in s.tokens.iter().zip(&s.tags).enumerate() {
             let index = tags.iter().position(|t| t == tag).ok_or_else(|| {
                 HeadsError::data(
@@ -139,14 +171,10 @@ pub fn encode(
                     format!("tag {tag:?} is not one of the model's tags {tags:?}"),
                 )
             })?;
-            let mut pieces = tokenizer.tokenize(word)?.ids;
-            if pieces.is_empty() {
-                pieces.push(special.unk);
-            }
-            pieces.truncate(capacity);
-            words.push((pieces, index as i64));
+            pieces.push(word_pieces(tokenizer, word, capacity)?);
+            indices.push(index as i64);
         }
-        let lengths: Vec<usize> = words.iter().map(|(p, _)| p.len()).collect();
+        let lengths: Vec<usize> = pieces.iter().map(Vec::len).collect();
         let mut spans = word_windows(&lengths, capacity);
         if spans.is_empty() {
             // A sentence without words still has its (empty) input.
@@ -156,32 +184,17 @@ pub fn encode(
                 end: 0,
             });
         }
-        for WordWindow {
-            begin,
-            first: start,
-            end,
-        } in spans
-        {
-            let mut ids = vec![special.cls];
-            let mut labels = vec![IGNORE_INDEX];
-            let mut starts = Vec::new();
-            for (w, (pieces, index)) in words.iter().enumerate().take(end).skip(begin) {
-                if w >= start {
-                    starts.push(ids.len());
-                    labels.push(*index);
-                } else {
-                    labels.push(IGNORE_INDEX);
-                }
-                labels.extend(std::iter::repeat_n(IGNORE_INDEX, pieces.len() - 1));
-                ids.extend(pieces);
+        for span in spans {
+            let (ids, starts) = span.input(&pieces, special.cls, special.sep);
+            let mut labels = vec![IGNORE_INDEX; ids.len()];
+            for (j, &p) in starts.iter().enumerate() {
+                labels[p] = indices[span.first + j];
             }
-            ids.push(special.sep);
-            labels.push(IGNORE_INDEX);
             let types = vec![0; ids.len()];
             data.inputs.push((ids, types));
             data.labels.push(labels);
             data.word_starts.push(starts);
-            data.windows.push((sentence, start));
+            data.windows.push((sentence, span.first));
         }
         data.gold.push(s.tags.clone());
         data.lines.push(s.line);

@@ -22,7 +22,7 @@ use albert_core::checkpoint::MissingPolicy;
 use albert_core::precision::autocast;
 use albert_core::{AlbertForPreTraining, AlbertModel, EncoderOutputs};
 use albert_heads::finetune::qa::SpanQa;
-use albert_heads::finetune::tagging::word_windows;
+use albert_heads::finetune::tagging::{word_pieces, word_windows};
 use albert_heads::finetune::{FinetuneTask, qa_data, seqcls, token_batch};
 use albert_heads::tasks::squad::SquadExample;
 use albert_heads::{
@@ -415,25 +415,12 @@ impl Pipeline {
             let mut spans = Vec::new();
             let mut pieces = Vec::new();
             for (start, end, word) in split_words(text) {
-                let mut ids = tokenizer.tokenize(word)?.ids;
-                if ids.is_empty() {
-                    ids.push(special.unk);
-                }
-                ids.truncate(capacity);
                 spans.push((start, end, word.to_string()));
-                pieces.push(ids);
+                pieces.push(word_pieces(tokenizer, word, capacity)?);
             }
             let lengths: Vec<usize> = pieces.iter().map(Vec::len).collect();
             for w in word_windows(&lengths, capacity) {
-                let mut ids = vec![special.cls];
-                let mut starts = Vec::with_capacity(w.end - w.first);
-                for (k, p) in pieces.iter().enumerate().take(w.end).skip(w.begin) {
-                    if k >= w.first {
-                        starts.push(ids.len());
-                    }
-                    ids.extend(p);
-                }
-                ids.push(special.sep);
+                let (ids, starts) = w.input(&pieces, special.cls, special.sep);
                 let types = vec![0; ids.len()];
                 encoded.push((ids, types));
                 windows.push((t, w.first, starts));
