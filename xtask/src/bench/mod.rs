@@ -442,6 +442,7 @@ pub fn bench(mut args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The command that reproduces a report (only the flags that differ from the defaults).
 fn command_line(args: &BenchArgs) -> String {
     let mut s = format!("cargo xtask bench --suite {:?}", args.suite).to_lowercase();
     if !args.only.is_empty() {

@@ -10,7 +10,7 @@ use albert_testdata::median;
 use anyhow::Context;
 use serde_json::json;
 
-use super::{BenchArgs, build_bench, f, machine, record_of, write_atomic};
+use super::{BenchArgs, build_bench, command_line, f, machine, record_of, write_atomic};
 
 /// Runs the serve suite and writes the report under `args.out`: per repetition, one
 /// `albert-bench serve` process per precision of `--precisions` (interleaved, so that a noisy
@@ -92,13 +92,4 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     )?;
     eprintln!("wrote {}/serve.{{md,json}}", args.out.display());
     Ok(())
-}
-
-/// The command that reproduces the report.
-fn command_line(args: &BenchArgs) -> String {
-    let mut s = format!("cargo xtask bench --suite serve --repeats {}", args.repeats);
-    if args.precisions != ["fp32"] {
-        let _ = write!(s, " --precisions {}", args.precisions.join(","));
-    }
-    s
 }
